@@ -1,0 +1,340 @@
+"""Safe YAML loading that keeps where every value came from.
+
+Policy files are written by people, so every later error must point at a line and
+column. PyYAML's composer gives nodes with marks; we turn nodes into plain JSON-like
+values ourselves, which lets us
+
+* resolve scalars by a YAML-1.2-like core schema (only true/false are booleans, so
+  `on:` stays a key; timestamps stay strings; numbers with a point become Decimal),
+* never construct objects (unknown tags are errors),
+* reject duplicate keys, and bound alias expansion (no "billion laughs"),
+* bound the file size before parsing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .diagnostics import Diagnostic, DiagnosticError, Location
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_EXPANDED_NODES = 20_000
+
+PathKey = tuple[str | int, ...]
+
+_INT = re.compile(r"^[-+]?[0-9]+$")
+_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_NULL = {"", "~", "null", "Null", "NULL"}
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_STD_TAG = "tag:yaml.org,2002:"
+
+
+_PLAIN = "tag:loyaltyrules,2026:plain"
+
+
+class _ComposeOnly(yaml.SafeLoader):
+    """A loader used only to compose nodes; scalar typing is ours (see resolve_plain).
+
+    YAML 1.1 implicit typing (yes/no/on/off booleans, sexagesimal ints, timestamps)
+    is dropped: an untagged plain scalar is marked and typed by resolve_plain.
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _PLAIN
+        return super().resolve(kind, value, implicit)
+
+
+@dataclass(frozen=True)
+class NodePosition:
+    value: Location
+    key: Location | None
+    style: str | None
+    raw_start: int
+    raw_end: int
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """A loaded file: its data and the position of every node, keyed by path."""
+
+    file: str
+    text: str
+    data: Any
+    positions: dict[PathKey, NodePosition]
+
+    def location(self, path: PathKey = (), *, key: bool = False) -> Location:
+        """The position of a node, or of its nearest ancestor that exists."""
+        path = tuple(path)
+        while path not in self.positions and path:
+            path = path[:-1]
+        pos = self.positions.get(path)
+        if pos is None:
+            return Location(self.file, 1, 1)
+        if key and pos.key is not None:
+            return pos.key
+        return pos.value
+
+    def scalar_location(self, path: PathKey, offset: int) -> Location:
+        """The position of character `offset` of a string scalar (for expressions)."""
+        pos = self.positions.get(tuple(path))
+        if pos is None:
+            return self.location(path)
+        value = _get(self.data, path)
+        if not isinstance(value, str):
+            return pos.value
+        index = _align(value, self.text, pos, offset)
+        return _index_location(self.file, self.text, index)
+
+
+def _get(data: Any, path: PathKey) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _align(value: str, text: str, pos: NodePosition, offset: int) -> int:
+    """Map an offset in a scalar's value to an index in the source text.
+
+    Walks value and source together, letting whitespace (line folding, indentation)
+    and quoting differ; escapes fall back to the scalar's start.
+    """
+    i, j = 0, pos.raw_start
+    if pos.style in ('"', "'"):
+        j += 1
+    elif pos.style in ("|", ">"):
+        j = text.find("\n", j) + 1
+    while i < offset and j < pos.raw_end:
+        if value[i] == text[j]:
+            i, j = i + 1, j + 1
+        elif text[j] in " \t\r\n":
+            j += 1
+        elif value[i] in " \n":
+            i += 1
+        else:
+            return pos.raw_start
+    while j < pos.raw_end and text[j] in " \t\r\n" and i < len(value) and value[i] != text[j]:
+        j += 1
+    return j
+
+
+def _index_location(file: str, text: str, index: int) -> Location:
+    line = text.count("\n", 0, index) + 1
+    col = index - (text.rfind("\n", 0, index) + 1) + 1
+    return Location(file, line, col)
+
+
+def _mark(file: str, mark: yaml.Mark | None) -> Location:
+    if mark is None:
+        return Location(file, 1, 1)
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+class _Builder:
+    """Turns a composed node tree into plain values, recording positions."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.positions: dict[PathKey, NodePosition] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self.budget = MAX_EXPANDED_NODES
+
+    def build(self, node: yaml.Node, path: PathKey, key: Location | None) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise DiagnosticError([self._alias_limit(node)])
+        self.positions[path] = NodePosition(
+            _mark(self.file, node.start_mark),
+            key,
+            getattr(node, "style", None) if isinstance(node, yaml.ScalarNode) else None,
+            node.start_mark.index,
+            node.end_mark.index,
+        )
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            self._check_tag(node, "seq")
+            return [self.build(item, (*path, i), None) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _alias_limit(self, node: yaml.Node) -> Diagnostic:
+        return Diagnostic(
+            "yaml.alias-limit",
+            f"the document expands to more than {MAX_EXPANDED_NODES} nodes "
+            "(anchors and aliases used recursively?)",
+            _mark(self.file, node.start_mark),
+            "write the values out; aliases may only repeat small pieces",
+        )
+
+    def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
+        self._check_tag(node, "map")
+        result: dict[str, Any] = {}
+        first_seen: dict[str, Location] = {}
+        for key_node, value_node in node.value:
+            key_loc = _mark(self.file, key_node.start_mark)
+            key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if key_node.tag == _STD_TAG + "merge" or (key == "<<" and key_node.style is None):
+                self.diagnostics.append(
+                    Diagnostic("yaml.merge-key", "merge keys (<<) are not supported", key_loc,
+                               "write the keys out in full")
+                )
+                continue
+            if not isinstance(key, str):
+                self.diagnostics.append(
+                    Diagnostic("yaml.key-type", "mapping keys must be strings", key_loc,
+                               "quote the key")
+                )
+                continue
+            if key in first_seen:
+                self.diagnostics.append(
+                    Diagnostic("yaml.duplicate-key", f"duplicate key {key!r}", key_loc,
+                               "remove one of the two entries", related=(first_seen[key],))
+                )
+                continue
+            first_seen[key] = key_loc
+            result[key] = self.build(value_node, (*path, key), key_loc)
+        return result
+
+    def _check_tag(self, node: yaml.Node, kind: str) -> None:
+        if node.tag not in (_STD_TAG + kind, None):
+            self._bad_tag(node)
+
+    def _bad_tag(self, node: yaml.Node) -> None:
+        self.diagnostics.append(
+            Diagnostic("yaml.tag", f"YAML tag {node.tag!r} is not allowed",
+                       _mark(self.file, node.start_mark), "remove the tag")
+        )
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        text: str = node.value
+        tag = node.tag
+        if tag == _PLAIN:
+            return resolve_plain(text)
+        if tag == _STD_TAG + "str":
+            return text  # quoted and block scalars, and explicit !!str
+        typed = resolve_plain(text)
+        wanted = {"int": int, "float": Decimal, "bool": bool, "null": type(None)}
+        kind = tag[len(_STD_TAG):] if tag.startswith(_STD_TAG) else ""
+        if kind not in wanted:
+            self._bad_tag(node)
+            return text
+        if kind == "float" and isinstance(typed, int) and not isinstance(typed, bool):
+            return Decimal(typed)
+        if not isinstance(typed, wanted[kind]) or isinstance(typed, bool) != (kind == "bool"):
+            self.diagnostics.append(
+                Diagnostic("yaml.tag", f"{text!r} is not a valid !!{kind}",
+                           _mark(self.file, node.start_mark), "remove the tag")
+            )
+        return typed
+
+
+def resolve_plain(text: str) -> Any:
+    """Type a plain scalar: null, true/false, int, Decimal, else the string itself."""
+    if text in _NULL:
+        return None
+    if text in _BOOL:
+        return _BOOL[text]
+    if _INT.match(text):
+        return int(text)
+    if _FLOAT.match(text):
+        return Decimal(text)
+    return text
+
+
+def _yaml_error(file: str, err: yaml.YAMLError) -> Diagnostic:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    if "'\\t'" in problem or "tab" in problem.lower():
+        return Diagnostic("yaml.tab", "tab characters cannot indent YAML", _mark(file, mark),
+                          "indent with spaces")
+    context = getattr(err, "context", None)
+    message = f"{context}, {problem}" if context else problem
+    return Diagnostic("yaml.syntax", f"invalid YAML: {message}", _mark(file, mark),
+                      "check indentation, colons and quotes near this position")
+
+
+def _decode(file: str, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        start = raw.find(b"\xef\xbb\xbf") == 0 and 3 or 0
+        good = raw[start : err.start].decode("utf-8")
+        raise DiagnosticError([
+            Diagnostic("file.encoding", f"the file is not UTF-8 (byte 0x{raw[err.start]:02x})",
+                       _index_location(file, good, len(good)), "save the file as UTF-8")
+        ]) from None
+
+
+def load_yaml_text(text: str, file: str = "<string>") -> YamlDocument:
+    """Parse one YAML document; raises DiagnosticError with every problem found."""
+    if "\t" in text:
+        _check_tabs(file, text)
+    try:
+        nodes = list(_compose_all(text))
+    except yaml.YAMLError as err:
+        raise DiagnosticError([_yaml_error(file, err)]) from None
+    if not nodes:
+        raise DiagnosticError([
+            Diagnostic("file.empty", "the file holds no YAML document", Location(file, 1, 1),
+                       "a policy file needs at least an id, a trigger and actions")
+        ])
+    if len(nodes) > 1:
+        raise DiagnosticError([
+            Diagnostic("yaml.multiple-documents", "only one YAML document per file is allowed",
+                       _mark(file, nodes[1].start_mark), "split the documents into files")
+        ])
+    builder = _Builder(file)
+    data = builder.build(nodes[0], (), None)
+    if builder.diagnostics:
+        raise DiagnosticError(builder.diagnostics)
+    return YamlDocument(file, text, data, builder.positions)
+
+
+def _compose_all(text: str) -> Iterator[yaml.Node]:
+    loader = _ComposeOnly(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                yield node
+    finally:
+        loader.dispose()
+
+
+def _check_tabs(file: str, text: str) -> None:
+    """Tabs in indentation give cryptic PyYAML errors; name them plainly."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        indent = len(line) - len(line.lstrip(" \t"))
+        if "\t" in line[:indent] and line.strip() and not line.lstrip().startswith("#"):
+            raise DiagnosticError([
+                Diagnostic("yaml.tab", "tab characters cannot indent YAML",
+                           Location(file, number, line.index("\t") + 1), "indent with spaces")
+            ])
+
+
+def load_yaml_file(path: Path, display: str | None = None) -> YamlDocument:
+    """Read and parse a file, bounding its size first."""
+    name = display or str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise DiagnosticError([
+                Diagnostic("file.too-large",
+                           f"the file is {size} bytes; policy files may be at most "
+                           f"{MAX_FILE_BYTES} bytes", Location(name, 1, 1),
+                           "split it, or check that it is the file you meant")
+            ])
+        raw = path.read_bytes()
+    except OSError as err:
+        raise DiagnosticError([
+            Diagnostic("file.unreadable", f"cannot read the file: {err.strerror}",
+                       Location(name, 0, 0))
+        ]) from None
+    return load_yaml_text(_decode(name, raw), name)
