@@ -1,0 +1,45 @@
+"""The `loyaltyrules` command: one module per verb, registered on one group.
+
+Exit status: 0 done; 1 invalid policies or configuration; 2 unusable input;
+70 an internal error (reported in one line; set LOYALTYRULES_DEBUG=1 for the trace).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .. import __version__
+from .schema import schema_command
+from .validate import validate_command
+
+EXIT_INTERNAL = 70
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="loyaltyrules")
+def cli() -> None:
+    """Run a retail franchise's customer-retention playbook as code.
+
+    HQ writes policies as YAML; `validate` checks them, `run` evaluates them over a
+    store's data each night and writes the day's actions (calls, messages, visits,
+    tier changes) for the systems the store already has.
+    """
+
+
+for command in (validate_command, schema_command):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Entry point: no traceback ever reaches the user unless asked for."""
+    try:
+        cli.main(standalone_mode=True)
+    except Exception as err:  # noqa: BLE001 - last line of defence, reported plainly
+        if os.environ.get("LOYALTYRULES_DEBUG"):
+            raise
+        click.echo(f"loyaltyrules: internal error: {type(err).__name__}: {err}", err=True)
+        click.echo("set LOYALTYRULES_DEBUG=1 to see the trace, and report it", err=True)
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,89 @@
+"""Declared parameters: checking a value against its declaration.
+
+Shared by the defaults in HQ's policy files and the values in region and store
+override files, so both are held to the same rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any
+
+_DURATION = re.compile(r"^-?[0-9]+d$")
+
+
+def as_typed(kind: str, value: Any) -> Any | None:
+    """The value as the declared type's Python value, or None when it does not fit."""
+    converter = _CONVERTERS.get(kind)
+    return converter(value) if converter else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | Decimal):
+        return Decimal(value)
+    return None
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _duration(value: Any) -> int | None:
+    """Durations are whole days, written `7d`."""
+    if isinstance(value, str) and _DURATION.match(value):
+        return int(value[:-1])
+    return None
+
+
+def _date(value: Any) -> dt.date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        return None
+
+
+_CONVERTERS = {
+    "int": _int,
+    "decimal": _decimal,
+    "string": _string,
+    "bool": _bool,
+    "duration": _duration,
+    "date": _date,
+}
+
+ORDERED_KINDS = ("int", "decimal", "duration", "date")
+
+
+def describe(kind: str) -> str:
+    return {"duration": "a duration like 7d", "date": "a date YYYY-MM-DD"}.get(kind, f"a {kind}")
+
+
+def check_value(spec: dict[str, Any], value: Any) -> str | None:
+    """Why `value` is not acceptable for the param declared by `spec`, or None if it is."""
+    kind = spec["type"]
+    typed = as_typed(kind, value)
+    if typed is None:
+        return f"{value!r} is not {describe(kind)}"
+    if kind not in ORDERED_KINDS:
+        return None
+    low = as_typed(kind, spec["min"]) if "min" in spec else None
+    high = as_typed(kind, spec["max"]) if "max" in spec else None
+    if low is not None and typed < low:
+        return f"{value} is below the minimum {spec['min']}"
+    if high is not None and typed > high:
+        return f"{value} is above the maximum {spec['max']}"
+    return None

@@ -1,0 +1,165 @@
+"""Validation as an ordered list of named stages over a policy set.
+
+load -> schema -> models -> policies -> expressions -> templates -> overrides.
+A file that fails a stage is left out of the later ones (its later errors would
+only echo the first); every other file goes on, so one run reports everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..diagnostics import Diagnostic, Location, Severity, did_you_mean, sort_diagnostics
+from ..model import parse_override, parse_policy, parse_templates
+from ..yamlsource import YamlDocument
+from .discover import KINDS, LoadedFile, PolicySetFile, discover, load
+from .expressions import ParsedPolicy, check_expressions
+from .overrides import check_overrides
+from .policies import PER_POLICY, check_versions
+from .schema import check_schema
+from .templates import check_template_refs, template_index
+
+_SCHEMAS = {"policy": "policy", "override": "override", "templates": "templates"}
+_MODELS: dict[str, Callable[[Any], Any]] = {
+    "policy": parse_policy,
+    "override": parse_override,
+    "templates": parse_templates,
+}
+
+
+@dataclass
+class Context:
+    """What the stages share: the files still in play and everything found so far."""
+
+    sources: list[PolicySetFile]
+    loaded: list[LoadedFile] = field(default_factory=list)
+    models: dict[str, Any] = field(default_factory=dict)  # display name -> pydantic model
+    parsed: dict[str, ParsedPolicy] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def of_kind(self, kind: str) -> list[LoadedFile]:
+        return [f for f in self.loaded if f.kind == kind]
+
+    def drop_failed(self) -> None:
+        failed = {d.location.file for d in self.diagnostics if d.severity is Severity.ERROR}
+        self.loaded = [f for f in self.loaded if f.source.display not in failed]
+
+
+def stage_load(ctx: Context) -> None:
+    for source in ctx.sources:
+        result = load(source)
+        if isinstance(result, list):
+            ctx.diagnostics.extend(result)
+            continue
+        declared = result.doc.data.get("kind") if isinstance(result.doc.data, dict) else None
+        if declared is not None and declared not in KINDS:
+            ctx.diagnostics.append(Diagnostic(
+                "schema.enum", f"kind: {declared!r} is not a known file kind",
+                result.doc.location(("kind",)),
+                did_you_mean(str(declared), KINDS) or f"one of: {', '.join(KINDS)}"))
+            continue
+        ctx.loaded.append(result)
+
+
+def stage_schema(ctx: Context) -> None:
+    for file in ctx.loaded:
+        schema = _SCHEMAS.get(file.kind)
+        if schema:
+            ctx.diagnostics.extend(check_schema(file.doc, schema))
+
+
+def stage_models(ctx: Context) -> None:
+    """Typed models of schema-valid files; a disagreement is our bug, so say so."""
+    for file in ctx.loaded:
+        parse = _MODELS.get(file.kind)
+        if parse is None:
+            continue
+        try:
+            ctx.models[file.source.display] = parse(file.doc.data)
+        except ValidationError as err:
+            ctx.diagnostics.append(Diagnostic(
+                "internal.model-mismatch",
+                f"the schema accepts this file but the typed model does not: {err.errors()[0]}",
+                Location(file.source.display, 1, 1), "please report this"))
+
+
+def stage_policies(ctx: Context) -> None:
+    docs = [f.doc for f in ctx.of_kind("policy")]
+    for doc in docs:
+        for check in PER_POLICY:
+            ctx.diagnostics.extend(check(doc))
+    ctx.diagnostics.extend(check_versions(docs))
+
+
+def stage_expressions(ctx: Context) -> None:
+    for file in ctx.of_kind("policy"):
+        parsed, problems = check_expressions(file.doc)
+        ctx.diagnostics.extend(problems)
+        ctx.parsed[file.source.display] = parsed
+
+
+def stage_templates(ctx: Context) -> None:
+    index, problems = template_index([f.doc for f in ctx.of_kind("templates")])
+    ctx.diagnostics.extend(problems)
+    if not index:
+        return  # validating single policy files: templates live elsewhere
+    for file in ctx.of_kind("policy"):
+        ctx.diagnostics.extend(check_template_refs(file.doc, index))
+
+
+def stage_overrides(ctx: Context) -> None:
+    policies: dict[str, list[YamlDocument]] = {}
+    for file in ctx.of_kind("policy"):
+        policies.setdefault(file.doc.data["id"], []).append(file.doc)
+    ctx.diagnostics.extend(check_overrides([f.doc for f in ctx.of_kind("override")], policies))
+
+
+# (name, stage, whether files with errors so far are dropped before it)
+STAGES: Sequence[tuple[str, Callable[[Context], None], bool]] = (
+    ("load", stage_load, False),
+    ("schema", stage_schema, False),
+    ("models", stage_models, True),
+    ("policies", stage_policies, True),
+    ("expressions", stage_expressions, False),
+    ("templates", stage_templates, False),
+    ("overrides", stage_overrides, False),
+)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    diagnostics: list[Diagnostic]
+    context: Context
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is Severity.ERROR]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def validate_paths(paths: Iterable[Path]) -> ValidationResult:
+    sources, problems = discover(paths)
+    ctx = Context(sources, diagnostics=list(problems))
+    for _name, stage, drop_failed_first in STAGES:
+        if drop_failed_first:
+            ctx.drop_failed()
+        stage(ctx)
+    return ValidationResult(sort_diagnostics(ctx.diagnostics), ctx)
+
+
+def bundle_hash(files: Sequence[LoadedFile]) -> str:
+    """Content hash of a policy set: same files, same bytes -> same hash, anywhere."""
+    digest = hashlib.sha256()
+    for file in sorted(files, key=lambda f: f.source.relative()):
+        digest.update(file.source.relative().encode() + b"\0")
+        digest.update(file.doc.text.encode() + b"\0")
+    return digest.hexdigest()[:16]
