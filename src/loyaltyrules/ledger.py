@@ -1,0 +1,382 @@
+"""The ledger: every action ever emitted, and every run that emitted them.
+
+The ledger is what makes runs idempotent. A run hands over all the actions it
+computed; the ledger keeps the ones it has not seen (by action id) and records the
+run, in one SQLite transaction. A re-run, a catch-up over dates already done, or a
+run after a crash therefore emits each action exactly once.
+
+SQLite is used in WAL mode with ``synchronous=FULL``: a transaction is either fully
+on disk or absent after a crash (even ``kill -9``), and readers (a POS service) do
+not block the nightly writer. See docs/ledger.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Ledger",
+    "LedgerError",
+    "RecordedRun",
+    "RunRecord",
+    "action_id",
+    "migrate",
+]
+
+BUSY_TIMEOUT_MS = 30_000
+_ID_CHUNK = 500  # stays below SQLite's historical 999 bound on host parameters
+
+# Migrations, in order: MIGRATIONS[n] brings a ledger from user_version n to n + 1.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE actions (
+            action_id      TEXT PRIMARY KEY,
+            policy         TEXT NOT NULL,
+            policy_version INTEGER,
+            bundle         TEXT,
+            type           TEXT,
+            customer_id    TEXT,
+            store_id       TEXT,
+            region         TEXT,
+            as_of          TEXT,
+            not_before     TEXT,
+            due_by         TEXT,
+            status         TEXT NOT NULL DEFAULT 'open',
+            record         TEXT NOT NULL,
+            created_run    TEXT NOT NULL
+        )""",
+        "CREATE INDEX actions_by_customer ON actions (customer_id)",
+        "CREATE INDEX actions_by_run ON actions (created_run)",
+        """CREATE TABLE runs (
+            run_id            TEXT PRIMARY KEY,
+            started_at        TEXT NOT NULL,
+            finished_at       TEXT,
+            bundle            TEXT,
+            as_of             TEXT,
+            through           TEXT,
+            counts            TEXT NOT NULL,
+            input_fingerprint TEXT,
+            actions_offered   INTEGER NOT NULL,
+            actions_new       INTEGER NOT NULL,
+            recorded_at       TEXT NOT NULL
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_ACTION_COLUMNS = (
+    "action_id", "policy", "policy_version", "bundle", "type", "customer_id",
+    "store_id", "region", "as_of", "not_before", "due_by",
+)  # fmt: skip
+_INSERT_ACTION = (
+    f"INSERT INTO actions ({', '.join(_ACTION_COLUMNS)}, record, created_run) "
+    f"VALUES ({', '.join('?' * (len(_ACTION_COLUMNS) + 2))}) "
+    "ON CONFLICT (action_id) DO NOTHING"
+)
+
+
+_RUN_COLUMNS = (
+    "run_id", "started_at", "finished_at", "bundle", "as_of", "through", "counts",
+    "input_fingerprint", "actions_offered", "actions_new", "recorded_at",
+)  # fmt: skip
+_INSERT_RUN = (
+    f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})"
+)
+
+
+class LedgerError(Exception):
+    """The ledger cannot do what was asked (bad action, reused run id, newer schema)."""
+
+
+def action_id(policy: str, subject: str, key: str) -> str:
+    """The deterministic id of an action: 32 hex chars of sha256.
+
+    The three parts are encoded as a compact JSON array so that no two different
+    triples share an encoding (``("a|b", "c")`` vs ``("a", "b|c")``), the same on
+    every platform and Python version.
+    """
+    encoded = json.dumps([policy, subject, key], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a run says about itself. ``counts`` is free-form (stored as JSON)."""
+
+    run_id: str
+    started_at: str
+    bundle: str
+    as_of: str
+    through: str | None = None
+    finished_at: str | None = None
+    counts: Mapping[str, Any] = field(default_factory=dict)
+    input_fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """A run as stored: the run's own record plus what the ledger did with it."""
+
+    run: RunRecord
+    actions_offered: int
+    actions_new: int
+    recorded_at: str
+
+
+def _json_default(value: object) -> str:
+    """Exact decimals and dates become strings, as in the action record."""
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    raise TypeError(f"cannot store a value of type {type(value).__name__} in an action record")
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+def _scalar(value: object) -> object:
+    """A column value: dates as ISO text, Decimals as text, everything else as is."""
+    if isinstance(value, (dt.date, decimal.Decimal)):
+        return _json_default(value)
+    return value
+
+
+def _checked_id(action: Mapping[str, Any]) -> str:
+    aid = action.get("action_id")
+    if not isinstance(aid, str) or not aid:
+        raise LedgerError("every action needs a non-empty string action_id")
+    if not isinstance(action.get("policy"), str):
+        raise LedgerError(f"action {aid} has no policy")
+    return aid
+
+
+def _action_row(action: Mapping[str, Any], run_id: str) -> tuple[object, ...]:
+    values = tuple(_scalar(action.get(column)) for column in _ACTION_COLUMNS)
+    return (*values, _dumps(action), run_id)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the ledger schema to SCHEMA_VERSION in one transaction; return the old version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"ledger schema version {version} is newer than this loyaltyrules "
+                f"supports ({SCHEMA_VERSION}); upgrade loyaltyrules"
+            )
+        for step in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[step]:
+                conn.execute(statement)
+        # PRAGMA does not take parameters; the value is our own integer.
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return version
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        str(path),
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+        check_same_thread=False,  # guarded by Ledger._lock
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise LedgerError(f"cannot put the ledger {path.name} in WAL mode (got {mode})")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: big nightly batches stay in memory
+    return conn
+
+
+class Ledger:
+    """The state store. Open with ``Ledger.open(path)``; use as a context manager.
+
+    One Ledger may be shared by threads (calls are serialised); several processes
+    may open the same file (SQLite locking plus a busy timeout).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: str | Path) -> Ledger:
+        """Open the ledger at ``path``, creating it or migrating its schema as needed."""
+        db_path = Path(path)
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(db_path)
+        try:
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, db_path)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def record_run(
+        self, actions: Sequence[Mapping[str, Any]], run: RunRecord
+    ) -> list[Mapping[str, Any]]:
+        """Store the actions not yet known and the run, atomically; return the new ones.
+
+        The result keeps input order; an id repeated within ``actions`` counts once
+        (its first occurrence). Raises LedgerError if ``run.run_id`` was recorded before.
+        """
+        ids = [_checked_id(action) for action in actions]
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                new_ids = self._insert(actions, ids, run)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:  # SQLite may have rolled back already
+                    self._conn.execute("ROLLBACK")
+                raise
+        return _first_occurrences(actions, new_ids)
+
+    def _insert(
+        self, actions: Sequence[Mapping[str, Any]], ids: list[str], run: RunRecord
+    ) -> set[str]:
+        conn = self._conn
+        if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.run_id,)).fetchone():
+            raise LedgerError(f"run {run.run_id} is already recorded")
+        # Skipping known ids first spares re-runs the JSON encoding of every record.
+        known = self._known(ids)
+        rows = (
+            _action_row(action, run.run_id)
+            for action, aid in zip(actions, ids, strict=True)
+            if aid not in known
+        )
+        conn.executemany(_INSERT_ACTION, rows)
+        # The new actions are exactly those now carrying this (unique) run id.
+        new_ids = {
+            r[0]
+            for r in conn.execute(
+                "SELECT action_id FROM actions WHERE created_run = ?", (run.run_id,)
+            )
+        }
+        conn.execute(
+            _INSERT_RUN,
+            (
+                run.run_id, run.started_at, run.finished_at, run.bundle, run.as_of,
+                run.through, _dumps(dict(run.counts)), run.input_fingerprint,
+                len(actions), len(new_ids), _now(),
+            ),
+        )  # fmt: skip
+        return new_ids
+
+    def _known(self, ids: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(ids))
+        found: set[str] = set()
+        for chunk in _chunks(wanted, _ID_CHUNK):
+            marks = ", ".join("?" * len(chunk))
+            query = f"SELECT action_id FROM actions WHERE action_id IN ({marks})"
+            found.update(r[0] for r in self._conn.execute(query, tuple(chunk)))
+        return found
+
+    def known_ids(self, ids: Iterable[str]) -> set[str]:
+        """The subset of ``ids`` already in the ledger."""
+        with self._lock:
+            return self._known(ids)
+
+    def actions_for_customer(self, customer_id: str) -> list[dict[str, Any]]:
+        """Every action recorded for a customer, oldest business date first.
+
+        Each is the stored action record plus the ledger's ``status`` and ``created_run``.
+        """
+        query = (
+            "SELECT record, status, created_run FROM actions WHERE customer_id = ? "
+            "ORDER BY as_of, rowid"
+        )
+        with self._lock:
+            rows = self._conn.execute(query, (customer_id,)).fetchall()
+        result: list[dict[str, Any]] = []
+        for record, status, created_run in rows:
+            action: dict[str, Any] = json.loads(record)
+            action["status"] = status
+            action["created_run"] = created_run
+            result.append(action)
+        return result
+
+    def runs(self) -> list[RecordedRun]:
+        """Every recorded run, in the order they were recorded."""
+        query = f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs ORDER BY rowid"
+        with self._lock:
+            rows = self._conn.execute(query).fetchall()
+        return [_recorded_run(row) for row in rows]
+
+    def count(self) -> int:
+        """The number of actions in the ledger."""
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM actions").fetchone()[0])
+
+
+def _recorded_run(row: tuple[Any, ...]) -> RecordedRun:
+    run = RunRecord(
+        run_id=row[0],
+        started_at=row[1],
+        finished_at=row[2],
+        bundle=row[3],
+        as_of=row[4],
+        through=row[5],
+        counts=json.loads(row[6]),
+        input_fingerprint=row[7],
+    )
+    return RecordedRun(run=run, actions_offered=row[8], actions_new=row[9], recorded_at=row[10])
+
+
+def _first_occurrences(
+    actions: Sequence[Mapping[str, Any]], new_ids: set[str]
+) -> list[Mapping[str, Any]]:
+    result: list[Mapping[str, Any]] = []
+    for action in actions:
+        aid = action["action_id"]
+        if aid in new_ids:
+            new_ids.discard(aid)
+            result.append(action)
+    return result
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
