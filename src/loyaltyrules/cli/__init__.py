@@ -12,7 +12,11 @@ import sys
 import click
 
 from .. import __version__
+from .backtest import backtest_command
+from .explain import explain_command
+from .run import run_command
 from .schema import schema_command
+from .test import test_command
 from .validate import validate_command
 
 EXIT_INTERNAL = 70
@@ -29,7 +33,8 @@ def cli() -> None:
     """
 
 
-for command in (validate_command, schema_command):
+for command in (validate_command, test_command, run_command, explain_command,
+                backtest_command, schema_command):
     cli.add_command(command)
 
 

@@ -1,0 +1,49 @@
+"""`loyaltyrules backtest`: simulate the policies over history; the ledger is untouched."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from ..nightly import load_source, run_range
+from ..sinks import write_jsonl
+from ..sources import UnusableInput
+from . import settings
+
+
+@click.command("backtest")
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="First business date.")
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="Last business date.")
+@settings.data_option
+@settings.policies_option
+@click.option("--out", default=None, help="Write the simulated actions here (.jsonl, - for stdout).")
+@settings.config_option
+def backtest_command(start: dt.datetime, end: dt.datetime, data: Path | None,
+                     policies: tuple[Path, ...], out: str | None,
+                     config_path: Path | None) -> None:
+    """Evaluate every date from --from to --to in one set-based pass, as the nightly
+    run would have, and report what each policy would have emitted. Nothing is
+    recorded in the ledger, so a backtest can try a changed policy set safely.
+    """
+    config = settings.load(config_path)
+    plan = settings.compile_plan(settings.policy_paths(config, policies))
+    source_ref, _example = settings.data_source(config, data)
+    first, last = start.date(), end.date()
+    if last < first:
+        settings.fail("--to is before --from", settings.EXIT_INVALID)
+    try:
+        source = load_source(source_ref, last, None)
+    except UnusableInput as err:
+        settings.unusable(err)
+    summary = run_range(plan, source, first, last, None)
+    if out:
+        write_jsonl(summary.actions, out)
+    echo = (lambda m: click.echo(m, err=True)) if out == "-" else click.echo
+    echo(f"backtest {first} .. {last} (bundle {plan.bundle})")
+    for policy in sorted(summary.candidates):
+        echo(f"  {policy:22} {summary.candidates[policy]:>8}")
+    echo(f"  {'total':22} {sum(summary.candidates.values()):>8}")

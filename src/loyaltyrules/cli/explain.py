@@ -1,0 +1,75 @@
+"""`loyaltyrules explain`: why each policy fired for a customer on a date, or why not."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+import click
+
+from ..engine.explain import PolicyTrace, explain
+from ..nightly import load_source
+from ..sources import UnusableInput
+from . import settings
+
+
+def _render(trace: PolicyTrace) -> list[str]:
+    verdict = "fired" if trace.fired else "not fired"
+    lines = [f"{trace.policy} v{trace.version} ({trace.trigger}): {verdict}"]
+    lines += [f"  not triggered: {reason}" for reason in trace.not_triggered]
+    for cand in trace.candidates:
+        lines.append(f"  {cand.event} {cand.subject}:")
+        lines += [f"    policy not {name}" for name, ok in cand.gates if not ok]
+        lines += [f"    {c.text}: {c.shown} -> {c.result}" for c in cand.conditions]
+        if not cand.conditions:
+            lines.append("    (no conditions)")
+        for action in cand.actions:
+            who = f"{action['assignee']['role']} {action['assignee']['id'] or ''}".strip()
+            lines.append(f"    => {action['type']} for {action['customer_id']} by {who}, "
+                         f"due {action['due_by']} [{action['action_id']}]")
+    return lines
+
+
+@click.command("explain")
+@click.option("--customer", required=True, help="The customer id.")
+@click.option("--as-of", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="The business date.")
+@click.option("--policy", "policy_id", help="Only this policy.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@settings.data_option
+@settings.policies_option
+@settings.config_option
+def explain_command(customer: str, as_of: dt.datetime, policy_id: str | None, fmt: str,
+                    data: Path | None, policies: tuple[Path, ...],
+                    config_path: Path | None) -> None:
+    """Show, for every policy, whether it fired for CUSTOMER on the date and why.
+
+    Each condition is shown with the values it was evaluated on, for example
+    `purchase.amount >= params.threshold: 1850.00 >= 2000.00 -> false`; an absent
+    value shows as `missing` (and a condition over it is false). The values come from
+    the same compiled queries the nightly run uses. The ledger is not read or written.
+    """
+    config = settings.load(config_path)
+    plan = settings.compile_plan(settings.policy_paths(config, policies))
+    if policy_id and not plan.policy(policy_id):
+        settings.fail(f"no policy named {policy_id!r}", settings.EXIT_INVALID)
+    source_ref, _example = settings.data_source(config, data)
+    day = as_of.date()
+    try:
+        source = load_source(source_ref, day, None)
+    except UnusableInput as err:
+        settings.unusable(err)
+    traces = explain(source.connection, plan, customer, day, policy_id)
+    if fmt == "json":
+        click.echo(json.dumps([dataclasses.asdict(t) | {"fired": t.fired} for t in traces],
+                              indent=2, default=str))
+        return
+    known = source.connection.execute(
+        "SELECT count(*) FROM customers WHERE customer_id = ?", [customer]).fetchone()
+    if not known or not known[0]:
+        click.echo(f"note: {customer!r} is not in the customers table", err=True)
+    for trace in traces:
+        click.echo("\n".join(_render(trace)))

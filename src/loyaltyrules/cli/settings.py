@@ -1,0 +1,121 @@
+"""Settings shared by the commands: loyaltyrules.toml first, flags over it.
+
+    [source]                      # where the data is (see docs/data-sources.md)
+    data = "data/"
+    [run]
+    policies = "policies/"        # the policy set (default ./policies, else the bundled pack)
+    state = "loyaltyrules-state.sqlite"   # the ledger
+    out = "out/"                  # folder for actions, rejects, CSV and task sheets
+
+With no configuration and no ./data folder, the bundled example store is used, so a
+new machine can see a nightly run at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from ..config import Config, SourceConfig, load_config
+from ..diagnostics import DiagnosticError
+from ..examples import example_data_dir
+from ..plan import Plan, compile_paths
+from ..sources import UnusableInput
+from .common import default_policy_paths
+
+EXIT_INVALID = 1
+EXIT_UNUSABLE = 2
+DEFAULT_STATE = "loyaltyrules-state.sqlite"
+DEFAULT_OUT = "out"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"loyaltyrules: {message}", err=True)
+    sys.exit(code)
+
+
+def load(config_path: Path | None) -> Config:
+    try:
+        return load_config(config_path)
+    except DiagnosticError as err:
+        fail(str(err), EXIT_INVALID)
+
+
+def run_setting(config: Config, key: str, default: str | None = None) -> str | None:
+    value = (config.sections.get("run") or {}).get(key, default)
+    return None if value is None else str(value)
+
+
+def _relative_to_config(config: Config, value: str) -> Path:
+    base = config.path.parent if config.path else Path.cwd()
+    return (base / value) if not Path(value).is_absolute() else Path(value)
+
+
+def data_source(config: Config, data: Path | None) -> tuple[Path | Config, bool]:
+    """The data to read, and whether it is the bundled example store."""
+    if data is not None:
+        return data, False
+    if config.path is not None:
+        return config, False
+    if Path("data").is_dir():
+        return Config(source=SourceConfig(data=Path("data").resolve())), False
+    return example_data_dir(), True
+
+
+def policy_paths(config: Config, given: Sequence[Path]) -> list[Path]:
+    if given:
+        return list(given)
+    configured = run_setting(config, "policies")
+    if configured:
+        return [_relative_to_config(config, configured)]
+    return default_policy_paths()
+
+
+def state_path(config: Config, given: Path | None) -> Path:
+    if given is not None:
+        return given
+    return _relative_to_config(config, run_setting(config, "state", DEFAULT_STATE) or DEFAULT_STATE)
+
+
+def out_dir(config: Config, given: str | None) -> str:
+    if given is not None:
+        return given
+    value = run_setting(config, "out", DEFAULT_OUT) or DEFAULT_OUT
+    return str(_relative_to_config(config, value))
+
+
+def compile_plan(paths: Sequence[Path]) -> Plan:
+    try:
+        return compile_paths(paths)
+    except DiagnosticError as err:
+        for diagnostic in err.diagnostics[:50]:
+            click.echo(diagnostic.render(), err=True)
+        fail(f"{len(err.diagnostics)} problems in the policies; run `loyaltyrules validate`",
+             EXIT_INVALID)
+
+
+def unusable(err: UnusableInput) -> NoReturn:
+    fail(f"unusable input: {err}", EXIT_UNUSABLE)
+
+
+def config_option(f: F) -> F:
+    return click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+                        help="The configuration file (default: ./loyaltyrules.toml).")(f)
+
+
+def data_option(f: F) -> F:
+    return click.option("--data", type=click.Path(path_type=Path),
+                        help="Data source: a folder of table files or a SQLite file "
+                             "(default: [source] data of loyaltyrules.toml).")(f)
+
+
+def policies_option(f: F) -> F:
+    return click.option("--policies", "policies", multiple=True, type=click.Path(path_type=Path),
+                        help="Policy folder or files (default: ./policies, else the bundled "
+                             "pack).")(f)

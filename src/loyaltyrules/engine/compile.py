@@ -1,0 +1,165 @@
+"""A policy and its candidates compiled to one SELECT over the fact context.
+
+The SELECT keeps the candidate rows where the policy is in force (effective window,
+scope, not disabled by an override) and every condition holds, and projects what
+the actions need: each action's `when`, fallback test, assignee, window and params,
+and the facts the conditions read (the action's reason). For `explain` the same
+SELECT keeps one customer and date and projects each condition's value instead of
+filtering on it, so explain shows exactly what the run computed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from ..conditions import ast
+from ..conditions.catalog import RANK_PREFIX
+from ..conditions.checker import CheckResult
+from ..conditions.sql import sql_value, to_sql
+from ..conditions.types import DATE
+from ..plan import CompiledPolicy
+from .scope import column, enabled, in_scope, param_resolver
+from .triggers import Candidates, rank_keys
+
+CONTEXT = "ctx"
+
+
+@dataclass(frozen=True)
+class PolicyQuery:
+    policy: CompiledPolicy
+    candidates: Candidates
+    select: exp.Select
+    reason_paths: tuple[str, ...]
+
+    def sql(self) -> str:
+        return self.select.sql("duckdb")
+
+
+def _with_ranks(policy: CompiledPolicy, relation: exp.Expression) -> exp.Expression:
+    """Add RANK() columns over each date's whole population, before any filtering."""
+    keys = rank_keys(policy)
+    if not keys:
+        return relation
+    select = exp.select("*").from_(relation.subquery("ranked"))
+    for key in keys:
+        metric = key.split(":", 1)[1]
+        window = exp.Window(
+            this=exp.func("rank"),
+            partition_by=[column("customer.region"), column("as_of")],
+            order=exp.Order(expressions=[exp.Ordered(this=column(metric), desc=True)]),
+        )
+        select = select.select(exp.alias_(window, exp.to_identifier(key, quoted=True)))
+    return select
+
+
+def value_spans(node: ast.Node | None) -> list[tuple[int, int, str]]:
+    """(start, end, key) of each value an expression reads: facts, params, ranks.
+
+    A rank_in_region(customer.m) call is one value (its rank), not its argument.
+    """
+    if node is None:
+        return []
+    spans, inside = [], set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and n.name == "rank_in_region" and n.args:
+            arg = n.args[0]
+            if isinstance(arg, ast.Path):
+                spans.append((n.start, n.end, f"{RANK_PREFIX}{arg.path}"))
+                inside.add(id(arg))
+        elif isinstance(n, ast.Path) and id(n) not in inside:
+            spans.append((n.start, n.end, n.path))
+    return sorted(spans)
+
+
+def _fact_paths(checked: CheckResult) -> list[str]:
+    return [key for _s, _e, key in value_spans(checked.node)]
+
+
+def reason_paths(policy: CompiledPolicy) -> tuple[str, ...]:
+    paths: list[str] = []
+    metric = getattr(policy.spec.trigger, "metric", None)
+    if metric:
+        paths.append(metric)
+    for _text, checked in policy.conditions:
+        paths.extend(_fact_paths(checked))
+    return tuple(dict.fromkeys(paths))
+
+
+class _Compiler:
+    def __init__(self, policy: CompiledPolicy) -> None:
+        self.policy = policy
+        self.params = param_resolver(policy, column("scope_store"), column("scope_region"))
+
+    def sql(self, checked: CheckResult, *, condition: bool = False) -> exp.Expression:
+        return to_sql(checked, column, self.params, condition=condition)
+
+    def value(self, path: str) -> exp.Expression:
+        if path.startswith("params."):
+            return self.params(path.removeprefix("params."))
+        return column(path)
+
+
+def _alias(node: exp.Expression, name: str) -> exp.Expression:
+    return exp.alias_(node, exp.to_identifier(name, quoted=True))
+
+
+def _effective(policy: CompiledPolicy) -> exp.Expression:
+    tests: list[exp.Expression] = [exp.true()]
+    window = policy.spec.effective
+    if window.start:
+        tests.append(exp.GTE(this=column("as_of"), expression=sql_value(window.start, DATE)))
+    if window.end:
+        tests.append(exp.LTE(this=column("as_of"), expression=sql_value(window.end, DATE)))
+    return exp.and_(*tests)
+
+
+def _base_columns(cand: Candidates) -> list[exp.Expression]:
+    purchase_driven = cand.event != "schedule" and cand.event != "downgrade"
+    trigger_purchase = column("purchase.purchase_id") if purchase_driven else exp.Null()
+    columns = [
+        _alias(column("customer_id"), "customer_id"),
+        _alias(column("as_of"), "as_of"),
+        _alias(column("scope_store"), "store_id"),
+        _alias(column("scope_region"), "region"),
+        _alias(cand.key, "lr_key"),
+        _alias(column("customer.referred_by"), "lr_referrer"),
+        _alias(trigger_purchase, "lr_purchase"),
+    ]
+    return columns
+
+
+def _action_columns(c: _Compiler, cand: Candidates) -> list[exp.Expression]:
+    columns = []
+    for action in cand.actions:
+        prefix = f"a{action.index}"
+        for name, checked in action.nodes.items():
+            is_test = name in ("when", "fallback.when")
+            columns.append(_alias(c.sql(checked, condition=is_test), f"{prefix}.{name}"))
+        for name, checked in action.params:
+            columns.append(_alias(c.sql(checked), f"{prefix}.params.{name}"))
+    return columns
+
+
+def build_query(policy: CompiledPolicy, cand: Candidates, *,
+                explain_for: tuple[str, dt.date] | None = None) -> PolicyQuery:
+    c = _Compiler(policy)
+    paths = reason_paths(policy)
+    relation = _with_ranks(policy, cand.relation)
+    columns = _base_columns(cand) + _action_columns(c, cand)
+    columns += [_alias(c.value(p), f"v.{p}") for p in paths]
+    store, region = column("scope_store"), column("scope_region")
+    gates = [_effective(policy), in_scope(policy, store, region), enabled(policy, store, region)]
+    if explain_for is None:
+        tests = gates + [c.sql(checked, condition=True) for _t, checked in policy.conditions]
+    else:
+        customer, day = explain_for
+        columns += [_alias(g, f"gate.{i}") for i, g in enumerate(gates)]
+        columns += [_alias(c.sql(checked), f"c.{i}") for i, (_t, checked) in
+                    enumerate(policy.conditions)]
+        tests = [exp.EQ(this=column("customer_id"), expression=exp.Literal.string(customer)),
+                 exp.EQ(this=column("as_of"), expression=sql_value(day, DATE))]
+    select = exp.select(*columns).from_(relation.subquery(CONTEXT)).where(exp.and_(*tests))
+    return PolicyQuery(policy, cand, select, paths)

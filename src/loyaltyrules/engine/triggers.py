@@ -1,0 +1,295 @@
+"""Trigger kinds as candidate relations: which (customer, as_of) rows a policy sees.
+
+Each function returns a `Candidates`: a SQL relation whose columns are the trigger's
+fact context (see contexts.py), the key that makes the action id unique for the
+trigger (a receipt, a threshold, a year and tier, a date), and the actions of the
+policy that this relation feeds (tier ladders feed upgrades and downgrades apart).
+
+Schedules are the costly kind: "every customer, every day" is a cross product. When
+a top-level condition pins the date to something per customer (a birthday, a fixed
+number of days after a purchase), only those dates are generated. That is a
+superset of where the condition can hold, and the full conditions still run, so the
+result is the same as the cross product's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+from ..conditions import ast
+from ..conditions.checker import CheckResult
+from ..conditions.sql import sql_value
+from ..conditions.types import DATE
+from ..plan import CompiledAction, CompiledPolicy
+from .contexts import schedule_context
+from .scope import column, possible_values
+
+
+@dataclass(frozen=True)
+class Candidates:
+    relation: exp.Expression
+    key: exp.Expression
+    actions: tuple[CompiledAction, ...]
+    event: str  # reason.trigger of the actions: purchase, crossing, upgrade, schedule ...
+
+
+def _sql(text: str, tables: dict[str, exp.Expression] | None = None,
+         **values: exp.Expression) -> exp.Expression:
+    """Fixed SQL of ours, with plan values put in as SQLGlot nodes (never as text).
+
+    `:name` placeholders take values; tables named in `tables` are replaced by the
+    given relations (aliased with the table's name).
+    """
+    tree = exp.replace_placeholders(sqlglot.parse_one(text, dialect="duckdb"), **values)
+    for table in list(tree.find_all(exp.Table)):
+        if tables and table.name in tables:
+            table.replace(tables[table.name].subquery(table.alias_or_name))
+    return tree
+
+
+def _range(start: dt.date, end: dt.date) -> dict[str, exp.Expression]:
+    return {"a": sql_value(start, DATE), "b": sql_value(end, DATE)}
+
+
+def _as_text(*parts: exp.Expression) -> exp.Expression:
+    casts = [exp.cast(p, "VARCHAR") for p in parts]
+    return casts[0] if len(casts) == 1 else exp.func("concat_ws", exp.Literal.string(":"), *casts)
+
+
+def purchase(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candidates]:
+    view = "lr_first_purchase_ctx" if policy.kind == "first_purchase" else "lr_purchase_ctx"
+    relation = _sql(f"SELECT * FROM {view} WHERE as_of BETWEEN :a AND :b", **_range(start, end))
+    return [Candidates(relation, _as_text(column("purchase.purchase_id")), policy.actions,
+                       policy.kind)]
+
+
+def crossing(policy: CompiledPolicy, start: dt.date, end: dt.date,
+             threshold: exp.Expression) -> list[Candidates]:
+    """The first receipt after which the running metric reaches the threshold.
+
+    Once ever per (customer, threshold); for this-year metrics, once per year.
+    """
+    metric = policy.spec.trigger.metric  # type: ignore[union-attr]
+    yearly = metric in ("customer.spend_this_year", "customer.points_this_year")
+    partition = "customer_id, lr_threshold, year" if yearly else "customer_id, lr_threshold"
+    inner = _sql(
+        "SELECT * FROM (SELECT *, :thr AS lr_threshold FROM lr_purchase_ctx) "
+        f"WHERE :metric >= lr_threshold QUALIFY row_number() OVER (PARTITION BY {partition} "
+        "ORDER BY seq) = 1",
+        thr=threshold, metric=column(metric),
+    )
+    relation = _sql("SELECT * FROM crossings WHERE as_of BETWEEN :a AND :b",
+                    {"crossings": inner}, **_range(start, end))
+    parts = [column("lr_threshold")] + ([column("year")] if yearly else [])
+    return [Candidates(relation, _as_text(*parts), policy.actions, "crossing")]
+
+
+_UPGRADES = """
+SELECT *, lr_tier_name(lr_after) AS "tier.name", lr_tier_name(lr_before) AS "tier.previous",
+       lr_tier_discount(lr_after, cust_region, cust_store) AS "tier.discount_pct"
+FROM (
+    SELECT *,
+        lr_tier_index(greatest(year_max_points, last_year_max_points), cust_region, cust_store)
+            AS lr_after,
+        greatest(
+            lr_tier_index(greatest(coalesce(prev_year_max_points, 0), last_year_max_points),
+                          cust_region, cust_store),
+            CASE WHEN month(as_of) = 1 AND day(as_of) = 1
+                 THEN lr_tier_index(greatest(last_year_max_points, year_before_max_points),
+                                    cust_region, cust_store)
+                 ELSE 0 END) AS lr_before
+    FROM lr_purchase_ctx WHERE as_of BETWEEN :a AND :b
+) WHERE lr_after > lr_before
+"""
+
+_DOWNGRADE_CANDIDATES = """
+SELECT DISTINCT y.customer_id, d.as_of
+FROM lr_years AS y
+JOIN (SELECT CAST(g.generate_series AS DATE) AS as_of
+      FROM generate_series(CAST(:a AS TIMESTAMP), CAST(:b AS TIMESTAMP), INTERVAL 1 DAY) AS g
+      WHERE month(g.generate_series) = 1 AND day(g.generate_series) = 1) AS d
+  ON y.year IN (year(d.as_of) - 1, year(d.as_of) - 2)
+"""
+
+_DOWNGRADES = """
+SELECT *, lr_tier_name(lr_after) AS "tier.name", lr_tier_name(lr_before) AS "tier.previous",
+       lr_tier_discount(lr_after, cust_region, cust_store) AS "tier.discount_pct"
+FROM (
+    SELECT *,
+        lr_tier_index(greatest(year_max_points, last_year_max_points), cust_region, cust_store)
+            AS lr_after,
+        lr_tier_index(greatest(last_year_max_points, year_before_max_points),
+                      cust_region, cust_store) AS lr_before
+    FROM jan1
+) WHERE lr_after < lr_before
+"""
+
+
+def tier_ladder(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candidates]:
+    """Upgrades the day the held tier rises; downgrade notices on 1 January.
+
+    The tier held is the higher of this year's (the highest points reached so far)
+    and last year's. Compared with the end of the previous day, so 1 January also
+    counts the tier held on 31 December.
+    """
+    key = _as_text(column("year"), column("tier.name"))
+    ups = tuple(a for a in policy.actions if a.spec.on == "upgrade")
+    downs = tuple(a for a in policy.actions if a.spec.on == "downgrade")
+    found = []
+    if ups:
+        found.append(Candidates(_sql(_UPGRADES, **_range(start, end)), key, ups, "upgrade"))
+    if downs:
+        context = _schedule(_sql(_DOWNGRADE_CANDIDATES, **_range(start, end)))
+        relation = _sql(_DOWNGRADES, {"jan1": context})
+        down_key = _as_text(column("year"), exp.Literal.string("down"))
+        found.append(Candidates(relation, down_key, downs, "downgrade"))
+    return found
+
+
+def _schedule(candidates: exp.Expression) -> exp.Expression:
+    return _sql(schedule_context("lr_candidates"), {"lr_candidates": candidates})
+
+
+_DATES = """
+SELECT CAST(g.generate_series AS DATE) AS as_of
+FROM generate_series(CAST(:a AS TIMESTAMP), CAST(:b AS TIMESTAMP), INTERVAL 1 DAY) AS g
+"""
+
+_YEARLY = """
+SELECT c.customer_id, d.as_of FROM lr_customers AS c
+CROSS JOIN (SELECT as_of FROM lr_dates WHERE (month(as_of) = :month AND day(as_of) = :day)
+            OR (:month = 2 AND :day = 29 AND month(as_of) = 2 AND day(as_of) = 28
+                AND NOT (year(as_of) % 4 = 0 AND (year(as_of) % 100 <> 0 OR year(as_of) % 400 = 0)))
+           ) AS d
+"""
+
+_DAILY = "SELECT c.customer_id, d.as_of FROM lr_customers AS c CROSS JOIN lr_dates AS d"
+
+_BIRTHDAYS = """
+SELECT customer_id, as_of FROM (
+    SELECT c.customer_id,
+        CASE WHEN month(c.birthday) = 2 AND day(c.birthday) = 29
+                  AND NOT (y.year % 4 = 0 AND (y.year % 100 <> 0 OR y.year % 400 = 0))
+             THEN make_date(CAST(y.year AS BIGINT), 2, 28)
+             ELSE make_date(CAST(y.year AS BIGINT), month(c.birthday), day(c.birthday)) END
+            AS as_of
+    FROM lr_customers AS c
+    CROSS JOIN (SELECT range AS year FROM range(year(:a), year(:b) + 1)) AS y
+    WHERE c.birthday IS NOT NULL
+) WHERE as_of BETWEEN :a AND :b
+"""
+
+_DAYS_AFTER = """
+SELECT DISTINCT customer_id, CAST(purchase_date + CAST(:days AS INTEGER) AS DATE) AS as_of
+FROM lr_events WHERE :positive_only AND purchase_date + CAST(:days AS INTEGER) BETWEEN :a AND :b
+"""
+_DAYS_AFTER_ANY = _DAYS_AFTER.replace(":positive_only", "TRUE")
+_DAYS_AFTER_POSITIVE = _DAYS_AFTER.replace(":positive_only", "amount > 0")
+
+LAPSE_FACTS = {
+    "customer.days_since_last_positive_purchase": _DAYS_AFTER_POSITIVE,
+    "customer.days_since_last_purchase": _DAYS_AFTER_ANY,
+}
+
+
+def schedule(policy: CompiledPolicy, start: dt.date, end: dt.date, *,
+             anchored: bool = True) -> list[Candidates]:
+    trigger = policy.spec.trigger
+    span = _range(start, end)
+    dates = {"lr_dates": _sql(_DATES, **span)}
+    if trigger.every == "year":  # type: ignore[union-attr]
+        month, day = (int(p) for p in trigger.on.split("-"))  # type: ignore[union-attr]
+        candidates = _sql(_YEARLY, dates, month=exp.Literal.number(month),
+                          day=exp.Literal.number(day))
+        key = _as_text(exp.func("year", column("as_of")))
+    else:
+        pinned = _anchored(policy, span) if anchored else None
+        candidates = pinned or _sql(_DAILY, dates)
+        key = _as_text(column("as_of"))
+    return [Candidates(_schedule(candidates), key, policy.actions, "schedule")]
+
+
+def _anchored(policy: CompiledPolicy, span: dict[str, exp.Expression]) -> exp.Expression | None:
+    """Candidate dates pinned by a top-level condition, or None to scan every day."""
+    if reads_rank(policy):
+        return None  # a rank needs the whole population of each date
+    for _text, checked in policy.conditions:
+        for conjunct in _conjuncts(checked.node):
+            if _is_birthday_today(conjunct):
+                return _sql(_BIRTHDAYS, **span)
+            lapse = _days_after(policy, conjunct)
+            if lapse is not None:
+                sql, values = lapse
+                parts = [_sql(sql, days=exp.Literal.number(v), **span) for v in values]
+                union = parts[0]
+                for part in parts[1:]:
+                    union = exp.union(union, part, distinct=True)
+                return union
+    return None
+
+
+def _conjuncts(node: ast.Node | None) -> Iterator[ast.Node]:
+    if isinstance(node, ast.Binary) and node.op == "&&":
+        yield from _conjuncts(node.left)
+        yield from _conjuncts(node.right)
+    elif node is not None:
+        yield node
+
+
+def _is_birthday_today(node: ast.Node) -> bool:
+    return (isinstance(node, ast.Call) and node.name == "is_birthday"
+            and [getattr(a, "path", None) for a in node.args] == ["customer.birthday", "as_of"])
+
+
+def _days_after(policy: CompiledPolicy, node: ast.Node) -> tuple[str, list[int]] | None:
+    """`customer.days_since_... == N` with N a literal or a param: (SQL, every N)."""
+    if not (isinstance(node, ast.Binary) and node.op == "=="):
+        return None
+    for fact, other in ((node.left, node.right), (node.right, node.left)):
+        if isinstance(fact, ast.Path) and fact.path in LAPSE_FACTS:
+            values = _constant_ints(policy, other)
+            if values is not None:
+                return LAPSE_FACTS[fact.path], values
+    return None
+
+
+def _constant_ints(policy: CompiledPolicy, node: ast.Node) -> list[int] | None:
+    if isinstance(node, ast.IntLit):
+        return [node.value]
+    if isinstance(node, ast.Path) and node.path.startswith("params."):
+        name = node.path.removeprefix("params.")
+        if policy.spec.params[name].type == "int":
+            return [int(v) for v in possible_values(policy, name)]
+    return None
+
+
+def reads_rank(policy: CompiledPolicy) -> bool:
+    return bool(rank_keys(policy))
+
+
+def rank_keys(policy: CompiledPolicy) -> list[str]:
+    """The rank_in_region:customer.<metric> columns the policy's expressions read."""
+    keys: set[str] = set()
+    for checked in _all_checked(policy):
+        for node in ast.walk(checked.node) if checked.node else []:
+            if isinstance(node, ast.Call) and node.name == "rank_in_region":
+                arg = node.args[0]
+                if isinstance(arg, ast.Path):
+                    keys.add(f"rank_in_region:{arg.path}")
+    return sorted(keys)
+
+
+def _all_checked(policy: CompiledPolicy) -> Iterator[CheckResult]:
+    yield from (c for _t, c in policy.conditions)
+    yield from policy.trigger_nodes.values()
+    for action in policy.actions:
+        yield from action.nodes.values()
+        yield from (c for _n, c in action.params)
+
+
+__all__ = ["Candidates", "crossing", "purchase", "rank_keys", "schedule", "tier_ladder"]

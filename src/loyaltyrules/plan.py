@@ -1,0 +1,135 @@
+"""The compiled plan: a validated policy set, ready for every evaluator.
+
+Immutable and built once: parsed conditions, params resolved per scope (HQ <- region
+<- store), templates, and the bundle hash stamped on every action. The batch engine
+(DuckDB) and any per-event evaluator read the same Plan, so they share one meaning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .conditions.checker import CheckResult
+from .diagnostics import DiagnosticError
+from .model import Action, PolicyFile
+from .validation.expressions import ParsedPolicy
+from .validation.overrides import Override, collect, resolve
+from .validation.params import as_typed
+from .validation.pipeline import ValidationResult, bundle_hash, validate_paths
+
+
+@dataclass(frozen=True)
+class CompiledAction:
+    index: int
+    spec: Action
+    nodes: Mapping[str, CheckResult]  # "when", "fallback.when", "source", "not_before", ...
+    params: tuple[tuple[str, CheckResult], ...]
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    spec: PolicyFile
+    source: str
+    conditions: tuple[tuple[str, CheckResult], ...]  # (text, node), all must hold
+    trigger_nodes: Mapping[str, CheckResult]  # "threshold", "tiers.0.min", ...
+    actions: tuple[CompiledAction, ...]
+    defaults: Mapping[str, Any]
+    overrides: tuple[Override, ...]
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def version(self) -> int:
+        return self.spec.version
+
+    @property
+    def kind(self) -> str:
+        return self.spec.trigger.kind
+
+    def in_force(self, day: dt.date) -> bool:
+        return self.spec.effective.covers(day)
+
+    def params_at(self, region: str | None, store: str | None) -> tuple[dict[str, Any], bool]:
+        """Params and enabled flag for a store (HQ <- region <- store)."""
+        return resolve(self.defaults, self.overrides, self.id, region, store)
+
+
+@dataclass(frozen=True)
+class Plan:
+    bundle: str
+    policies: tuple[CompiledPolicy, ...]
+    templates: Mapping[str, Mapping[str, str]]  # template id -> locale -> text
+
+    def policy(self, policy_id: str) -> list[CompiledPolicy]:
+        return [p for p in self.policies if p.id == policy_id]
+
+    @property
+    def ladder(self) -> CompiledPolicy | None:
+        """The tier ladder that defines customer.tier (at most one is allowed)."""
+        return next((p for p in self.policies if p.kind == "tier_ladder"), None)
+
+
+def _typed_defaults(spec: PolicyFile) -> dict[str, Any]:
+    return {name: as_typed(p.type, p.default) for name, p in spec.params.items()}
+
+
+def _action(index: int, spec: Action, parsed: ParsedPolicy) -> CompiledAction:
+    prefix = ("actions", index)
+    nodes: dict[str, CheckResult] = {}
+    params: list[tuple[str, CheckResult]] = []
+    for path, node in parsed.checked.items():
+        if path[:2] != prefix:
+            continue
+        rest = path[2:]
+        if rest[0] == "params":
+            params.append((str(rest[1]), node))
+        else:
+            nodes[".".join(str(p) for p in rest)] = node
+    order = list(spec.params)
+    params.sort(key=lambda item: order.index(item[0]))
+    return CompiledAction(index, spec, nodes, tuple(params))
+
+
+def _policy(spec: PolicyFile, source: str, parsed: ParsedPolicy,
+            overrides: Iterable[Override]) -> CompiledPolicy:
+    conditions = tuple(
+        (text, parsed.checked[("conditions", i)]) for i, text in enumerate(spec.conditions)
+    )
+    trigger_nodes = {
+        ".".join(str(p) for p in path[1:]): node
+        for path, node in parsed.checked.items() if path[0] == "trigger"
+    }
+    actions = tuple(_action(i, a, parsed) for i, a in enumerate(spec.actions))
+    mine = tuple(o for o in overrides if o.policy_id == spec.id)
+    return CompiledPolicy(spec, source, conditions, trigger_nodes, actions,
+                          _typed_defaults(spec), mine)
+
+
+def compile_result(result: ValidationResult) -> Plan:
+    """A Plan from a validation result that has no errors."""
+    if not result.ok:
+        raise DiagnosticError(result.errors)
+    ctx = result.context
+    overrides = collect([f.doc for f in ctx.of_kind("override")])
+    policies = tuple(
+        _policy(ctx.models[f.source.display], f.source.display, ctx.parsed[f.source.display],
+                overrides)
+        for f in ctx.of_kind("policy")
+    )
+    templates: dict[str, dict[str, str]] = {}
+    for f in ctx.of_kind("templates"):
+        for template_id, template in ctx.models[f.source.display].templates.items():
+            templates[template_id] = dict(template.text)
+    return Plan(bundle_hash(ctx.loaded), tuple(sorted(policies, key=lambda p: (p.id, p.version))),
+                templates)
+
+
+def compile_paths(paths: Iterable[Path]) -> Plan:
+    """Validate and compile; raises DiagnosticError listing every problem."""
+    return compile_result(validate_paths(paths))

@@ -1,0 +1,137 @@
+"""Policy test cases kept beside the policies (`policies/tests/*.yaml`).
+
+A case gives a few rows of each input table and a business date, and expects
+actions (a subset match on the fields it names), optionally exactly those, and
+actions that must not appear. Each case runs through the same source checks and
+the same engine as a nightly run, on its own small in-memory data set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .diagnostics import Diagnostic, DiagnosticError
+from .engine.batch import evaluate
+from .plan import Plan
+from .sources import UnusableInput, open_source
+from .validation.discover import LoadedFile
+from .validation.schema import check_schema
+
+
+@dataclass
+class CaseResult:
+    file: str
+    name: str
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def matches(expected: Any, actual: Any) -> bool:
+    """Subset match: every field the case names has the same value (compared as text)."""
+    if isinstance(expected, Mapping):
+        return isinstance(actual, Mapping) and all(
+            k in actual and matches(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(expected) == len(actual) and all(
+            matches(e, a) for e, a in zip(expected, actual, strict=True))
+    if expected is None or actual is None:
+        return expected is actual
+    return _text(expected) == _text(actual)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(Decimal(str(value)).normalize())
+    return str(value)
+
+
+def _json_default(value: Any) -> str:
+    return str(value)
+
+
+# A case may leave out a required table; it is given empty, with its header.
+EMPTY_REQUIRED = {
+    "customers": "customer_id\n",
+    "purchases": "purchase_id,customer_id,store_id,staff_id,purchased_at,amount,currency,return_of\n",
+}
+
+
+def _write_tables(folder: Path, given: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+    for table, header in EMPTY_REQUIRED.items():
+        if table not in given and not (table == "purchases" and "purchase_lines" in given):
+            (folder / f"{table}.csv").write_text(header, encoding="utf-8")
+    for table, rows in given.items():
+        lines = (json.dumps({k: v for k, v in row.items()}, default=_json_default) for row in rows)
+        (folder / f"{table}.jsonl").write_text("".join(f"{line}\n" for line in lines),
+                                                encoding="utf-8")
+
+
+def _actions_for(plan: Plan, case: Mapping[str, Any]) -> list[dict[str, Any]]:
+    as_of = dt.date.fromisoformat(str(case["as_of"]))
+    through = dt.date.fromisoformat(str(case.get("through", case["as_of"])))
+    with tempfile.TemporaryDirectory(prefix="loyaltyrules-case-") as tmp:
+        folder = Path(tmp)
+        _write_tables(folder, case.get("given") or {})
+        source = open_source(folder, as_of_limit=max(through, dt.date.today()))
+        try:
+            return evaluate(source.connection, plan, as_of, through).actions
+        finally:
+            source.connection.close()
+
+
+def _check(case: Mapping[str, Any], actions: list[dict[str, Any]], policy: str | None
+           ) -> Iterator[str]:
+    expected = case.get("expect") or []
+    unused = list(actions)
+    for want in expected:
+        hit = next((a for a in unused if matches(want, a)), None)
+        if hit is None:
+            yield f"expected an action matching {json.dumps(want, default=str)}"
+        else:
+            unused.remove(hit)
+    for unwanted in case.get("expect_not") or []:
+        if any(matches(unwanted, a) for a in actions):
+            yield f"expected no action matching {json.dumps(unwanted, default=str)}"
+    if case.get("exact"):
+        policies = {str(w.get("policy", policy)) for w in expected} or {str(policy)}
+        extra = [a for a in unused if a["policy"] in policies]
+        for action in extra:
+            summary = {k: action[k] for k in ("policy", "type", "customer_id", "as_of", "due_by")}
+            yield f"unexpected action {json.dumps(summary)}"
+
+
+def run_cases(plan: Plan, file: LoadedFile) -> list[CaseResult]:
+    data = file.doc.data
+    results = []
+    for i, case in enumerate(data.get("cases") or []):
+        result = CaseResult(file.source.display, str(case.get("name", f"case {i + 1}")))
+        try:
+            actions = _actions_for(plan, case)
+        except UnusableInput as err:
+            result.failures.append(f"the case's data is unusable: {err}")
+        else:
+            result.failures.extend(_check(case, actions, data.get("policy")))
+        results.append(result)
+    return results
+
+
+def check_test_file(file: LoadedFile) -> list[Diagnostic]:
+    return check_schema(file.doc, "policy-test")
+
+
+def raise_if_invalid(files: Sequence[LoadedFile]) -> None:
+    problems = [d for f in files for d in check_test_file(f)]
+    if problems:
+        raise DiagnosticError(problems)
