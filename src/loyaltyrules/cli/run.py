@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ..plan import Plan
 from ..nightly import RunSummary, last_through, load_source, run_range
 from ..sinks import write_csv, write_jsonl, write_task_sheets
 from ..sources import UnusableInput
@@ -109,7 +110,7 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: Pa
     except UnusableInput as err:
         settings.unusable(err)
     summary = run_range(plan, source, start, end, ledger, progress)
-    _write(summary, target, end, plan.templates)
+    _write(summary, target, end, plan)
     _show(summary, target == "-", quiet)
     if summary_json:
         summary_json.write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
@@ -123,8 +124,7 @@ def _rejects_path(target: str, end: dt.date) -> Path | None:
     return Path(target) / f"rejects-{end}.jsonl"
 
 
-def _write(summary: RunSummary, target: str, end: dt.date,
-           templates: settings.Any) -> None:
+def _write(summary: RunSummary, target: str, end: dt.date, plan: Plan) -> None:
     if target == "-" or target.endswith(".jsonl"):
         write_jsonl(summary.actions, target)
         return
@@ -132,4 +132,6 @@ def _write(summary: RunSummary, target: str, end: dt.date,
     folder.mkdir(parents=True, exist_ok=True)
     write_jsonl(summary.actions, folder / f"actions-{end}.jsonl")
     write_csv(summary.actions, folder / f"actions-{end}.csv")
-    write_task_sheets(summary.actions, folder / f"tasks-{end}", templates=templates)
+    titles = {p.id: p.spec.title for p in plan.policies}
+    write_task_sheets(summary.actions, folder / f"tasks-{end}", templates=plan.templates,
+                      titles=titles)

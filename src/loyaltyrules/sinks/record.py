@@ -1,0 +1,73 @@
+"""The action record's field order and a check that a dict is one (DESIGN section 3).
+
+The order is the one of `schemas/action.schema.json` (a test keeps them equal), so
+every output lists fields the same way whatever order the producer built them in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+__all__ = [
+    "ACTION_FIELDS",
+    "ASSIGNEE_FIELDS",
+    "REASON_FIELDS",
+    "ActionRecordError",
+    "json_default",
+    "ordered_action",
+    "reason_pairs",
+]
+
+ACTION_FIELDS: tuple[str, ...] = (
+    "action_id", "policy", "policy_version", "bundle", "type", "customer_id", "store_id",
+    "region", "assignee", "not_before", "due_by", "as_of", "priority", "template",
+    "params", "reason",
+)
+ASSIGNEE_FIELDS: tuple[str, ...] = ("role", "id")
+REASON_FIELDS: tuple[str, ...] = ("trigger", "purchase_id", "values")
+_REASON_REQUIRED = frozenset({"trigger"})
+
+
+class ActionRecordError(ValueError):
+    """A dict handed to a sink is not an action record (missing or unknown fields)."""
+
+
+def _ordered(record: Mapping[str, Any], fields: tuple[str, ...], required: frozenset[str],
+             where: str) -> dict[str, Any]:
+    if not isinstance(record, Mapping):
+        raise ActionRecordError(f"{where}: expected an object, got {type(record).__name__}")
+    unknown = [key for key in record if key not in fields]
+    missing = [key for key in fields if key in required and key not in record]
+    if unknown or missing:
+        problems = [f"unknown field {key!r}" for key in unknown]
+        problems += [f"missing field {key!r}" for key in missing]
+        raise ActionRecordError(f"{where}: {', '.join(problems)}")
+    return {key: record[key] for key in fields if key in record}
+
+
+def ordered_action(action: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `action` with its fields (and the nested ones) in schema order."""
+    where = f"action {action.get('action_id', '?')}"
+    top = _ordered(action, ACTION_FIELDS, frozenset(ACTION_FIELDS), where)
+    top["assignee"] = _ordered(top["assignee"], ASSIGNEE_FIELDS, frozenset(ASSIGNEE_FIELDS),
+                               f"{where}, assignee")
+    top["reason"] = _ordered(top["reason"], REASON_FIELDS, _REASON_REQUIRED, f"{where}, reason")
+    return top
+
+
+def reason_pairs(action: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The reason's fact values as (fact path, value as text), in the record's order."""
+    values: Mapping[str, Any] = action["reason"].get("values") or {}
+    return [(str(path), str(value)) for path, value in values.items()]
+
+
+def json_default(value: Any) -> Any:
+    """JSON for values an in-process host may hand over that JSON has no type for."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
