@@ -1,0 +1,113 @@
+"""`loyaltyrules run` end to end on the example store: outputs, ledger, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+from click.testing import CliRunner
+
+from loyaltyrules.cli import cli
+from loyaltyrules.ledger import Ledger
+
+from _paths import PACK, REPO
+
+SCHEMA = json.loads((REPO / "schemas" / "action.schema.json").read_text(encoding="utf-8"))
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["run", *args])
+    return result.exit_code, result.output
+
+
+def test_run_writes_valid_actions_and_a_second_run_adds_nothing(
+        example_store: Path, tmp_path: Path) -> None:
+    out, state = tmp_path / "out", tmp_path / "state.sqlite"
+    args = ("--as-of", "2025-11-20", "--data", str(example_store), "--state", str(state),
+            "--out", str(out), "--policies", str(PACK))
+    code, output = _run(*args)
+    assert code == 0, output
+    lines = (out / "actions-2025-11-20.jsonl").read_text(encoding="utf-8").splitlines()
+    actions = [json.loads(line) for line in lines]
+    assert actions, "the example store has work on 2025-11-20"
+    validator = jsonschema.Draft202012Validator(
+        SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    for action in actions:
+        validator.validate(action)
+        assert action["as_of"] == "2025-11-20"
+    assert {a["policy"] for a in actions} >= {"lapsed-contact", "birthday-greeting"}
+    assert (out / "actions-2025-11-20.csv").exists()
+    assert (out / "tasks-2025-11-20" / "index.md").exists()
+    with Ledger.open(state) as ledger:
+        assert ledger.count() == len(actions)
+    code, output = _run(*args)
+    assert code == 0, output
+    assert (out / "actions-2025-11-20.jsonl").read_text(encoding="utf-8") == ""
+    with Ledger.open(state) as ledger:
+        assert ledger.count() == len(actions)
+        assert len(ledger.runs()) == 2
+
+
+def test_rejects_are_written_beside_the_actions(example_store: Path, tmp_path: Path) -> None:
+    code, output = _run("--as-of", "2025-11-20", "--data", str(example_store),
+                        "--state", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "o"))
+    assert code == 0, output
+    rejects = [json.loads(line) for line in
+               (tmp_path / "o" / "rejects-2025-11-20.jsonl").read_text().splitlines()]
+    assert any(r["reason"] == "unknown-referrer" for r in rejects)
+
+
+def test_stdout_mode_prints_json_lines_only(example_store: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "loyaltyrules", "run", "--as-of", "2025-11-20", "--data",
+         str(example_store), "--state", str(tmp_path / "s.sqlite"), "--out", "-"],
+        capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records and all(r["as_of"] == "2025-11-20" for r in records)
+    assert "total" in result.stderr
+
+
+def test_missing_table_is_unusable_input_exit_2(example_store: Path, tmp_path: Path) -> None:
+    (example_store / "purchases.csv").unlink()
+    code, output = _run("--as-of", "2025-11-20", "--data", str(example_store),
+                        "--state", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert "purchases" in output and "Traceback" not in output
+
+
+def test_invalid_policies_exit_1(example_store: Path, tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(PACK, policies)
+    path = policies / "big-purchase-call.yaml"
+    path.write_text(path.read_text().replace("purchase.amount >=", "purchase.amont >="))
+    code, output = _run("--as-of", "2025-11-20", "--data", str(example_store),
+                        "--state", str(tmp_path / "s.sqlite"), "--policies", str(policies))
+    assert code == 1
+    assert "expr.unknown-fact" in output and "big-purchase-call.yaml:" in output
+
+
+def test_range_equals_night_by_night_and_catch_up_adds_nothing(
+        example_store: Path, tmp_path: Path) -> None:
+    state = tmp_path / "s.sqlite"
+    common = ("--data", str(example_store), "--state", str(state), "--out", str(tmp_path / "o"))
+    for day in ("2025-01-01", "2025-01-02", "2025-01-03"):
+        assert _run("--as-of", day, *common)[0] == 0
+    with Ledger.open(state) as ledger:
+        nightly = ledger.count()
+    range_state = tmp_path / "r.sqlite"
+    code, output = _run("--as-of", "2025-01-01", "--through", "2025-01-03", "--data",
+                        str(example_store), "--state", str(range_state), "--out",
+                        str(tmp_path / "r"))
+    assert code == 0, output
+    with Ledger.open(state) as a, Ledger.open(range_state) as b:
+        assert b.count() == nightly > 0
+        ids = [r["action_id"] for r in b.actions_for_customer("C0097")]
+        assert ids == [r["action_id"] for r in a.actions_for_customer("C0097")]
+    code, _ = _run("--as-of", "2025-01-01", "--through", "2025-01-03", *common)
+    with Ledger.open(state) as ledger:
+        assert code == 0 and ledger.count() == nightly
