@@ -13,12 +13,13 @@ values ourselves, which lets us
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -26,6 +27,7 @@ from .diagnostics import Diagnostic, DiagnosticError, Location
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_EXPANDED_NODES = 20_000
+MAX_DEPTH = 64
 
 PathKey = tuple[str | int, ...]
 
@@ -46,10 +48,42 @@ class _ComposeOnly(yaml.SafeLoader):
     is dropped: an untagged plain scalar is marked and typed by resolve_plain.
     """
 
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.alias_ids: set[int] = set()  # the nodes that stand for an `*alias`
+
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is yaml.ScalarNode and implicit[0]:
             return _PLAIN
-        return super().resolve(kind, value, implicit)
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Bound nesting (PyYAML composes recursively) and give each alias its own marks.
+
+        An alias becomes a shallow copy of its anchored node carrying the alias's own
+        position, so errors inside an expansion point at the `*alias` that caused it;
+        the copy shares the anchored node's children, so nothing is expanded here.
+        """
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            node = copy.copy(cast(yaml.Node, super().compose_node(parent, index)))
+            node.start_mark, node.end_mark = event.start_mark, event.end_mark
+            self.alias_ids.add(id(node))
+            return node
+        if self.depth >= MAX_DEPTH:
+            raise _TooDeep(event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__("too deep")
+        self.mark = mark
 
 
 @dataclass(frozen=True)
@@ -104,15 +138,24 @@ def _align(value: str, text: str, pos: NodePosition, offset: int) -> int:
     """Map an offset in a scalar's value to an index in the source text.
 
     Walks value and source together, letting whitespace (line folding, indentation)
-    and quoting differ; escapes fall back to the scalar's start.
+    and quoting differ, and stepping over quote escapes (`\\"`, `\\u00e9`, `''`);
+    anything else falls back to the scalar's start.
     """
     i, j = 0, pos.raw_start
+    offset = min(offset, len(value))
     if pos.style in ('"', "'"):
         j += 1
     elif pos.style in ("|", ">"):
         j = text.find("\n", j) + 1
     while i < offset and j < pos.raw_end:
-        if value[i] == text[j]:
+        escape = _escape_length(text, j, pos.style)
+        fold = _fold(text, j, pos)
+        if escape:
+            i, j = i + 1, j + escape
+        elif fold:
+            folded, j = fold
+            i += len(folded) if value.startswith(folded, i) else 0
+        elif value[i] == text[j]:
             i, j = i + 1, j + 1
         elif text[j] in " \t\r\n":
             j += 1
@@ -120,9 +163,47 @@ def _align(value: str, text: str, pos: NodePosition, offset: int) -> int:
             i += 1
         else:
             return pos.raw_start
-    while j < pos.raw_end and text[j] in " \t\r\n" and i < len(value) and value[i] != text[j]:
-        j += 1
+    while j < pos.raw_end and i < len(value):  # to the source of value[i] itself
+        fold = _fold(text, j, pos)
+        if fold and not fold[0]:
+            j = fold[1]
+        elif text[j] in " \t\r\n" and value[i] != text[j]:
+            j += 1
+        else:
+            break
     return j
+
+
+def _fold(text: str, j: int, pos: NodePosition) -> tuple[str, int] | None:
+    """A line break of a flow scalar at `j` with the blanks around it: what it adds to
+    the value (a space, or n-1 newlines for n breaks) and where the next line's text
+    starts. After a `\\` (an escaped break in a double-quoted scalar) it adds nothing.
+    """
+    if pos.style in ("|", ">"):
+        return None
+    escaped = pos.style == '"' and text.startswith("\\", j)
+    k = j + 1 if escaped else j
+    end = k
+    while end < pos.raw_end and text[end] in " \t\r\n":
+        end += 1
+    breaks = text.count("\n", k, end)
+    if not breaks or (escaped and not text.startswith(("\n", "\r\n"), k)):
+        return None
+    if escaped:
+        return "", end
+    return (" " if breaks == 1 else "\n" * (breaks - 1)), end
+
+
+_ESCAPE_LENGTH = {"x": 4, "u": 6, "U": 10}
+
+
+def _escape_length(text: str, j: int, style: str | None) -> int:
+    """How many source characters at `j` make one character of a quoted scalar's value."""
+    if style == "'" and text.startswith("''", j):
+        return 2
+    if style == '"' and text[j] == "\\" and j + 1 < len(text) and text[j + 1] not in "\r\n":
+        return _ESCAPE_LENGTH.get(text[j + 1], 2)
+    return 0
 
 
 def _index_location(file: str, text: str, index: int) -> Location:
@@ -140,16 +221,38 @@ def _mark(file: str, mark: yaml.Mark | None) -> Location:
 class _Builder:
     """Turns a composed node tree into plain values, recording positions."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, alias_ids: set[int]) -> None:
         self.file = file
+        self.alias_ids = alias_ids
         self.positions: dict[PathKey, NodePosition] = {}
         self.diagnostics: list[Diagnostic] = []
         self.budget = MAX_EXPANDED_NODES
+        self.open: list[int] = []  # ids of the collections being built (cycle check)
+        self.aliases: list[yaml.Node] = []  # the aliases being expanded, outermost first
 
     def build(self, node: yaml.Node, path: PathKey, key: Location | None) -> Any:
+        """Build one node; aliases are expanded here, so bound them here."""
         self.budget -= 1
-        if self.budget < 0:
-            raise DiagnosticError([self._alias_limit(node)])
+        collection = not isinstance(node, yaml.ScalarNode)
+        if collection and id(node.value) in self.open:
+            raise DiagnosticError([self._alias_limit(node, "an alias refers to a node that "
+                                                     "contains it (an endless document)")])
+        if self.budget < 0 or len(path) > MAX_DEPTH:
+            raise DiagnosticError([self._alias_limit((*self.aliases, node)[0], None)])
+        alias = id(node) in self.alias_ids
+        if alias:
+            self.aliases.append(node)
+        if collection:
+            self.open.append(id(node.value))
+        try:
+            return self._build(node, path, key)
+        finally:
+            if collection:
+                self.open.pop()
+            if alias:
+                self.aliases.pop()
+
+    def _build(self, node: yaml.Node, path: PathKey, key: Location | None) -> Any:
         self.positions[path] = NodePosition(
             _mark(self.file, node.start_mark),
             key,
@@ -162,13 +265,14 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             self._check_tag(node, "seq")
             return [self.build(item, (*path, i), None) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+        return self._scalar(cast(yaml.ScalarNode, node))
 
-    def _alias_limit(self, node: yaml.Node) -> Diagnostic:
+    def _alias_limit(self, node: yaml.Node, message: str | None) -> Diagnostic:
+        """At the outermost alias whose expansion is too big, or one that contains itself."""
         return Diagnostic(
             "yaml.alias-limit",
-            f"the document expands to more than {MAX_EXPANDED_NODES} nodes "
-            "(anchors and aliases used recursively?)",
+            message or f"the document expands to more than {MAX_EXPANDED_NODES} nodes or "
+            f"{MAX_DEPTH} levels (anchors and aliases used recursively?)",
             _mark(self.file, node.start_mark),
             "write the values out; aliases may only repeat small pieces",
         )
@@ -213,6 +317,16 @@ class _Builder:
         )
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return self._typed_scalar(node)
+        except ValueError:  # Python refuses to convert integers of > 4300 digits
+            self.diagnostics.append(
+                Diagnostic("yaml.number-too-long", f"a number of {len(node.value)} characters",
+                           _mark(self.file, node.start_mark), "write a shorter number")
+            )
+            return node.value
+
+    def _typed_scalar(self, node: yaml.ScalarNode) -> Any:
         text: str = node.value
         tag = node.tag
         if tag == _PLAIN:
@@ -248,10 +362,15 @@ def resolve_plain(text: str) -> Any:
     return text
 
 
-def _yaml_error(file: str, err: yaml.YAMLError) -> Diagnostic:
+def _yaml_error(file: str, text: str, err: yaml.YAMLError) -> Diagnostic:
+    if isinstance(err, yaml.reader.ReaderError):  # a control character such as NUL
+        return Diagnostic("yaml.syntax",
+                          f"invalid YAML: character #x{err.character:04x} is not allowed",
+                          _index_location(file, text, err.position),
+                          "remove the character (was the file saved as text?)")
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
     problem = getattr(err, "problem", None) or str(err)
-    if "'\\t'" in problem or "tab" in problem.lower():
+    if "'\\t'" in problem:
         return Diagnostic("yaml.tab", "tab characters cannot indent YAML", _mark(file, mark),
                           "indent with spaces")
     context = getattr(err, "context", None)
@@ -261,13 +380,13 @@ def _yaml_error(file: str, err: yaml.YAMLError) -> Diagnostic:
 
 
 def _decode(file: str, raw: bytes) -> str:
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw  # offsets after the BOM
     try:
-        return raw.decode("utf-8-sig")
+        return body.decode("utf-8")
     except UnicodeDecodeError as err:
-        start = raw.find(b"\xef\xbb\xbf") == 0 and 3 or 0
-        good = raw[start : err.start].decode("utf-8")
+        good = body[: err.start].decode("utf-8")
         raise DiagnosticError([
-            Diagnostic("file.encoding", f"the file is not UTF-8 (byte 0x{raw[err.start]:02x})",
+            Diagnostic("file.encoding", f"the file is not UTF-8 (byte 0x{body[err.start]:02x})",
                        _index_location(file, good, len(good)), "save the file as UTF-8")
         ]) from None
 
@@ -276,10 +395,16 @@ def load_yaml_text(text: str, file: str = "<string>") -> YamlDocument:
     """Parse one YAML document; raises DiagnosticError with every problem found."""
     if "\t" in text:
         _check_tabs(file, text)
+    alias_ids: set[int] = set()
     try:
-        nodes = list(_compose_all(text))
+        nodes = list(_compose_all(text, alias_ids))
     except yaml.YAMLError as err:
-        raise DiagnosticError([_yaml_error(file, err)]) from None
+        raise DiagnosticError([_yaml_error(file, text, err)]) from None
+    except _TooDeep as err:
+        raise DiagnosticError([
+            Diagnostic("yaml.too-deep", f"the document nests more than {MAX_DEPTH} levels deep",
+                       _mark(file, err.mark), "flatten the structure")
+        ]) from None
     if not nodes:
         raise DiagnosticError([
             Diagnostic("file.empty", "the file holds no YAML document", Location(file, 1, 1),
@@ -290,15 +415,16 @@ def load_yaml_text(text: str, file: str = "<string>") -> YamlDocument:
             Diagnostic("yaml.multiple-documents", "only one YAML document per file is allowed",
                        _mark(file, nodes[1].start_mark), "split the documents into files")
         ])
-    builder = _Builder(file)
+    builder = _Builder(file, alias_ids)
     data = builder.build(nodes[0], (), None)
     if builder.diagnostics:
         raise DiagnosticError(builder.diagnostics)
     return YamlDocument(file, text, data, builder.positions)
 
 
-def _compose_all(text: str) -> Iterator[yaml.Node]:
+def _compose_all(text: str, alias_ids: set[int]) -> Iterator[yaml.Node]:
     loader = _ComposeOnly(text)
+    loader.alias_ids = alias_ids
     try:
         while loader.check_node():
             node = loader.get_node()

@@ -25,7 +25,9 @@ class PolicySetFile:
     folder_kind: str
 
     def relative(self) -> str:
-        return self.path.relative_to(self.root).as_posix() if self.root != self.path else self.path.name
+        if self.root == self.path:
+            return self.path.name
+        return self.path.relative_to(self.root).as_posix()
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,8 @@ def _check_change(doc: YamlDocument, policy_id: str, change: dict[str, Any],
             continue
         problem = check_value(spec, value)
         if problem:
-            code = "override.type" if as_typed(spec["type"], value) is None else "override.out-of-bounds"
+            wrong_type = as_typed(spec["type"], value) is None
+            code = "override.type" if wrong_type else "override.out-of-bounds"
             yield Diagnostic(code, f"params.{name} of {policy_id!r}: {problem}", here,
                              related=(hq_here,))
     if change.get("enabled") is False and hq.data.get("disable", "forbidden") != "allowed":
@@ -108,7 +109,8 @@ def resolve(defaults: Mapping[str, Any], overrides: Sequence[Override], policy_i
     enabled = True
     for kind, name in (("region", region), ("store", store)):
         for override in overrides:
-            if (override.policy_id, override.target_kind, override.target) == (policy_id, kind, name):
+            target = (override.policy_id, override.target_kind, override.target)
+            if target == (policy_id, kind, name):
                 params.update(override.params)
                 if override.enabled is not None:
                     enabled = override.enabled

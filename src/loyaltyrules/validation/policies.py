@@ -7,6 +7,7 @@ cross-file checks (duplicate ids, overlapping versions) see the whole set.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from .params import as_typed, check_value, describe
 
 FAR_PAST = dt.date.min
 FAR_FUTURE = dt.date.max
+_INT = re.compile(r"-?[0-9]{1,18}")
 
 
 def effective_window(data: dict[str, Any]) -> tuple[dt.date, dt.date]:
@@ -37,17 +39,18 @@ def check_params(doc: YamlDocument) -> Iterator[Diagnostic]:
                 yield Diagnostic("param.type",
                                  f"params.{name}.{bound}: {spec[bound]!r} is not "
                                  f"{describe(spec['type'])}", doc.location((*base, bound)))
-        problem = check_value(spec, spec["default"])
-        if problem:
-            yield Diagnostic("param.default", f"params.{name}.default: {problem}",
-                             doc.location((*base, "default")),
-                             "change the default or the bounds")
         low = as_typed(spec["type"], spec.get("min"))
         high = as_typed(spec["type"], spec.get("max"))
         if low is not None and high is not None and low > high:
             yield Diagnostic("param.bounds-inverted",
                              f"params.{name}: min {spec['min']} is above max {spec['max']}",
                              doc.location((*base, "max")), "swap min and max")
+            continue  # no default can fit inverted bounds: saying so again is noise
+        problem = check_value(spec, spec["default"])
+        if problem:
+            yield Diagnostic("param.default", f"params.{name}.default: {problem}",
+                             doc.location((*base, "default")),
+                             "change the default or the bounds")
 
 
 def check_effective(doc: YamlDocument) -> Iterator[Diagnostic]:
@@ -79,7 +82,7 @@ def check_windows(doc: YamlDocument) -> Iterator[Diagnostic]:
             yield Diagnostic("policy.window-negative",
                              f"actions[{i}].window.due_by is {due} days: due before the "
                              "trigger date", doc.location(path), "use 0d or more")
-        if start is not None and due is not None and due < start:
+        elif start is not None and due is not None and due < start:  # not twice for one bound
             yield Diagnostic("policy.window-inverted",
                              f"actions[{i}].window: due_by ({due}d) is before not_before "
                              f"({start}d)", doc.location(path),
@@ -90,11 +93,12 @@ def check_action_events(doc: YamlDocument) -> Iterator[Diagnostic]:
     """`on: upgrade|downgrade` belongs to tier ladders, and tier ladders need it."""
     ladder = doc.data["trigger"]["kind"] == "tier_ladder"
     for i, action in enumerate(doc.data.get("actions") or []):
-        if ladder and "on" not in action:
+        on = action.get("on")  # nullable: `on: null` is the same as leaving it out
+        if ladder and on is None:
             yield Diagnostic("policy.action-on",
                              f"actions[{i}] of a tier_ladder policy needs `on`",
                              doc.location(("actions", i)), "add `on: upgrade` or `on: downgrade`")
-        if not ladder and "on" in action:
+        if not ladder and on is not None:
             yield Diagnostic("policy.action-on",
                              f"actions[{i}].on only applies to tier_ladder triggers",
                              doc.location(("actions", i, "on"), key=True), "remove `on`")
@@ -138,7 +142,7 @@ def _constant_int(doc: YamlDocument, text: str) -> int | None:
         spec = (doc.data.get("params") or {}).get(text.removeprefix("params."))
         value = spec.get("default") if spec else None
     else:
-        value = as_typed("int", int(text)) if text.lstrip("-").isdigit() else None
+        value = int(text) if _INT.fullmatch(text) else None  # ASCII digits: "²".isdigit()
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 

@@ -7,6 +7,7 @@ what went wrong.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -50,26 +51,29 @@ def template_index(docs: Sequence[YamlDocument]) -> tuple[dict[str, TemplateRef]
     return index, problems
 
 
-def _check_tone(doc: YamlDocument, template_id: str, body: dict[str, object]) -> Iterator[Diagnostic]:
+def _check_tone(doc: YamlDocument, template_id: str, body: dict[str, object]
+                ) -> Iterator[Diagnostic]:
     words = FORBIDDEN_WORDS.get(str(body.get("tone")), ())
     texts = body.get("text")
     if not isinstance(texts, dict):
         return
     for locale, text in texts.items():
-        lowered = str(text).lower()
         for word in words:
-            if word in lowered:
+            found = re.search(re.escape(word), str(text), re.IGNORECASE)
+            if found:  # point at the word itself, not just the text it sits in
+                path = ("templates", template_id, "text", locale)
                 yield Diagnostic("template.tone",
                                  f"template {template_id!r} ({locale}) has tone "
                                  f"{body['tone']!r} but says {word!r}",
-                                 doc.location(("templates", template_id, "text", locale)),
+                                 doc.scalar_location(path, found.start()),
                                  "greetings are not sales, and lapsed notes do not ask "
                                  "what went wrong")
 
 
 def check_template_refs(doc: YamlDocument, index: dict[str, TemplateRef]) -> Iterator[Diagnostic]:
     for i, action in enumerate(doc.data.get("actions") or []):
-        yield from _check_ref(doc, index, ("actions", i), action["type"], action["template"])
+        if "template" in action:  # optional: the host may word the action itself
+            yield from _check_ref(doc, index, ("actions", i), action["type"], action["template"])
         fallback = action.get("fallback")
         if fallback and "template" in fallback:
             yield from _check_ref(doc, index, ("actions", i, "fallback"), fallback["type"],
