@@ -53,7 +53,9 @@ LOAD_SQL = (
     "SELECT purchase_id, customer_id, store_id, staff_id, "
     "CAST(purchased_at AS TIMESTAMP) AS purchased_at, "
     "CAST(purchased_at AS DATE) AS purchase_date, CAST(amount AS DECIMAL(18, 3)) AS amount, "
-    "currency, return_of FROM read_parquet($purchases)",
+    "currency, return_of FROM read_parquet($purchases) "
+    # as loyaltyrules.sources leaves the clean table: in event order
+    "ORDER BY purchased_at, purchase_id",
 )
 
 
@@ -163,35 +165,29 @@ def profile_engine(
     db: str, policies: str, start: dt.date, end: dt.date
 ) -> list[tuple[str, float, int]]:
     """Seconds and rows of each engine step, in evaluate()'s order."""
-    from loyaltyrules.engine import batch, contexts, history, ladder
-    from loyaltyrules.engine.actions import assemble
+    from loyaltyrules.engine import batch
+    from loyaltyrules.engine.actions import Assembler
     from loyaltyrules.plan import compile_paths
 
     plan = compile_paths([Path(policies)])
     con = connect(db)
     steps: list[tuple[str, float, int]] = []
     started = time.perf_counter()
-    con.execute(batch.EMPTY_STORES)
-    history.build_history(con, end)
-    steps.append(("history tables", time.perf_counter() - started, 0))
-    started = time.perf_counter()
-    ladder.build_ladder(con, plan)
-    contexts.build_contexts(con)
-    steps.append(("ladder macros, context views", time.perf_counter() - started, 0))
+    batch.prepare(con, plan, start, end)
+    steps.append(("scope, history tables, ladder, contexts", time.perf_counter() - started, 0))
     started = time.perf_counter()
     queries = batch.queries(plan, start, end)
     steps.append(("policy queries built (SQLGlot)", time.perf_counter() - started, len(queries)))
     for query in queries:
         label = f"{query.policy.id} ({query.candidates.event})"
         started = time.perf_counter()
-        rows = batch.fetch(con, query)
+        names, rows = batch.fetch_rows(con, query)
         steps.append((f"{label} query", time.perf_counter() - started, len(rows)))
         started = time.perf_counter()
-        actions = sum(
-            1
-            for row in rows
-            for _a in assemble(query.policy, query.candidates, row, query.reason_paths, plan.bundle)
-        )
+        cand = query.candidates
+        assemble = Assembler(query.policy, cand.actions, cand.event, names,
+                             query.reason_paths, plan.bundle)
+        actions = sum(1 for row in rows for _a in assemble(row))
         steps.append((f"{label} assemble", time.perf_counter() - started, actions))
     return steps
 
@@ -301,6 +297,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--policies", type=Path, default=DEFAULT_POLICIES)
     parser.add_argument("--workdir", type=Path, help="for the DuckDB file (default: a temp dir)")
     parser.add_argument("--profile", action="store_true", help="time each engine step too")
+    parser.add_argument("--only", choices=["night", "catch-up"],
+                        help="run one phase only (full scale catch-up takes minutes)")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -323,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             Phase("night", night, night),
             Phase("catch-up", args.start or loaded.first_day, args.end or loaded.last_day),
         ]
+        phases = [p for p in phases if args.only in (None, p.name)]
         policies = str(args.policies)
         for phase in phases:
             measure(phase, db, policies, args.repeat, workdir)

@@ -102,12 +102,15 @@ class LedgerError(Exception):
 def action_id(policy: str, subject: str, key: str) -> str:
     """The deterministic id of an action: 32 hex chars of sha256.
 
-    The three parts are encoded as a compact JSON array so that no two different
-    triples share an encoding (``("a|b", "c")`` vs ``("a", "b|c")``), the same on
-    every platform and Python version.
+    The UTF-8 bytes of policy and subject are each prefixed by their byte length, so
+    no two different triples share an encoding (``("a|b", "c")`` vs ``("a", "b|c")``);
+    the key comes last and needs no prefix. The batch engine computes the same id in
+    SQL (engine/ids.py); a test holds the two to the same results.
     """
-    encoded = json.dumps([policy, subject, key], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:32]
+    policy_bytes, subject_bytes = policy.encode("utf-8"), subject.encode("utf-8")
+    encoded = (f"{len(policy_bytes)}:".encode() + policy_bytes
+               + f"{len(subject_bytes)}:".encode() + subject_bytes + key.encode("utf-8"))
+    return hashlib.sha256(encoded).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

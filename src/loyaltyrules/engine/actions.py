@@ -1,18 +1,20 @@
-"""Candidate rows become action records (DESIGN section 3).
+"""Fired rows become action records (DESIGN section 3).
 
-Kept in Python because only rows that fired reach here: the history never does.
+Ids, dates and every expression are computed by the query; here each row is only
+laid out as a record, with column positions worked out once per query.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..ledger import action_id
 from ..plan import CompiledAction, CompiledPolicy
-from .triggers import Candidates
+
+DAY = dt.timedelta(days=1)
 
 
 def format_value(value: Any) -> str:
@@ -37,58 +39,92 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def _assignee(action: CompiledAction, row: Mapping[str, Any]) -> dict[str, Any]:
-    spec = action.spec.assignee
-    staff = row.get(f"a{action.index}.assignee.source") if spec.source else None
-    if spec.source and staff is None and spec.fallback:
-        return {"role": spec.fallback, "id": None}
-    return {"role": spec.role, "id": staff}
+@dataclass(frozen=True)
+class _Layout:
+    """Where one action's values sit in a row, and what it fixes in advance."""
+
+    action: CompiledAction
+    id: int
+    when: int | None
+    fallback: int | None
+    source: int | None
+    not_before: int | None
+    due_by: int | None
+    params: tuple[tuple[str, int], ...]
+
+    def channel(self, row: Sequence[Any]) -> tuple[str, str | None]:
+        """The action type and template, switched to the fallback when its test holds."""
+        spec = self.action.spec
+        fallback = spec.fallback
+        if fallback is not None and (self.fallback is None or row[self.fallback]):
+            return fallback.type, fallback.template or spec.template
+        return spec.type, spec.template
+
+    def assignee(self, row: Sequence[Any]) -> dict[str, Any]:
+        spec = self.action.spec.assignee
+        staff = row[self.source] if self.source is not None else None
+        if spec.source and staff is None and spec.fallback:
+            return {"role": spec.fallback, "id": None}
+        return {"role": spec.role, "id": staff}
 
 
-def _channel(action: CompiledAction, row: Mapping[str, Any]) -> tuple[str, str | None]:
-    """The action type and template, switched to the fallback when its test holds."""
-    fallback = action.spec.fallback
-    if fallback is not None and (fallback.when is None or row.get(f"a{action.index}.fallback.when")):
-        return fallback.type, fallback.template or action.spec.template
-    return action.spec.type, action.spec.template
+def _days(row: Sequence[Any], index: int | None) -> dt.timedelta:
+    return dt.timedelta(days=int(row[index])) if index is not None and row[index] is not None \
+        else dt.timedelta(0)
 
 
-def _days(row: Mapping[str, Any], action: CompiledAction, bound: str) -> int:
-    value = row.get(f"a{action.index}.window.{bound}")
-    return int(value) if value is not None else 0
+class Assembler:
+    """Turns the rows of one compiled policy query into action records."""
 
+    def __init__(self, policy: CompiledPolicy, actions: Sequence[CompiledAction],
+                 event: str, columns: Sequence[str], reason_paths: Sequence[str],
+                 bundle: str) -> None:
+        at = {name: i for i, name in enumerate(columns)}
+        self.policy, self.event, self.bundle = policy, event, bundle
+        self.base = [at[n] for n in ("customer_id", "as_of", "store_id", "region",
+                                     "lr_referrer", "lr_purchase")]
+        self.reason = [(p, at[f"v.{p}"]) for p in reason_paths]
+        self.layouts = [self._layout(a, at) for a in actions]
 
-def assemble(policy: CompiledPolicy, cand: Candidates, row: Mapping[str, Any],
-             reason_paths: tuple[str, ...], bundle: str) -> Iterator[dict[str, Any]]:
-    as_of: dt.date = row["as_of"]
-    reason: dict[str, Any] = {"trigger": cand.event}
-    if row.get("lr_purchase") is not None:
-        reason["purchase_id"] = row["lr_purchase"]
-    reason["values"] = {p: format_value(row.get(f"v.{p}")) for p in reason_paths}
-    for action in cand.actions:
-        if action.spec.when is not None and not row.get(f"a{action.index}.when"):
-            continue
-        recipient = row["lr_referrer"] if action.spec.recipient == "referrer" else row["customer_id"]
-        if recipient is None:
-            continue
-        kind, template = _channel(action, row)
-        key = f"{row['lr_key']}#{action.index}"
-        yield {
-            "action_id": action_id(policy.id, row["customer_id"], key),
-            "policy": policy.id,
-            "policy_version": policy.version,
-            "bundle": bundle,
-            "type": kind,
-            "customer_id": recipient,
-            "store_id": row["store_id"],
-            "region": row["region"],
-            "assignee": _assignee(action, row),
-            "not_before": (as_of + dt.timedelta(days=_days(row, action, "not_before"))).isoformat(),
-            "due_by": (as_of + dt.timedelta(days=_days(row, action, "due_by"))).isoformat(),
-            "as_of": as_of.isoformat(),
-            "priority": action.spec.priority,
-            "template": template or policy.id,
-            "params": {name: json_value(row.get(f"a{action.index}.params.{name}"))
-                       for name, _c in action.params},
-            "reason": reason,
-        }
+    @staticmethod
+    def _layout(action: CompiledAction, at: dict[str, int]) -> _Layout:
+        prefix = f"a{action.index}."
+        return _Layout(
+            action, at[prefix + "id"], at.get(prefix + "when"),
+            at.get(prefix + "fallback.when"), at.get(prefix + "assignee.source"),
+            at.get(prefix + "window.not_before"), at.get(prefix + "window.due_by"),
+            tuple((name, at[f"{prefix}params.{name}"]) for name, _c in action.params),
+        )
+
+    def __call__(self, row: Sequence[Any]) -> Iterator[dict[str, Any]]:
+        customer, as_of, store, region, referrer, purchase = (row[i] for i in self.base)
+        reason: dict[str, Any] = {"trigger": self.event}
+        if purchase is not None:
+            reason["purchase_id"] = purchase
+        reason["values"] = {path: format_value(row[i]) for path, i in self.reason}
+        for layout in self.layouts:
+            spec = layout.action.spec
+            if layout.when is not None and not row[layout.when]:
+                continue
+            recipient = referrer if spec.recipient == "referrer" else customer
+            if recipient is None:
+                continue
+            kind, template = layout.channel(row)
+            yield {
+                "action_id": row[layout.id],
+                "policy": self.policy.id,
+                "policy_version": self.policy.version,
+                "bundle": self.bundle,
+                "type": kind,
+                "customer_id": recipient,
+                "store_id": store,
+                "region": region,
+                "assignee": layout.assignee(row),
+                "not_before": (as_of + _days(row, layout.not_before)).isoformat(),
+                "due_by": (as_of + _days(row, layout.due_by)).isoformat(),
+                "as_of": as_of.isoformat(),
+                "priority": spec.priority,
+                "template": template or self.policy.id,
+                "params": {name: json_value(row[i]) for name, i in layout.params},
+                "reason": reason,
+            }

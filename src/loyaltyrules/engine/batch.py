@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+from sqlglot import exp
 
 from ..plan import CompiledPolicy, Plan
-from .actions import assemble
+from .actions import Assembler
 from .compile import PolicyQuery, _Compiler, build_query
+from .contexts import CUSTOMERS as CUSTOMERS_VIEW
 from .contexts import build_contexts
 from .history import build_history
 from .ladder import build_ladder
-from .triggers import Candidates, crossing, purchase, schedule, tier_ladder
+from .triggers import Candidates, crossing, purchase, schedule, scope, tier_ladder
 
 EMPTY_STORES = "CREATE TABLE IF NOT EXISTS stores (store_id VARCHAR, region VARCHAR)"
 
@@ -47,11 +49,27 @@ class Evaluation:
     per_policy: Counter[str] = field(default_factory=Counter)
 
 
-def prepare(con: duckdb.DuckDBPyConnection, plan: Plan, through: dt.date) -> None:
-    """The running values and fact contexts for every date up to `through`."""
+def prepare(con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.date, *,
+            whole: bool = False) -> None:
+    """The running values and fact contexts for the dates from start to end.
+
+    Unless `whole`, histories are built only for customers some policy can reach in
+    the range (a yearly schedule, or a daily one not pinned to dates, reaches all).
+    """
     con.execute(EMPTY_STORES)
-    build_history(con, through)
     build_ladder(con, plan)
+    con.execute(CUSTOMERS_VIEW)
+    scopes = [scope(policy, start, end) for policy in plan.policies]
+    whole = whole or any(s is None for s in scopes)
+    con.execute("CREATE OR REPLACE TEMP TABLE lr_scope (customer_id VARCHAR)")
+    if not whole:
+        distinct = list({s.sql("duckdb"): s for s in scopes if s is not None}.values())
+        union = distinct[0]
+        for other in distinct[1:]:
+            union = exp.union(union, other, distinct=False)
+        con.execute("CREATE OR REPLACE TEMP TABLE lr_scope AS SELECT DISTINCT customer_id FROM "
+                    + union.subquery("reached").sql("duckdb"))
+    build_history(con, end, whole=whole)
     build_contexts(con)
 
 
@@ -62,21 +80,30 @@ def queries(plan: Plan, start: dt.date, end: dt.date) -> list[PolicyQuery]:
 
 
 def fetch(con: duckdb.DuckDBPyConnection, query: PolicyQuery) -> list[dict[str, Any]]:
+    """The query's rows as dicts by column name (explain and tests)."""
+    names, rows = fetch_rows(con, query)
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def fetch_rows(con: duckdb.DuckDBPyConnection, query: PolicyQuery
+               ) -> tuple[list[str], list[tuple[Any, ...]]]:
     cursor = con.execute(query.sql())
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return [d[0] for d in cursor.description], cursor.fetchall()
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.date
              ) -> Evaluation:
     """Candidate actions of every date from start to end, ordered by date."""
-    prepare(con, plan, end)
+    prepare(con, plan, start, end)
     result = Evaluation()
     for query in queries(plan, start, end):
-        for row in fetch(con, query):
-            for action in assemble(query.policy, query.candidates, row, query.reason_paths,
-                                   plan.bundle):
-                result.actions.append(action)
-                result.per_policy[action["policy"]] += 1
+        names, rows = fetch_rows(con, query)
+        cand = query.candidates
+        assemble = Assembler(query.policy, cand.actions, cand.event, names,
+                             query.reason_paths, plan.bundle)
+        before = len(result.actions)
+        for row in rows:
+            result.actions.extend(assemble(row))
+        result.per_policy[query.policy.id] += len(result.actions) - before
     result.actions.sort(key=lambda a: (a["as_of"], a["policy"], a["customer_id"], a["action_id"]))
     return result

@@ -22,6 +22,7 @@ from ..conditions.sql import sql_value, to_sql
 from ..conditions.types import DATE
 from ..plan import CompiledPolicy
 from .scope import column, enabled, in_scope, param_resolver
+from .ids import action_id_sql
 from .triggers import Candidates, rank_keys
 
 CONTEXT = "ctx"
@@ -124,17 +125,25 @@ def _base_columns(cand: Candidates) -> list[exp.Expression]:
         _alias(column("as_of"), "as_of"),
         _alias(column("scope_store"), "store_id"),
         _alias(column("scope_region"), "region"),
-        _alias(cand.key, "lr_key"),
+        _alias(column("lr_key"), "lr_key"),
         _alias(column("customer.referred_by"), "lr_referrer"),
         _alias(trigger_purchase, "lr_purchase"),
     ]
     return columns
 
 
+def _keyed(relation: exp.Expression, key: exp.Expression) -> exp.Expression:
+    """The candidates with their trigger key as a column, for ids and the record."""
+    return exp.select("*", _alias(key, "lr_key")).from_(relation.subquery("keyed"))
+
+
 def _action_columns(c: _Compiler, cand: Candidates) -> list[exp.Expression]:
     columns = []
     for action in cand.actions:
         prefix = f"a{action.index}"
+        key = exp.DPipe(this=column("lr_key"), expression=exp.Literal.string(f"#{action.index}"))
+        columns.append(_alias(action_id_sql(c.policy.id, column("customer_id"), key),
+                              f"{prefix}.id"))
         for name, checked in action.nodes.items():
             is_test = name in ("when", "fallback.when")
             columns.append(_alias(c.sql(checked, condition=is_test), f"{prefix}.{name}"))
@@ -148,7 +157,9 @@ def build_query(policy: CompiledPolicy, cand: Candidates, *,
     c = _Compiler(policy)
     paths = reason_paths(policy)
     relation = _with_ranks(policy, cand.relation)
-    columns = _base_columns(cand) + _action_columns(c, cand)
+    columns = _base_columns(cand)
+    relation = _keyed(relation, cand.key)
+    columns += _action_columns(c, cand)
     columns += [_alias(c.value(p), f"v.{p}") for p in paths]
     store, region = column("scope_store"), column("scope_region")
     gates = [_effective(policy), in_scope(policy, store, region), enabled(policy, store, region)]

@@ -61,7 +61,7 @@ def state_columns(group: str, c: str, s: str, ly: str, as_of: str) -> str:
         "last_positive_purchase_date": f"{s}.last_positive_purchase_date",
         "days_since_last_purchase": f"{as_of} - {s}.purchase_date",
         "days_since_last_positive_purchase": f"{as_of} - {s}.last_positive_purchase_date",
-        "purchase_count": f"coalesce({s}.purchase_count, 0)",
+        "purchase_count": f"coalesce({s}.seq, 0)",
         "last_store_id": f"{s}.last_store_id",
         "last_staff_id": f"{s}.last_staff_id",
         "tier": f"lr_tier_name(lr_tier_index({max_points}, {c}.region, {c}.home_store))",
@@ -88,29 +88,34 @@ SELECT
     {state_columns("customer", "c", "s", "ly", "lr_candidates.as_of")}
 FROM {candidates}
 JOIN lr_customers AS c ON c.customer_id = lr_candidates.customer_id
-ASOF LEFT JOIN lr_day_state AS s ON s.customer_id = lr_candidates.customer_id AND lr_candidates.as_of >= s.purchase_date
+ASOF LEFT JOIN (SELECT * FROM lr_day_state
+                WHERE customer_id IN (SELECT customer_id FROM lr_candidates)) AS s
+  ON s.customer_id = lr_candidates.customer_id AND lr_candidates.as_of >= s.purchase_date
 LEFT JOIN lr_years AS ly ON ly.customer_id = lr_candidates.customer_id AND ly.year = year(lr_candidates.as_of) - 1
 LEFT JOIN lr_years AS l2 ON l2.customer_id = lr_candidates.customer_id AND l2.year = year(lr_candidates.as_of) - 2
 LEFT JOIN stores AS st ON st.store_id = coalesce(c.home_store, s.last_store_id, s.store_id)
 """
 
 
+# Facts that need the receipt row itself, joined back from `purchases`.
+RECEIPT_EXTRAS = ("purchase.currency", "purchase.return_of")
+LEAN, FULL = "lr_purchase_ctx", "lr_purchase_ctx_full"
+
 PURCHASE_CONTEXT = f"""
-CREATE OR REPLACE TEMP VIEW lr_purchase_ctx AS
+CREATE OR REPLACE TEMP VIEW {{view}} AS
 SELECT
     e.customer_id, e.purchase_date AS as_of, e.seq, e.year, e.purchase_id AS trigger_purchase,
     e.year_max_points AS year_max_points,
     coalesce(ly.max_points, 0) AS last_year_max_points,
     coalesce(l2.max_points, 0) AS year_before_max_points,
-    lag(e.year_max_points) OVER (PARTITION BY e.customer_id, e.year ORDER BY e.seq)
-        AS prev_year_max_points,
+    e.prev_year_max_points,
     e.store_id AS scope_store, coalesce(st.region, c.region) AS scope_region,
     c.home_store AS cust_store, c.region AS cust_region,
     e.purchase_date AS "as_of",
     e.purchase_id AS "purchase.purchase_id", e.store_id AS "purchase.store_id",
     e.staff_id AS "purchase.staff_id", e.amount AS "purchase.amount",
-    e.purchase_date AS "purchase.date", e.currency AS "purchase.currency",
-    e.return_of AS "purchase.return_of", e.amount < 0 AS "purchase.is_return",
+    e.purchase_date AS "purchase.date", {{extras}}
+    e.amount < 0 AS "purchase.is_return",
     {record_columns("customer", "c")},
     e.lifetime_spend AS "customer.lifetime_spend",
     e.spend_this_year AS "customer.spend_this_year",
@@ -123,11 +128,11 @@ SELECT
     0 AS "customer.days_since_last_purchase",
     e.purchase_date - e.last_positive_purchase_date
         AS "customer.days_since_last_positive_purchase",
-    e.purchase_count AS "customer.purchase_count",
+    e.seq AS "customer.purchase_count",
     e.last_store_id AS "customer.last_store_id", e.last_staff_id AS "customer.last_staff_id",
     lr_tier_name(lr_tier_index(greatest(e.year_max_points, coalesce(ly.max_points, 0)),
                                c.region, c.home_store)) AS "customer.tier"
-FROM lr_events AS e
+FROM lr_events AS e {{join}}
 JOIN lr_customers AS c ON c.customer_id = e.customer_id
 LEFT JOIN lr_years AS ly ON ly.customer_id = e.customer_id AND ly.year = e.year - 1
 LEFT JOIN lr_years AS l2 ON l2.customer_id = e.customer_id AND l2.year = e.year - 2
@@ -140,7 +145,7 @@ CREATE OR REPLACE TEMP VIEW lr_first_purchase_ctx AS
 SELECT p.*,
     {record_columns("referrer", "r")},
     {state_columns("referrer", "r", "rs", "rly", "p.as_of")}
-FROM (SELECT * FROM lr_purchase_ctx WHERE seq = 1) AS p
+FROM (SELECT * FROM lr_purchase_ctx_full WHERE seq = 1) AS p
 LEFT JOIN lr_customers AS r ON r.customer_id = p."customer.referred_by"
 ASOF LEFT JOIN lr_day_state AS rs ON rs.customer_id = r.customer_id AND p.as_of >= rs.purchase_date
 LEFT JOIN lr_years AS rly ON rly.customer_id = r.customer_id AND rly.year = year(p.as_of) - 1
@@ -149,5 +154,10 @@ LEFT JOIN lr_years AS rly ON rly.customer_id = r.customer_id AND rly.year = year
 
 def build_contexts(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(CUSTOMERS)
-    con.execute(PURCHASE_CONTEXT)
+    con.execute(PURCHASE_CONTEXT.format(view=LEAN, extras="", join=""))
+    con.execute(PURCHASE_CONTEXT.format(
+        view=FULL,
+        extras='p.currency AS "purchase.currency", p.return_of AS "purchase.return_of",',
+        join="JOIN purchases AS p ON p.purchase_id = e.purchase_id "
+             "AND p.purchase_date = e.purchase_date"))
     con.execute(FIRST_PURCHASE_CONTEXT)

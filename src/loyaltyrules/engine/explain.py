@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from ..plan import CompiledPolicy, Plan
-from .actions import assemble, format_value
+from .actions import Assembler, format_value
 from .batch import CANDIDATES, fetch, prepare
 from .compile import build_query, value_spans
 from .triggers import Candidates, schedule
@@ -26,7 +26,7 @@ NO_CANDIDATE = {
     "first_purchase": "this date is not the customer's first purchase",
     "crossing": "no crossing of the threshold on this date",
     "upgrade": "the tier held did not rise on this date",
-    "downgrade": "no downgrade (only evaluated on 1 January)",
+    "downgrade": "the tier held did not fall (judged on 1 January only)",
     "schedule": "the schedule does not run on this date",
 }
 
@@ -92,13 +92,15 @@ def _trace_row(policy: CompiledPolicy, cand: Candidates, row: dict[str, Any],
     subject = row.get("lr_purchase") or str(row["lr_key"])
     trace = CandidateTrace(cand.event, subject, gates, conditions)
     if trace.fired:
-        trace.actions = list(assemble(policy, cand, row, paths, bundle))
+        names = list(row)
+        assemble = Assembler(policy, cand.actions, cand.event, names, paths, bundle)
+        trace.actions = list(assemble([row[n] for n in names]))
     return trace
 
 
 def explain(con: duckdb.DuckDBPyConnection, plan: Plan, customer: str, day: dt.date,
             policy_id: str | None = None) -> list[PolicyTrace]:
-    prepare(con, plan, day)
+    prepare(con, plan, day, day, whole=True)
     traces = []
     for policy in plan.policies:
         if policy_id is not None and policy.id != policy_id:

@@ -26,7 +26,8 @@ from ..conditions.checker import CheckResult
 from ..conditions.sql import sql_value
 from ..conditions.types import DATE
 from ..plan import CompiledAction, CompiledPolicy
-from .contexts import schedule_context
+from ..conditions import fact_paths
+from .contexts import FULL, LEAN, RECEIPT_EXTRAS, schedule_context
 from .scope import column, possible_values
 
 
@@ -61,8 +62,15 @@ def _as_text(*parts: exp.Expression) -> exp.Expression:
     return casts[0] if len(casts) == 1 else exp.func("concat_ws", exp.Literal.string(":"), *casts)
 
 
+def purchase_view(policy: CompiledPolicy) -> str:
+    """The lean purchase context, or the full one when the policy reads its extras."""
+    reads = {key for checked in _all_checked(policy) if checked.node
+             for key in fact_paths(checked.node)}
+    return FULL if reads & set(RECEIPT_EXTRAS) else LEAN
+
+
 def purchase(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candidates]:
-    view = "lr_first_purchase_ctx" if policy.kind == "first_purchase" else "lr_purchase_ctx"
+    view = "lr_first_purchase_ctx" if policy.kind == "first_purchase" else purchase_view(policy)
     relation = _sql(f"SELECT * FROM {view} WHERE as_of BETWEEN :a AND :b", **_range(start, end))
     return [Candidates(relation, _as_text(column("purchase.purchase_id")), policy.actions,
                        policy.kind)]
@@ -78,10 +86,13 @@ def crossing(policy: CompiledPolicy, start: dt.date, end: dt.date,
     yearly = metric in ("customer.spend_this_year", "customer.points_this_year")
     partition = "customer_id, lr_threshold, year" if yearly else "customer_id, lr_threshold"
     inner = _sql(
-        "SELECT * FROM (SELECT *, :thr AS lr_threshold FROM lr_purchase_ctx) "
+        f"SELECT * FROM (SELECT *, :thr AS lr_threshold FROM {purchase_view(policy)} "
+        # only customers who bought in the range can cross in it
+        "WHERE customer_id IN (SELECT customer_id FROM purchases "
+        "WHERE purchase_date BETWEEN :a AND :b)) "
         f"WHERE :metric >= lr_threshold QUALIFY row_number() OVER (PARTITION BY {partition} "
         "ORDER BY seq) = 1",
-        thr=threshold, metric=column(metric),
+        thr=threshold, metric=column(metric), **_range(start, end),
     )
     relation = _sql("SELECT * FROM crossings WHERE as_of BETWEEN :a AND :b",
                     {"crossings": inner}, **_range(start, end))
@@ -103,7 +114,7 @@ FROM (
                  THEN lr_tier_index(greatest(last_year_max_points, year_before_max_points),
                                     cust_region, cust_store)
                  ELSE 0 END) AS lr_before
-    FROM lr_purchase_ctx WHERE as_of BETWEEN :a AND :b
+    FROM lr_view WHERE as_of BETWEEN :a AND :b
 ) WHERE lr_after > lr_before
 """
 
@@ -142,7 +153,8 @@ def tier_ladder(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Ca
     downs = tuple(a for a in policy.actions if a.spec.on == "downgrade")
     found = []
     if ups:
-        found.append(Candidates(_sql(_UPGRADES, **_range(start, end)), key, ups, "upgrade"))
+        upgrades = _sql(_UPGRADES.replace("lr_view", purchase_view(policy)), **_range(start, end))
+        found.append(Candidates(upgrades, key, ups, "upgrade"))
     if downs:
         context = _schedule(_sql(_DOWNGRADE_CANDIDATES, **_range(start, end)))
         relation = _sql(_DOWNGRADES, {"jan1": context})
@@ -152,7 +164,10 @@ def tier_ladder(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Ca
 
 
 def _schedule(candidates: exp.Expression) -> exp.Expression:
-    return _sql(schedule_context("lr_candidates"), {"lr_candidates": candidates})
+    """The schedule context over candidate rows, materialised once (read twice)."""
+    tree = sqlglot.parse_one(schedule_context("lr_candidates"), dialect="duckdb")
+    assert isinstance(tree, exp.Select)
+    return tree.with_("lr_candidates", as_=candidates, materialized=True)
 
 
 _DATES = """
@@ -184,16 +199,32 @@ SELECT customer_id, as_of FROM (
 ) WHERE as_of BETWEEN :a AND :b
 """
 
+# Loose form (for the history scope, before lr_events exists): every receipt date.
 _DAYS_AFTER = """
 SELECT DISTINCT customer_id, CAST(purchase_date + CAST(:days AS INTEGER) AS DATE) AS as_of
-FROM lr_events WHERE :positive_only AND purchase_date + CAST(:days AS INTEGER) BETWEEN :a AND :b
+FROM purchases WHERE customer_id IS NOT NULL AND :positive_only
+  AND purchase_date BETWEEN CAST(:a AS DATE) - CAST(:days AS INTEGER)
+                        AND CAST(:b AS DATE) - CAST(:days AS INTEGER)
 """
-_DAYS_AFTER_ANY = _DAYS_AFTER.replace(":positive_only", "TRUE")
-_DAYS_AFTER_POSITIVE = _DAYS_AFTER.replace(":positive_only", "amount > 0")
+# Tight form (the candidates): only receipts not followed by another within the days.
+_DAYS_AFTER_LAST = """
+SELECT DISTINCT customer_id, CAST(purchase_date + CAST(:days AS INTEGER) AS DATE) AS as_of
+FROM (SELECT customer_id, purchase_date,
+             lead(purchase_date) OVER (PARTITION BY customer_id ORDER BY seq) AS next_date
+      FROM lr_events WHERE :positive_only)
+WHERE purchase_date + CAST(:days AS INTEGER) BETWEEN :a AND :b
+  AND (next_date IS NULL OR next_date > purchase_date + CAST(:days AS INTEGER))
+"""
 
+
+def _lapse_sql(template: str, positive_only: bool) -> str:
+    return template.replace(":positive_only", "amount > 0" if positive_only else "TRUE")
+
+
+# fact -> whether only receipts above zero count
 LAPSE_FACTS = {
-    "customer.days_since_last_positive_purchase": _DAYS_AFTER_POSITIVE,
-    "customer.days_since_last_purchase": _DAYS_AFTER_ANY,
+    "customer.days_since_last_positive_purchase": True,
+    "customer.days_since_last_purchase": False,
 }
 
 
@@ -214,8 +245,13 @@ def schedule(policy: CompiledPolicy, start: dt.date, end: dt.date, *,
     return [Candidates(_schedule(candidates), key, policy.actions, "schedule")]
 
 
-def _anchored(policy: CompiledPolicy, span: dict[str, exp.Expression]) -> exp.Expression | None:
-    """Candidate dates pinned by a top-level condition, or None to scan every day."""
+def _anchored(policy: CompiledPolicy, span: dict[str, exp.Expression], *,
+              loose: bool = False) -> exp.Expression | None:
+    """Candidate dates pinned by a top-level condition, or None to scan every day.
+
+    `loose` reads only the input tables (for the history scope); otherwise the
+    running-value tables narrow a lapse to the receipts that really are the last.
+    """
     if reads_rank(policy):
         return None  # a rank needs the whole population of each date
     for _text, checked in policy.conditions:
@@ -224,7 +260,8 @@ def _anchored(policy: CompiledPolicy, span: dict[str, exp.Expression]) -> exp.Ex
                 return _sql(_BIRTHDAYS, **span)
             lapse = _days_after(policy, conjunct)
             if lapse is not None:
-                sql, values = lapse
+                positive_only, values = lapse
+                sql = _lapse_sql(_DAYS_AFTER if loose else _DAYS_AFTER_LAST, positive_only)
                 parts = [_sql(sql, days=exp.Literal.number(v), **span) for v in values]
                 union = parts[0]
                 for part in parts[1:]:
@@ -246,8 +283,8 @@ def _is_birthday_today(node: ast.Node) -> bool:
             and [getattr(a, "path", None) for a in node.args] == ["customer.birthday", "as_of"])
 
 
-def _days_after(policy: CompiledPolicy, node: ast.Node) -> tuple[str, list[int]] | None:
-    """`customer.days_since_... == N` with N a literal or a param: (SQL, every N)."""
+def _days_after(policy: CompiledPolicy, node: ast.Node) -> tuple[bool, list[int]] | None:
+    """`customer.days_since_... == N`, N a literal or a param: (positive only, every N)."""
     if not (isinstance(node, ast.Binary) and node.op == "=="):
         return None
     for fact, other in ((node.left, node.right), (node.right, node.left)):
@@ -266,6 +303,58 @@ def _constant_ints(policy: CompiledPolicy, node: ast.Node) -> list[int] | None:
         if policy.spec.params[name].type == "int":
             return [int(v) for v in possible_values(policy, name)]
     return None
+
+
+_BUYERS = """
+SELECT customer_id FROM purchases
+WHERE customer_id IS NOT NULL AND purchase_date BETWEEN :a AND :b
+"""
+
+_BUYERS_AND_REFERRERS = _BUYERS + """
+UNION ALL
+SELECT referred_by FROM customers
+WHERE referred_by IS NOT NULL AND customer_id IN (""" + _BUYERS + ")"
+
+# On 1 January a downgrade looks back two years: everyone who bought then.
+_LAST_TWO_YEARS = """
+SELECT customer_id FROM purchases
+WHERE customer_id IS NOT NULL AND year(purchase_date) IN (
+    SELECT year(CAST(g.generate_series AS DATE)) - k.back
+    FROM generate_series(CAST(:a AS TIMESTAMP), CAST(:b AS TIMESTAMP), INTERVAL 1 DAY) AS g
+    CROSS JOIN (VALUES (1), (2)) AS k(back)
+    WHERE month(g.generate_series) = 1 AND day(g.generate_series) = 1)
+"""
+
+
+def scope(policy: CompiledPolicy, start: dt.date, end: dt.date) -> exp.Expression | None:
+    """The customers this policy can reach from start to end, or None for everyone.
+
+    The history is only built for them; each is a superset of the customers in the
+    policy's candidates, so restricting changes no result.
+    """
+    span = _range(start, end)
+    if policy.kind == "first_purchase":
+        return _sql(_BUYERS_AND_REFERRERS, **span)
+    if policy.kind in ("purchase", "crossing"):
+        return _sql(_BUYERS, **span)
+    if policy.kind == "tier_ladder":
+        return exp.union(_sql(_BUYERS, **span), _sql(_LAST_TWO_YEARS, **span), distinct=False)
+    if policy.spec.trigger.every == "year":  # type: ignore[union-attr]
+        on = policy.spec.trigger.on  # type: ignore[union-attr]
+        return None if _occurs(on, start, end) else _sql("SELECT NULL AS customer_id WHERE false")
+    pinned = _anchored(policy, span, loose=True)
+    return None if pinned is None else exp.select("customer_id").from_(pinned.subquery("pinned"))
+
+
+def _occurs(month_day: str, start: dt.date, end: dt.date) -> bool:
+    """Whether a yearly MM-DD date falls in the range (29 Feb: 28 Feb in other years)."""
+    month, day = (int(p) for p in month_day.split("-"))
+    for year in range(start.year, end.year + 1):
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        when = dt.date(year, 2, 28) if (month, day) == (2, 29) and not leap else dt.date(year, month, day)
+        if start <= when <= end:
+            return True
+    return False
 
 
 def reads_rank(policy: CompiledPolicy) -> bool:
