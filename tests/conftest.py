@@ -13,7 +13,6 @@ from loyaltyrules.plan import Plan, compile_paths
 from _paths import PACK
 
 
-
 @pytest.fixture(scope="session")
 def pack_plan() -> Plan:
     return compile_paths([PACK])

@@ -49,26 +49,41 @@ def _is_birthday(birthday: dt.date, day: dt.date) -> bool:
     if (birthday.month, birthday.day) == (day.month, day.day):
         return True
     leap = day.year % 4 == 0 and (day.year % 100 != 0 or day.year % 400 == 0)
-    return (birthday.month, birthday.day) == (2, 29) and (day.month, day.day) == (2, 28) and not leap
+    return (
+        (birthday.month, birthday.day) == (2, 29) and (day.month, day.day) == (2, 28) and not leap
+    )
 
 
 class History:
     def __init__(self, customers: list[Customer], receipts: list[Receipt]) -> None:
         self.customers = {c.customer_id: c for c in customers}
         unique = {r.purchase_id: r for r in receipts}
-        self.receipts = sorted((r for r in unique.values() if r.customer_id in self.customers),
-                               key=lambda r: (r.at, r.purchase_id))
+        self.receipts = sorted(
+            (r for r in unique.values() if r.customer_id in self.customers),
+            key=lambda r: (r.at, r.purchase_id),
+        )
         self.by_customer: dict[str, list[Receipt]] = defaultdict(list)
         for receipt in self.receipts:
             assert receipt.customer_id is not None
             self.by_customer[receipt.customer_id].append(receipt)
 
     def year_spend(self, customer: str, year: int, upto: dt.date | None = None) -> Decimal:
-        return sum((r.amount for r in self.by_customer[customer]
-                    if r.day.year == year and (upto is None or r.day <= upto)), Decimal(0))
+        return sum(
+            (
+                r.amount
+                for r in self.by_customer[customer]
+                if r.day.year == year and (upto is None or r.day <= upto)
+            ),
+            Decimal(0),
+        )
 
-    def year_max_points(self, customer: str, year: int, upto: dt.date | None = None,
-                        through_receipt: Receipt | None = None) -> int:
+    def year_max_points(
+        self,
+        customer: str,
+        year: int,
+        upto: dt.date | None = None,
+        through_receipt: Receipt | None = None,
+    ) -> int:
         """The highest floor(running spend) of the year, after each receipt so far."""
         best, running = 0, Decimal(0)
         for r in self.by_customer[customer]:
@@ -138,8 +153,11 @@ class History:
     def held_before(self, customer: str, receipt: Receipt) -> int:
         """The tier held just before the receipt: after the previous receipt the same
         day, else at the end of the previous day."""
-        earlier = [r for r in self.by_customer[customer]
-                   if r.day == receipt.day and (r.at, r.purchase_id) < (receipt.at, receipt.purchase_id)]
+        earlier = [
+            r
+            for r in self.by_customer[customer]
+            if r.day == receipt.day and (r.at, r.purchase_id) < (receipt.at, receipt.purchase_id)
+        ]
         if earlier:
             return self.held_after(customer, earlier[-1])
         return self.held_tier(customer, receipt.day - dt.timedelta(days=1))
@@ -150,14 +168,16 @@ class History:
                 yield ("birthday-greeting", customer_id, day, "sms")
                 if self.held_tier(customer_id, day) >= 1:
                     yield ("birthday-greeting", customer_id, day, "discount")
-            positives = [r.day for r in self.by_customer[customer_id]
-                         if r.amount > 0 and r.day <= day]
+            positives = [
+                r.day for r in self.by_customer[customer_id] if r.amount > 0 and r.day <= day
+            ]
             if positives and (day - max(positives)).days == 90:
                 yield ("lapsed-contact", customer_id, day, "sms")
-            if (day.month, day.day) == (1, 1):
-                if self.held_tier(customer_id, day) < self.held_tier(
-                        customer_id, day - dt.timedelta(days=1)):
-                    yield ("vip-tiers", customer_id, day, "tier_change")
+            new_year = (day.month, day.day) == (1, 1)
+            if new_year and self.held_tier(customer_id, day) < self.held_tier(
+                customer_id, day - dt.timedelta(days=1)
+            ):
+                yield ("vip-tiers", customer_id, day, "tier_change")
         if (day.month, day.day) == (1, 1):
             yield from self._top_spenders(day)
 

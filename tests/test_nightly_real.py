@@ -26,8 +26,9 @@ def _dates(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def _nightly_equals_range(source: LoadedSource, plan: Plan, start: dt.date, end: dt.date,
-                          tmp_path: Path) -> int:
+def _nightly_equals_range(
+    source: LoadedSource, plan: Plan, start: dt.date, end: dt.date, tmp_path: Path
+) -> int:
     con = source.connection
     in_one_pass = {a["action_id"]: a for a in evaluate(con, plan, start, end).actions}
     night_by_night: dict[str, dict[str, object]] = {}
@@ -54,21 +55,25 @@ SAMPLE_WINDOWS = [
 
 
 @pytest.mark.parametrize(("start", "end"), SAMPLE_WINDOWS)
-def test_sample_nightly_equals_range(pack_plan: Plan, tmp_path: Path, start: dt.date,
-                                     end: dt.date) -> None:
+def test_sample_nightly_equals_range(
+    pack_plan: Plan, tmp_path: Path, start: dt.date, end: dt.date
+) -> None:
     source = open_source(RETAIL_SAMPLE, as_of_limit=dt.date(2011, 12, 9))
     count = _nightly_equals_range(source, pack_plan, start, end, tmp_path)
     assert count > 0
 
 
-@pytest.mark.skipif(not SHARED_RETAIL.is_dir(),
-                    reason="the full Online Retail data (../shared/data/online-retail) is "
-                           "not beside this clone; the sample test covers the same path")
+@pytest.mark.skipif(
+    not SHARED_RETAIL.is_dir(),
+    reason="the full Online Retail data (../shared/data/online-retail) is "
+    "not beside this clone; the sample test covers the same path",
+)
 def test_full_year_nightly_equals_range(pack_plan: Plan, tmp_path: Path) -> None:
     config = load_config(RETAIL_SAMPLE / "loyaltyrules.toml")
     source_config = config.source.__class__(**{**config.source.__dict__, "data": SHARED_RETAIL})
     source = open_source(source_config, as_of_limit=dt.date(2011, 12, 9))
     assert source.counts["purchases"].rows_kept == 25_900
-    count = _nightly_equals_range(source, pack_plan, dt.date(2010, 12, 1),
-                                  dt.date(2011, 12, 9), tmp_path)
+    count = _nightly_equals_range(
+        source, pack_plan, dt.date(2010, 12, 1), dt.date(2011, 12, 9), tmp_path
+    )
     assert count > 1000

@@ -20,10 +20,32 @@ from loyaltyrules.sources import open_source
 from pack_oracle import Customer, History, Receipt
 
 START, END = dt.date(2024, 12, 24), dt.date(2025, 1, 8)
-AMOUNTS = [Decimal(v) for v in ("-3000", "-400", "0", "35.50", "1999.99", "2000", "4999.99",
-                                "5000", "5000", "9000", "10000", "15000", "25000", "49000")]
-BIRTHDAYS = [None, dt.date(1990, 12, 25), dt.date(2000, 1, 1), dt.date(1996, 2, 29),
-             dt.date(1980, 1, 5)]
+AMOUNTS = [
+    Decimal(v)
+    for v in (
+        "-3000",
+        "-400",
+        "0",
+        "35.50",
+        "1999.99",
+        "2000",
+        "4999.99",
+        "5000",
+        "5000",
+        "9000",
+        "10000",
+        "15000",
+        "25000",
+        "49000",
+    )
+]
+BIRTHDAYS = [
+    None,
+    dt.date(1990, 12, 25),
+    dt.date(2000, 1, 1),
+    dt.date(1996, 2, 29),
+    dt.date(1980, 1, 5),
+]
 IDS = ["C1", "C2", "C3", "C4", "C5"]
 
 
@@ -31,13 +53,20 @@ IDS = ["C1", "C2", "C3", "C4", "C5"]
 def histories(draw: st.DrawFn) -> tuple[list[Customer], list[Receipt]]:
     count = draw(st.integers(1, len(IDS)))
     customers = [
-        Customer(IDS[i], draw(st.sampled_from(["north", "south"])), draw(st.sampled_from(BIRTHDAYS)),
-                 draw(st.sampled_from([None, "C1", "C2", "C9"])), draw(st.booleans()),
-                 draw(st.booleans()))
+        Customer(
+            IDS[i],
+            draw(st.sampled_from(["north", "south"])),
+            draw(st.sampled_from(BIRTHDAYS)),
+            draw(st.sampled_from([None, "C1", "C2", "C9"])),
+            draw(st.booleans()),
+            draw(st.booleans()),
+        )
         for i in range(count)
     ]
-    customers = [c if c.referred_by != c.customer_id else
-                 Customer(c.customer_id, c.region, c.birthday) for c in customers]
+    customers = [
+        c if c.referred_by != c.customer_id else Customer(c.customer_id, c.region, c.birthday)
+        for c in customers
+    ]
     receipts = []
     for n in range(draw(st.integers(0, 14))):
         # In the evaluated window, exactly 90 days before it (lapses), or anywhere.
@@ -45,34 +74,59 @@ def histories(draw: st.DrawFn) -> tuple[list[Customer], list[Receipt]]:
         lapse = near - dt.timedelta(days=90)
         far = dt.date(2023, 9, 1) + dt.timedelta(days=draw(st.integers(0, 495)))
         day = draw(st.sampled_from([near, near, lapse, far]))
-        at = dt.datetime.combine(day, dt.time(draw(st.integers(9, 20)), draw(st.sampled_from([0, 30]))))
-        receipts.append(Receipt(f"P{n:02d}", draw(st.sampled_from(IDS[:count])), at,
-                                draw(st.sampled_from(AMOUNTS))))
+        at = dt.datetime.combine(
+            day, dt.time(draw(st.integers(9, 20)), draw(st.sampled_from([0, 30])))
+        )
+        receipts.append(
+            Receipt(
+                f"P{n:02d}", draw(st.sampled_from(IDS[:count])), at, draw(st.sampled_from(AMOUNTS))
+            )
+        )
     if receipts and draw(st.booleans()):
         receipts.append(receipts[draw(st.integers(0, len(receipts) - 1))])  # a re-sent receipt
     return customers, receipts
 
 
-def _load(folder: Path, customers: list[Customer], receipts: list[Receipt]) -> duckdb.DuckDBPyConnection:
-    rows = [{"customer_id": c.customer_id, "region": c.region,
-             "birthday": c.birthday.isoformat() if c.birthday else None,
-             "referred_by": c.referred_by, "address": "somewhere" if c.has_address else None,
-             "consent_mail": c.consent_mail} for c in customers]
+def _load(
+    folder: Path, customers: list[Customer], receipts: list[Receipt]
+) -> duckdb.DuckDBPyConnection:
+    rows = [
+        {
+            "customer_id": c.customer_id,
+            "region": c.region,
+            "birthday": c.birthday.isoformat() if c.birthday else None,
+            "referred_by": c.referred_by,
+            "address": "somewhere" if c.has_address else None,
+            "consent_mail": c.consent_mail,
+        }
+        for c in customers
+    ]
     (folder / "customers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    lines = [{"purchase_id": r.purchase_id, "customer_id": r.customer_id, "store_id": "S1",
-              "purchased_at": r.at.isoformat(), "amount": str(r.amount)} for r in receipts]
-    (folder / "purchases.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines)
-                                            or "")
+    lines = [
+        {
+            "purchase_id": r.purchase_id,
+            "customer_id": r.customer_id,
+            "store_id": "S1",
+            "purchased_at": r.at.isoformat(),
+            "amount": str(r.amount),
+        }
+        for r in receipts
+    ]
+    (folder / "purchases.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines) or "")
     if not lines:
         (folder / "purchases.jsonl").unlink()
-        (folder / "purchases.csv").write_text("purchase_id,customer_id,store_id,purchased_at,amount\n")
+        (folder / "purchases.csv").write_text(
+            "purchase_id,customer_id,store_id,purchased_at,amount\n"
+        )
     source = open_source(folder, as_of_limit=END)
     return source.connection
 
 
 def _fired(actions: list[dict[str, object]]) -> Counter[tuple[object, ...]]:
-    return Counter((a["policy"], a["customer_id"], dt.date.fromisoformat(str(a["as_of"])), a["type"])
-                   for a in actions)
+    return Counter(
+        (a["policy"], a["customer_id"], dt.date.fromisoformat(str(a["as_of"])), a["type"])
+        for a in actions
+    )
 
 
 SLOW = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
@@ -80,9 +134,9 @@ SLOW = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 
 @settings(max_examples=40, deadline=None, suppress_health_check=SLOW)
 @given(histories())
-def test_engine_agrees_with_the_playbook_model(pack_plan: Plan, tmp_path_factory: object,
-                                               history: tuple[list[Customer], list[Receipt]]
-                                               ) -> None:
+def test_engine_agrees_with_the_playbook_model(
+    pack_plan: Plan, tmp_path_factory: object, history: tuple[list[Customer], list[Receipt]]
+) -> None:
     customers, receipts = history
     con = _load(tmp_path_factory.mktemp("h"), customers, receipts)  # type: ignore[attr-defined]
     in_one_pass = evaluate(con, pack_plan, START, END).actions
@@ -91,13 +145,18 @@ def test_engine_agrees_with_the_playbook_model(pack_plan: Plan, tmp_path_factory
 
 @settings(max_examples=12, deadline=None, suppress_health_check=SLOW)
 @given(histories())
-def test_a_range_equals_its_nights(pack_plan: Plan, tmp_path_factory: object,
-                                   history: tuple[list[Customer], list[Receipt]]) -> None:
+def test_a_range_equals_its_nights(
+    pack_plan: Plan, tmp_path_factory: object, history: tuple[list[Customer], list[Receipt]]
+) -> None:
     customers, receipts = history
     con = _load(tmp_path_factory.mktemp("h"), customers, receipts)  # type: ignore[attr-defined]
     start, end = dt.date(2024, 12, 30), dt.date(2025, 1, 2)
     in_one_pass = evaluate(con, pack_plan, start, end).actions
-    nightly = [a for i in range((end - start).days + 1)
-               for a in evaluate(con, pack_plan, start + dt.timedelta(days=i),
-                                 start + dt.timedelta(days=i)).actions]
+    nightly = [
+        a
+        for i in range((end - start).days + 1)
+        for a in evaluate(
+            con, pack_plan, start + dt.timedelta(days=i), start + dt.timedelta(days=i)
+        ).actions
+    ]
     assert sorted(a["action_id"] for a in nightly) == sorted(a["action_id"] for a in in_one_pass)

@@ -25,17 +25,29 @@ def _run(*args: str) -> tuple[int, str]:
 
 
 def test_run_writes_valid_actions_and_a_second_run_adds_nothing(
-        example_store: Path, tmp_path: Path) -> None:
+    example_store: Path, tmp_path: Path
+) -> None:
     out, state = tmp_path / "out", tmp_path / "state.sqlite"
-    args = ("--as-of", "2025-11-20", "--data", str(example_store), "--state", str(state),
-            "--out", str(out), "--policies", str(PACK))
+    args = (
+        "--as-of",
+        "2025-11-20",
+        "--data",
+        str(example_store),
+        "--state",
+        str(state),
+        "--out",
+        str(out),
+        "--policies",
+        str(PACK),
+    )
     code, output = _run(*args)
     assert code == 0, output
     lines = (out / "actions-2025-11-20.jsonl").read_text(encoding="utf-8").splitlines()
     actions = [json.loads(line) for line in lines]
     assert actions, "the example store has work on 2025-11-20"
     validator = jsonschema.Draft202012Validator(
-        SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
     for action in actions:
         validator.validate(action)
         assert action["as_of"] == "2025-11-20"
@@ -53,19 +65,45 @@ def test_run_writes_valid_actions_and_a_second_run_adds_nothing(
 
 
 def test_rejects_are_written_beside_the_actions(example_store: Path, tmp_path: Path) -> None:
-    code, output = _run("--as-of", "2025-11-20", "--data", str(example_store),
-                        "--state", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "o"))
+    code, output = _run(
+        "--as-of",
+        "2025-11-20",
+        "--data",
+        str(example_store),
+        "--state",
+        str(tmp_path / "s.sqlite"),
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert code == 0, output
-    rejects = [json.loads(line) for line in
-               (tmp_path / "o" / "rejects-2025-11-20.jsonl").read_text().splitlines()]
+    rejects = [
+        json.loads(line)
+        for line in (tmp_path / "o" / "rejects-2025-11-20.jsonl").read_text().splitlines()
+    ]
     assert any(r["reason"] == "unknown-referrer" for r in rejects)
 
 
 def test_stdout_mode_prints_json_lines_only(example_store: Path, tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "loyaltyrules", "run", "--as-of", "2025-11-20", "--data",
-         str(example_store), "--state", str(tmp_path / "s.sqlite"), "--out", "-"],
-        capture_output=True, text=True, cwd=tmp_path, check=False)
+        [
+            sys.executable,
+            "-m",
+            "loyaltyrules",
+            "run",
+            "--as-of",
+            "2025-11-20",
+            "--data",
+            str(example_store),
+            "--state",
+            str(tmp_path / "s.sqlite"),
+            "--out",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert records and all(r["as_of"] == "2025-11-20" for r in records)
@@ -74,8 +112,16 @@ def test_stdout_mode_prints_json_lines_only(example_store: Path, tmp_path: Path)
 
 def test_missing_table_is_unusable_input_exit_2(example_store: Path, tmp_path: Path) -> None:
     (example_store / "purchases.csv").unlink()
-    code, output = _run("--as-of", "2025-11-20", "--data", str(example_store),
-                        "--state", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "o"))
+    code, output = _run(
+        "--as-of",
+        "2025-11-20",
+        "--data",
+        str(example_store),
+        "--state",
+        str(tmp_path / "s.sqlite"),
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert code == 2
     assert "purchases" in output and "Traceback" not in output
 
@@ -85,14 +131,23 @@ def test_invalid_policies_exit_1(example_store: Path, tmp_path: Path) -> None:
     shutil.copytree(PACK, policies)
     path = policies / "big-purchase-call.yaml"
     path.write_text(path.read_text().replace("purchase.amount >=", "purchase.amont >="))
-    code, output = _run("--as-of", "2025-11-20", "--data", str(example_store),
-                        "--state", str(tmp_path / "s.sqlite"), "--policies", str(policies))
+    code, output = _run(
+        "--as-of",
+        "2025-11-20",
+        "--data",
+        str(example_store),
+        "--state",
+        str(tmp_path / "s.sqlite"),
+        "--policies",
+        str(policies),
+    )
     assert code == 1
     assert "expr.unknown-fact" in output and "big-purchase-call.yaml:" in output
 
 
 def test_range_equals_night_by_night_and_catch_up_adds_nothing(
-        example_store: Path, tmp_path: Path) -> None:
+    example_store: Path, tmp_path: Path
+) -> None:
     state = tmp_path / "s.sqlite"
     common = ("--data", str(example_store), "--state", str(state), "--out", str(tmp_path / "o"))
     for day in ("2025-01-01", "2025-01-02", "2025-01-03"):
@@ -100,9 +155,18 @@ def test_range_equals_night_by_night_and_catch_up_adds_nothing(
     with Ledger.open(state) as ledger:
         nightly = ledger.count()
     range_state = tmp_path / "r.sqlite"
-    code, output = _run("--as-of", "2025-01-01", "--through", "2025-01-03", "--data",
-                        str(example_store), "--state", str(range_state), "--out",
-                        str(tmp_path / "r"))
+    code, output = _run(
+        "--as-of",
+        "2025-01-01",
+        "--through",
+        "2025-01-03",
+        "--data",
+        str(example_store),
+        "--state",
+        str(range_state),
+        "--out",
+        str(tmp_path / "r"),
+    )
     assert code == 0, output
     with Ledger.open(state) as a, Ledger.open(range_state) as b:
         assert b.count() == nightly > 0

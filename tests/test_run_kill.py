@@ -22,12 +22,31 @@ START, END = dt.date(2025, 1, 1), dt.date(2025, 4, 30)
 KILLS = 14
 
 
-def _run(store: Path, state: Path, out: Path, start: dt.date, end: dt.date
-         ) -> subprocess.Popen[bytes]:
+def _run(
+    store: Path, state: Path, out: Path, start: dt.date, end: dt.date
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "loyaltyrules", "run", "--as-of", start.isoformat(), "--through",
-         end.isoformat(), "--data", str(store), "--state", str(state), "--out", str(out), "-q"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=out.parent)
+        [
+            sys.executable,
+            "-m",
+            "loyaltyrules",
+            "run",
+            "--as-of",
+            start.isoformat(),
+            "--through",
+            end.isoformat(),
+            "--data",
+            str(store),
+            "--state",
+            str(state),
+            "--out",
+            str(out),
+            "-q",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=out.parent,
+    )
 
 
 def _contents(state: Path) -> list[tuple[str, str]]:
@@ -37,8 +56,9 @@ def _contents(state: Path) -> list[tuple[str, str]]:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
-def test_kill_at_random_points_loses_and_doubles_nothing(example_store: Path,
-                                                         tmp_path: Path) -> None:
+def test_kill_at_random_points_loses_and_doubles_nothing(
+    example_store: Path, tmp_path: Path
+) -> None:
     reference = tmp_path / "reference.sqlite"
     assert _run(example_store, reference, tmp_path / "ref-out", START, END).wait(120) == 0
     expected = _contents(reference)

@@ -14,17 +14,26 @@ from . import settings
 
 
 @click.command("backtest")
-@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="First business date.")
-@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="Last business date.")
+@click.option(
+    "--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First business date."
+)
+@click.option(
+    "--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last business date."
+)
 @settings.data_option
 @settings.policies_option
-@click.option("--out", default=None, help="Write the simulated actions here (.jsonl, - for stdout).")
+@click.option(
+    "--out", default=None, help="Write the simulated actions here (.jsonl, - for stdout)."
+)
 @settings.config_option
-def backtest_command(start: dt.datetime, end: dt.datetime, data: Path | None,
-                     policies: tuple[Path, ...], out: str | None,
-                     config_path: Path | None) -> None:
+def backtest_command(
+    start: dt.datetime,
+    end: dt.datetime,
+    data: Path | None,
+    policies: tuple[Path, ...],
+    out: str | None,
+    config_path: Path | None,
+) -> None:
     """Evaluate every date from --from to --to in one set-based pass, as the nightly
     run would have, and report what each policy would have emitted. Nothing is
     recorded in the ledger, so a backtest can try a changed policy set safely.

@@ -27,24 +27,34 @@ def _render(trace: PolicyTrace) -> list[str]:
             lines.append("    (no conditions)")
         for action in cand.actions:
             who = f"{action['assignee']['role']} {action['assignee']['id'] or ''}".strip()
-            lines.append(f"    => {action['type']} for {action['customer_id']} by {who}, "
-                         f"due {action['due_by']} [{action['action_id']}]")
+            lines.append(
+                f"    => {action['type']} for {action['customer_id']} by {who}, "
+                f"due {action['due_by']} [{action['action_id']}]"
+            )
     return lines
 
 
 @click.command("explain")
 @click.option("--customer", required=True, help="The customer id.")
-@click.option("--as-of", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="The business date.")
+@click.option(
+    "--as-of", required=True, type=click.DateTime(["%Y-%m-%d"]), help="The business date."
+)
 @click.option("--policy", "policy_id", help="Only this policy.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @settings.data_option
 @settings.policies_option
 @settings.config_option
-def explain_command(customer: str, as_of: dt.datetime, policy_id: str | None, fmt: str,
-                    data: Path | None, policies: tuple[Path, ...],
-                    config_path: Path | None) -> None:
+def explain_command(
+    customer: str,
+    as_of: dt.datetime,
+    policy_id: str | None,
+    fmt: str,
+    data: Path | None,
+    policies: tuple[Path, ...],
+    config_path: Path | None,
+) -> None:
     """Show, for every policy, whether it fired for CUSTOMER on the date and why.
 
     Each condition is shown with the values it was evaluated on, for example
@@ -64,11 +74,15 @@ def explain_command(customer: str, as_of: dt.datetime, policy_id: str | None, fm
         settings.unusable(err)
     traces = explain(source.connection, plan, customer, day, policy_id)
     if fmt == "json":
-        click.echo(json.dumps([dataclasses.asdict(t) | {"fired": t.fired} for t in traces],
-                              indent=2, default=str))
+        click.echo(
+            json.dumps(
+                [dataclasses.asdict(t) | {"fired": t.fired} for t in traces], indent=2, default=str
+            )
+        )
         return
     known = source.connection.execute(
-        "SELECT count(*) FROM customers WHERE customer_id = ?", [customer]).fetchone()
+        "SELECT count(*) FROM customers WHERE customer_id = ?", [customer]
+    ).fetchone()
     if not known or not known[0]:
         click.echo(f"note: {customer!r} is not in the customers table", err=True)
     for trace in traces:

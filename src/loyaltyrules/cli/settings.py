@@ -96,8 +96,10 @@ def compile_plan(paths: Sequence[Path]) -> Plan:
     except DiagnosticError as err:
         for diagnostic in err.diagnostics[:50]:
             click.echo(diagnostic.render(), err=True)
-        fail(f"{len(err.diagnostics)} problems in the policies; run `loyaltyrules validate`",
-             EXIT_INVALID)
+        fail(
+            f"{len(err.diagnostics)} problems in the policies; run `loyaltyrules validate`",
+            EXIT_INVALID,
+        )
 
 
 def unusable(err: UnusableInput) -> NoReturn:
@@ -105,17 +107,28 @@ def unusable(err: UnusableInput) -> NoReturn:
 
 
 def config_option(f: F) -> F:
-    return click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-                        help="The configuration file (default: ./loyaltyrules.toml).")(f)
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="The configuration file (default: ./loyaltyrules.toml).",
+    )(f)
 
 
 def data_option(f: F) -> F:
-    return click.option("--data", type=click.Path(path_type=Path),
-                        help="Data source: a folder of table files or a SQLite file "
-                             "(default: [source] data of loyaltyrules.toml).")(f)
+    return click.option(
+        "--data",
+        type=click.Path(path_type=Path),
+        help="Data source: a folder of table files or a SQLite file "
+        "(default: [source] data of loyaltyrules.toml).",
+    )(f)
 
 
 def policies_option(f: F) -> F:
-    return click.option("--policies", "policies", multiple=True, type=click.Path(path_type=Path),
-                        help="Policy folder or files (default: ./policies, else the bundled "
-                             "pack).")(f)
+    return click.option(
+        "--policies",
+        "policies",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="Policy folder or files (default: ./policies, else the bundled pack).",
+    )(f)

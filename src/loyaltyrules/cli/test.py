@@ -19,8 +19,9 @@ from . import settings
 @click.option("-k", "keyword", help="Only cases whose name contains this text.")
 @click.option("--verbose", "-v", is_flag=True, help="List passing cases too.")
 @settings.config_option
-def test_command(paths: tuple[Path, ...], keyword: str | None, verbose: bool,
-                 config_path: Path | None) -> None:
+def test_command(
+    paths: tuple[Path, ...], keyword: str | None, verbose: bool, config_path: Path | None
+) -> None:
     """Run the policy test cases (`tests/*.yaml` beside the policies) through the engine.
 
     PATHS are policy folders (default: as for `run`). Each case gives a few input

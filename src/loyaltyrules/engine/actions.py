@@ -24,7 +24,9 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        return f"{value:.2f}" if value == value.quantize(Decimal("0.01")) else str(value.normalize())
+        return (
+            f"{value:.2f}" if value == value.quantize(Decimal("0.01")) else str(value.normalize())
+        )
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
@@ -69,20 +71,31 @@ class _Layout:
 
 
 def _days(row: Sequence[Any], index: int | None) -> dt.timedelta:
-    return dt.timedelta(days=int(row[index])) if index is not None and row[index] is not None \
+    return (
+        dt.timedelta(days=int(row[index]))
+        if index is not None and row[index] is not None
         else dt.timedelta(0)
+    )
 
 
 class Assembler:
     """Turns the rows of one compiled policy query into action records."""
 
-    def __init__(self, policy: CompiledPolicy, actions: Sequence[CompiledAction],
-                 event: str, columns: Sequence[str], reason_paths: Sequence[str],
-                 bundle: str) -> None:
+    def __init__(
+        self,
+        policy: CompiledPolicy,
+        actions: Sequence[CompiledAction],
+        event: str,
+        columns: Sequence[str],
+        reason_paths: Sequence[str],
+        bundle: str,
+    ) -> None:
         at = {name: i for i, name in enumerate(columns)}
         self.policy, self.event, self.bundle = policy, event, bundle
-        self.base = [at[n] for n in ("customer_id", "as_of", "store_id", "region",
-                                     "lr_referrer", "lr_purchase")]
+        self.base = [
+            at[n]
+            for n in ("customer_id", "as_of", "store_id", "region", "lr_referrer", "lr_purchase")
+        ]
         self.reason = [(p, at[f"v.{p}"]) for p in reason_paths]
         self.layouts = [self._layout(a, at) for a in actions]
 
@@ -90,9 +103,13 @@ class Assembler:
     def _layout(action: CompiledAction, at: dict[str, int]) -> _Layout:
         prefix = f"a{action.index}."
         return _Layout(
-            action, at[prefix + "id"], at.get(prefix + "when"),
-            at.get(prefix + "fallback.when"), at.get(prefix + "assignee.source"),
-            at.get(prefix + "window.not_before"), at.get(prefix + "window.due_by"),
+            action,
+            at[prefix + "id"],
+            at.get(prefix + "when"),
+            at.get(prefix + "fallback.when"),
+            at.get(prefix + "assignee.source"),
+            at.get(prefix + "window.not_before"),
+            at.get(prefix + "window.due_by"),
             tuple((name, at[f"{prefix}params.{name}"]) for name, _c in action.params),
         )
 

@@ -49,8 +49,9 @@ class Evaluation:
     per_policy: Counter[str] = field(default_factory=Counter)
 
 
-def prepare(con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.date, *,
-            whole: bool = False) -> None:
+def prepare(
+    con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.date, *, whole: bool = False
+) -> None:
     """The running values and fact contexts for the dates from start to end.
 
     Unless `whole`, histories are built only for customers some policy can reach in
@@ -67,16 +68,20 @@ def prepare(con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.
         union = distinct[0]
         for other in distinct[1:]:
             union = exp.union(union, other, distinct=False)
-        con.execute("CREATE OR REPLACE TEMP TABLE lr_scope AS SELECT DISTINCT customer_id FROM "
-                    + union.subquery("reached").sql("duckdb"))
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE lr_scope AS SELECT DISTINCT customer_id FROM "
+            + union.subquery("reached").sql("duckdb")
+        )
     build_history(con, end, whole=whole)
     build_contexts(con)
 
 
 def queries(plan: Plan, start: dt.date, end: dt.date) -> list[PolicyQuery]:
-    return [build_query(policy, cand)
-            for policy in plan.policies
-            for cand in CANDIDATES[policy.kind](policy, start, end)]
+    return [
+        build_query(policy, cand)
+        for policy in plan.policies
+        for cand in CANDIDATES[policy.kind](policy, start, end)
+    ]
 
 
 def fetch(con: duckdb.DuckDBPyConnection, query: PolicyQuery) -> list[dict[str, Any]]:
@@ -85,22 +90,25 @@ def fetch(con: duckdb.DuckDBPyConnection, query: PolicyQuery) -> list[dict[str, 
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
-def fetch_rows(con: duckdb.DuckDBPyConnection, query: PolicyQuery
-               ) -> tuple[list[str], list[tuple[Any, ...]]]:
+def fetch_rows(
+    con: duckdb.DuckDBPyConnection, query: PolicyQuery
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     cursor = con.execute(query.sql())
     return [d[0] for d in cursor.description], cursor.fetchall()
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.date
-             ) -> Evaluation:
+def evaluate(
+    con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.date
+) -> Evaluation:
     """Candidate actions of every date from start to end, ordered by date."""
     prepare(con, plan, start, end)
     result = Evaluation()
     for query in queries(plan, start, end):
         names, rows = fetch_rows(con, query)
         cand = query.candidates
-        assemble = Assembler(query.policy, cand.actions, cand.event, names,
-                             query.reason_paths, plan.bundle)
+        assemble = Assembler(
+            query.policy, cand.actions, cand.event, names, query.reason_paths, plan.bundle
+        )
         before = len(result.actions)
         for row in rows:
             result.actions.extend(assemble(row))

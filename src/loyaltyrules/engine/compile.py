@@ -21,8 +21,8 @@ from ..conditions.checker import CheckResult
 from ..conditions.sql import sql_value, to_sql
 from ..conditions.types import DATE
 from ..plan import CompiledPolicy
-from .scope import column, enabled, in_scope, param_resolver
 from .ids import action_id_sql
+from .scope import column, enabled, in_scope, param_resolver
 from .triggers import Candidates, rank_keys
 
 CONTEXT = "ctx"
@@ -39,7 +39,7 @@ class PolicyQuery:
         return self.select.sql("duckdb")
 
 
-def _with_ranks(policy: CompiledPolicy, relation: exp.Expression) -> exp.Expression:
+def _with_ranks(policy: CompiledPolicy, relation: exp.Query) -> exp.Query:
     """Add RANK() columns over each date's whole population, before any filtering."""
     keys = rank_keys(policy)
     if not keys:
@@ -94,7 +94,7 @@ class _Compiler:
         self.policy = policy
         self.params = param_resolver(policy, column("scope_store"), column("scope_region"))
 
-    def sql(self, checked: CheckResult, *, condition: bool = False) -> exp.Expression:
+    def sql(self, checked: CheckResult, *, condition: bool = False) -> exp.Expr:
         return to_sql(checked, column, self.params, condition=condition)
 
     def value(self, path: str) -> exp.Expression:
@@ -103,12 +103,12 @@ class _Compiler:
         return column(path)
 
 
-def _alias(node: exp.Expression, name: str) -> exp.Expression:
+def _alias(node: exp.Expr, name: str) -> exp.Expr:
     return exp.alias_(node, exp.to_identifier(name, quoted=True))
 
 
-def _effective(policy: CompiledPolicy) -> exp.Expression:
-    tests: list[exp.Expression] = [exp.true()]
+def _effective(policy: CompiledPolicy) -> exp.Expr:
+    tests: list[exp.Expr] = [exp.true()]
     window = policy.spec.effective
     if window.start:
         tests.append(exp.GTE(this=column("as_of"), expression=sql_value(window.start, DATE)))
@@ -117,7 +117,7 @@ def _effective(policy: CompiledPolicy) -> exp.Expression:
     return exp.and_(*tests)
 
 
-def _base_columns(cand: Candidates) -> list[exp.Expression]:
+def _base_columns(cand: Candidates) -> list[exp.Expr]:
     purchase_driven = cand.event != "schedule" and cand.event != "downgrade"
     trigger_purchase = column("purchase.purchase_id") if purchase_driven else exp.Null()
     columns = [
@@ -132,18 +132,19 @@ def _base_columns(cand: Candidates) -> list[exp.Expression]:
     return columns
 
 
-def _keyed(relation: exp.Expression, key: exp.Expression) -> exp.Expression:
+def _keyed(relation: exp.Query, key: exp.Expr) -> exp.Query:
     """The candidates with their trigger key as a column, for ids and the record."""
     return exp.select("*", _alias(key, "lr_key")).from_(relation.subquery("keyed"))
 
 
-def _action_columns(c: _Compiler, cand: Candidates) -> list[exp.Expression]:
+def _action_columns(c: _Compiler, cand: Candidates) -> list[exp.Expr]:
     columns = []
     for action in cand.actions:
         prefix = f"a{action.index}"
         key = exp.DPipe(this=column("lr_key"), expression=exp.Literal.string(f"#{action.index}"))
-        columns.append(_alias(action_id_sql(c.policy.id, column("customer_id"), key),
-                              f"{prefix}.id"))
+        columns.append(
+            _alias(action_id_sql(c.policy.id, column("customer_id"), key), f"{prefix}.id")
+        )
         for name, checked in action.nodes.items():
             is_test = name in ("when", "fallback.when")
             columns.append(_alias(c.sql(checked, condition=is_test), f"{prefix}.{name}"))
@@ -152,8 +153,9 @@ def _action_columns(c: _Compiler, cand: Candidates) -> list[exp.Expression]:
     return columns
 
 
-def build_query(policy: CompiledPolicy, cand: Candidates, *,
-                explain_for: tuple[str, dt.date] | None = None) -> PolicyQuery:
+def build_query(
+    policy: CompiledPolicy, cand: Candidates, *, explain_for: tuple[str, dt.date] | None = None
+) -> PolicyQuery:
     c = _Compiler(policy)
     paths = reason_paths(policy)
     relation = _with_ranks(policy, cand.relation)
@@ -168,9 +170,12 @@ def build_query(policy: CompiledPolicy, cand: Candidates, *,
     else:
         customer, day = explain_for
         columns += [_alias(g, f"gate.{i}") for i, g in enumerate(gates)]
-        columns += [_alias(c.sql(checked), f"c.{i}") for i, (_t, checked) in
-                    enumerate(policy.conditions)]
-        tests = [exp.EQ(this=column("customer_id"), expression=exp.Literal.string(customer)),
-                 exp.EQ(this=column("as_of"), expression=sql_value(day, DATE))]
+        columns += [
+            _alias(c.sql(checked), f"c.{i}") for i, (_t, checked) in enumerate(policy.conditions)
+        ]
+        tests = [
+            exp.EQ(this=column("customer_id"), expression=exp.Literal.string(customer)),
+            exp.EQ(this=column("as_of"), expression=sql_value(day, DATE)),
+        ]
     select = exp.select(*columns).from_(relation.subquery(CONTEXT)).where(exp.and_(*tests))
     return PolicyQuery(policy, cand, select, paths)

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import duckdb
 
-
-
 # The customers table as the engine sees it: contact details reduced to has_* flags.
 CUSTOMERS = """
 CREATE OR REPLACE TEMP VIEW lr_customers AS
@@ -32,12 +30,24 @@ FROM customers
 """
 
 
-
 def record_columns(group: str, c: str) -> str:
     """The customer-record facts of `group` (customer or referrer) from alias `c`."""
-    names = ("customer_id", "birthday", "region", "home_store", "joined_on", "referred_by",
-             "staff_id", "consent_sms", "consent_call", "consent_mail", "consent_visit",
-             "has_address", "has_phone", "has_email")
+    names = (
+        "customer_id",
+        "birthday",
+        "region",
+        "home_store",
+        "joined_on",
+        "referred_by",
+        "staff_id",
+        "consent_sms",
+        "consent_call",
+        "consent_mail",
+        "consent_visit",
+        "has_address",
+        "has_phone",
+        "has_email",
+    )
     return ",\n    ".join(f'{c}.{n} AS "{group}.{n}"' for n in names)
 
 
@@ -48,8 +58,9 @@ def state_columns(group: str, c: str, s: str, ly: str, as_of: str) -> str:
     lowest tier.
     """
     this_year = f"CASE WHEN {s}.year = year({as_of})"
-    max_points = (f"greatest({this_year} THEN {s}.year_max_points ELSE 0 END, "
-                  f"coalesce({ly}.max_points, 0))")
+    max_points = (
+        f"greatest({this_year} THEN {s}.year_max_points ELSE 0 END, coalesce({ly}.max_points, 0))"
+    )
     columns = {
         "lifetime_spend": f"coalesce({s}.lifetime_spend, 0)",
         "spend_this_year": f"{this_year} THEN {s}.spend_this_year ELSE 0 END",
@@ -77,7 +88,8 @@ def schedule_context(candidates: str) -> str:
     return f"""
 SELECT
     lr_candidates.customer_id, lr_candidates.as_of, year(lr_candidates.as_of) AS year,
-    CASE WHEN s.year = year(lr_candidates.as_of) THEN s.year_max_points ELSE 0 END AS year_max_points,
+    CASE WHEN s.year = year(lr_candidates.as_of) THEN s.year_max_points ELSE 0 END
+        AS year_max_points,
     coalesce(ly.max_points, 0) AS last_year_max_points,
     coalesce(l2.max_points, 0) AS year_before_max_points,
     coalesce(c.home_store, s.last_store_id, s.store_id) AS scope_store,
@@ -91,8 +103,10 @@ JOIN lr_customers AS c ON c.customer_id = lr_candidates.customer_id
 ASOF LEFT JOIN (SELECT * FROM lr_day_state
                 WHERE customer_id IN (SELECT customer_id FROM lr_candidates)) AS s
   ON s.customer_id = lr_candidates.customer_id AND lr_candidates.as_of >= s.purchase_date
-LEFT JOIN lr_years AS ly ON ly.customer_id = lr_candidates.customer_id AND ly.year = year(lr_candidates.as_of) - 1
-LEFT JOIN lr_years AS l2 ON l2.customer_id = lr_candidates.customer_id AND l2.year = year(lr_candidates.as_of) - 2
+LEFT JOIN lr_years AS ly
+  ON ly.customer_id = lr_candidates.customer_id AND ly.year = year(lr_candidates.as_of) - 1
+LEFT JOIN lr_years AS l2
+  ON l2.customer_id = lr_candidates.customer_id AND l2.year = year(lr_candidates.as_of) - 2
 LEFT JOIN stores AS st ON st.store_id = coalesce(c.home_store, s.last_store_id, s.store_id)
 """
 
@@ -155,9 +169,12 @@ LEFT JOIN lr_years AS rly ON rly.customer_id = r.customer_id AND rly.year = year
 def build_contexts(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(CUSTOMERS)
     con.execute(PURCHASE_CONTEXT.format(view=LEAN, extras="", join=""))
-    con.execute(PURCHASE_CONTEXT.format(
-        view=FULL,
-        extras='p.currency AS "purchase.currency", p.return_of AS "purchase.return_of",',
-        join="JOIN purchases AS p ON p.purchase_id = e.purchase_id "
-             "AND p.purchase_date = e.purchase_date"))
+    con.execute(
+        PURCHASE_CONTEXT.format(
+            view=FULL,
+            extras='p.currency AS "purchase.currency", p.return_of AS "purchase.return_of",',
+            join="JOIN purchases AS p ON p.purchase_id = e.purchase_id "
+            "AND p.purchase_date = e.purchase_date",
+        )
+    )
     con.execute(FIRST_PURCHASE_CONTEXT)

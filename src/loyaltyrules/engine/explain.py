@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from ..conditions.ast import Node
 from ..plan import CompiledPolicy, Plan
 from .actions import Assembler, format_value
 from .batch import CANDIDATES, fetch, prepare
@@ -64,7 +65,7 @@ class PolicyTrace:
         return any(c.fired for c in self.candidates)
 
 
-def _substituted(text: str, checked_node: ast.Node | None, row: dict[str, Any]) -> str:
+def _substituted(text: str, checked_node: Node | None, row: dict[str, Any]) -> str:
     """The condition text with every fact and param replaced by its value."""
     shown = text
     for start, end, path in reversed(value_spans(checked_node)):
@@ -82,8 +83,13 @@ def _candidates(policy: CompiledPolicy, day: dt.date) -> list[Candidates]:
     return CANDIDATES[policy.kind](policy, day, day)
 
 
-def _trace_row(policy: CompiledPolicy, cand: Candidates, row: dict[str, Any],
-               paths: tuple[str, ...], bundle: str) -> CandidateTrace:
+def _trace_row(
+    policy: CompiledPolicy,
+    cand: Candidates,
+    row: dict[str, Any],
+    paths: tuple[str, ...],
+    bundle: str,
+) -> CandidateTrace:
     gates = [(name, bool(row.get(f"gate.{i}"))) for i, name in enumerate(GATES)]
     conditions = [
         ConditionTrace(text, _substituted(text, checked.node, row), _truth(row.get(f"c.{i}")))
@@ -98,8 +104,13 @@ def _trace_row(policy: CompiledPolicy, cand: Candidates, row: dict[str, Any],
     return trace
 
 
-def explain(con: duckdb.DuckDBPyConnection, plan: Plan, customer: str, day: dt.date,
-            policy_id: str | None = None) -> list[PolicyTrace]:
+def explain(
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    customer: str,
+    day: dt.date,
+    policy_id: str | None = None,
+) -> list[PolicyTrace]:
     prepare(con, plan, day, day, whole=True)
     traces = []
     for policy in plan.policies:
@@ -111,7 +122,8 @@ def explain(con: duckdb.DuckDBPyConnection, plan: Plan, customer: str, day: dt.d
             rows = fetch(con, query)
             if not rows:
                 missing.append(NO_CANDIDATE[cand.event])
-            candidates += [_trace_row(policy, cand, r, query.reason_paths, plan.bundle)
-                           for r in rows]
+            candidates += [
+                _trace_row(policy, cand, r, query.reason_paths, plan.bundle) for r in rows
+            ]
         traces.append(PolicyTrace(policy.id, policy.version, policy.kind, candidates, missing))
     return traces

@@ -9,13 +9,14 @@ from __future__ import annotations
 from sqlglot import exp
 
 
-def _prefixed(part: exp.Expression) -> exp.Expression:
+def _prefixed(part: exp.Expr) -> exp.Expr:
     length = exp.cast(exp.func("strlen", part.copy()), "VARCHAR")
-    return exp.DPipe(this=exp.DPipe(this=length, expression=exp.Literal.string(":")),
-                     expression=part)
+    return exp.DPipe(
+        this=exp.DPipe(this=length, expression=exp.Literal.string(":")), expression=part
+    )
 
 
-def action_id_sql(policy: str, subject: exp.Expression, key: exp.Expression) -> exp.Expression:
+def action_id_sql(policy: str, subject: exp.Expr, key: exp.Expr) -> exp.Expr:
     encoded = exp.DPipe(
         this=exp.DPipe(this=_prefixed(exp.Literal.string(policy)), expression=_prefixed(subject)),
         expression=key,

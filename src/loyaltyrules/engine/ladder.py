@@ -25,50 +25,68 @@ def _no_facts(path: str) -> exp.Expression:
     raise ValueError(f"tier rungs may only read params, not {path}")
 
 
-def _rung_value(policy: CompiledPolicy, checked: CheckResult) -> exp.Expression:
+def _rung_value(policy: CompiledPolicy, checked: CheckResult) -> exp.Expr:
     resolve = param_resolver(policy, exp.column(STORE), exp.column(REGION))
     return to_sql(checked, _no_facts, resolve)
 
 
-def _index_sql(policy: CompiledPolicy | None) -> exp.Expression:
+def _index_sql(policy: CompiledPolicy | None) -> exp.Expr:
     if policy is None:
         return exp.Null()
     ifs = []
     tiers = policy.spec.trigger.tiers  # type: ignore[union-attr]
     for i in reversed(range(len(tiers))):
         minimum = _rung_value(policy, policy.trigger_nodes[f"tiers.{i}.min"])
-        ifs.append(exp.If(this=exp.GTE(this=exp.column(POINTS), expression=minimum),
-                          true=exp.Literal.number(i)))
+        ifs.append(
+            exp.If(
+                this=exp.GTE(this=exp.column(POINTS), expression=minimum),
+                true=exp.Literal.number(i),
+            )
+        )
     return exp.Case(ifs=ifs, default=exp.Literal.number(0))
 
 
-def _name_sql(policy: CompiledPolicy | None) -> exp.Expression:
+def _name_sql(policy: CompiledPolicy | None) -> exp.Expr:
     if policy is None:
         return exp.Null()
     tiers = policy.spec.trigger.tiers  # type: ignore[union-attr]
-    ifs = [exp.If(this=exp.EQ(this=exp.column(INDEX), expression=exp.Literal.number(i)),
-                  true=exp.Literal.string(t.name)) for i, t in enumerate(tiers)]
+    ifs = [
+        exp.If(
+            this=exp.EQ(this=exp.column(INDEX), expression=exp.Literal.number(i)),
+            true=exp.Literal.string(t.name),
+        )
+        for i, t in enumerate(tiers)
+    ]
     return exp.Case(ifs=ifs, default=exp.Null())
 
 
-def _discount_sql(policy: CompiledPolicy | None) -> exp.Expression:
+def _discount_sql(policy: CompiledPolicy | None) -> exp.Expr:
     if policy is None:
         return exp.Null()
     ifs = []
     for i, _tier in enumerate(policy.spec.trigger.tiers):  # type: ignore[union-attr]
         checked = policy.trigger_nodes.get(f"tiers.{i}.discount_pct")
         if checked is not None:
-            ifs.append(exp.If(this=exp.EQ(this=exp.column(INDEX), expression=exp.Literal.number(i)),
-                              true=_rung_value(policy, checked)))
+            ifs.append(
+                exp.If(
+                    this=exp.EQ(this=exp.column(INDEX), expression=exp.Literal.number(i)),
+                    true=_rung_value(policy, checked),
+                )
+            )
     return exp.Case(ifs=ifs, default=exp.Null())
 
 
 def build_ladder(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     policy = plan.ladder
     # Macro headers are fixed text; bodies are SQLGlot trees built from the plan.
-    con.execute(f"CREATE OR REPLACE TEMP MACRO lr_tier_index({POINTS}, {REGION}, {STORE}) AS "
-                + _index_sql(policy).sql("duckdb"))
-    con.execute(f"CREATE OR REPLACE TEMP MACRO lr_tier_name({INDEX}) AS "
-                + _name_sql(policy).sql("duckdb"))
-    con.execute(f"CREATE OR REPLACE TEMP MACRO lr_tier_discount({INDEX}, {REGION}, {STORE}) AS "
-                + _discount_sql(policy).sql("duckdb"))
+    con.execute(
+        f"CREATE OR REPLACE TEMP MACRO lr_tier_index({POINTS}, {REGION}, {STORE}) AS "
+        + _index_sql(policy).sql("duckdb")
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP MACRO lr_tier_name({INDEX}) AS " + _name_sql(policy).sql("duckdb")
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP MACRO lr_tier_discount({INDEX}, {REGION}, {STORE}) AS "
+        + _discount_sql(policy).sql("duckdb")
+    )

@@ -24,8 +24,13 @@ def column(name: str) -> exp.Column:
     return exp.column(exp.to_identifier(name, quoted=True))
 
 
-def _by_scope(policy: CompiledPolicy, store: exp.Expression, region: exp.Expression,
-              pick: Callable[[Any], Any | None], default: exp.Expression) -> exp.Expression:
+def _by_scope(
+    policy: CompiledPolicy,
+    store: exp.Expr,
+    region: exp.Expr,
+    pick: Callable[[Any], Any | None],
+    default: exp.Expression,
+) -> exp.Expression:
     """CASE over the overrides that set something (store overrides first)."""
     ifs = []
     for kind, col in (("store", store), ("region", region)):
@@ -37,8 +42,9 @@ def _by_scope(policy: CompiledPolicy, store: exp.Expression, region: exp.Express
     return exp.Case(ifs=ifs, default=default) if ifs else default
 
 
-def param_resolver(policy: CompiledPolicy, store: exp.Expression,
-                   region: exp.Expression) -> Resolver:
+def param_resolver(
+    policy: CompiledPolicy, store: exp.Expr, region: exp.Expr
+) -> Resolver:
     def resolve(name: str) -> exp.Expression:
         spec = policy.spec.params[name]
         kind = type_named(spec.type)
@@ -54,8 +60,9 @@ def param_resolver(policy: CompiledPolicy, store: exp.Expression,
     return resolve
 
 
-def enabled(policy: CompiledPolicy, store: exp.Expression, region: exp.Expression
-            ) -> exp.Expression:
+def enabled(
+    policy: CompiledPolicy, store: exp.Expr, region: exp.Expr
+) -> exp.Expr:
     def pick(override: Any) -> exp.Expression | None:
         if override.enabled is None:
             return None
@@ -64,16 +71,19 @@ def enabled(policy: CompiledPolicy, store: exp.Expression, region: exp.Expressio
     return _by_scope(policy, store, region, pick, exp.true())
 
 
-def in_scope(policy: CompiledPolicy, store: exp.Expression, region: exp.Expression
-             ) -> exp.Expression:
-    tests: list[exp.Expression] = [exp.true()]
+def in_scope(
+    policy: CompiledPolicy, store: exp.Expr, region: exp.Expr
+) -> exp.Expr:
+    tests: list[exp.Expr] = [exp.true()]
     scope = policy.spec.scope
     if scope.regions:
-        tests.append(exp.In(this=region.copy(),
-                            expressions=[exp.Literal.string(r) for r in scope.regions]))
+        tests.append(
+            exp.In(this=region.copy(), expressions=[exp.Literal.string(r) for r in scope.regions])
+        )
     if scope.stores:
-        tests.append(exp.In(this=store.copy(),
-                            expressions=[exp.Literal.string(s) for s in scope.stores]))
+        tests.append(
+            exp.In(this=store.copy(), expressions=[exp.Literal.string(s) for s in scope.stores])
+        )
     return exp.and_(*tests)
 
 

@@ -15,32 +15,32 @@ result is the same as the cross product's.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
 
-from ..conditions import ast
+from ..conditions import ast, fact_paths
 from ..conditions.checker import CheckResult
 from ..conditions.sql import sql_value
 from ..conditions.types import DATE
 from ..plan import CompiledAction, CompiledPolicy
-from ..conditions import fact_paths
 from .contexts import FULL, LEAN, RECEIPT_EXTRAS, schedule_context
 from .scope import column, possible_values
 
 
 @dataclass(frozen=True)
 class Candidates:
-    relation: exp.Expression
-    key: exp.Expression
+    relation: exp.Query
+    key: exp.Expr
     actions: tuple[CompiledAction, ...]
     event: str  # reason.trigger of the actions: purchase, crossing, upgrade, schedule ...
 
 
-def _sql(text: str, tables: dict[str, exp.Expression] | None = None,
-         **values: exp.Expression) -> exp.Expression:
+def _sql(
+    text: str, tables: Mapping[str, exp.Query] | None = None, /, **values: exp.Expr
+) -> exp.Query:
     """Fixed SQL of ours, with plan values put in as SQLGlot nodes (never as text).
 
     `:name` placeholders take values; tables named in `tables` are replaced by the
@@ -50,34 +50,40 @@ def _sql(text: str, tables: dict[str, exp.Expression] | None = None,
     for table in list(tree.find_all(exp.Table)):
         if tables and table.name in tables:
             table.replace(tables[table.name].subquery(table.alias_or_name))
+    assert isinstance(tree, exp.Query)
     return tree
 
 
-def _range(start: dt.date, end: dt.date) -> dict[str, exp.Expression]:
+def _range(start: dt.date, end: dt.date) -> dict[str, exp.Expr]:
     return {"a": sql_value(start, DATE), "b": sql_value(end, DATE)}
 
 
-def _as_text(*parts: exp.Expression) -> exp.Expression:
-    casts = [exp.cast(p, "VARCHAR") for p in parts]
-    return casts[0] if len(casts) == 1 else exp.func("concat_ws", exp.Literal.string(":"), *casts)
+def _as_text(*parts: exp.Expr) -> exp.Expr:
+    casts: list[exp.Expr] = [exp.cast(p, "VARCHAR") for p in parts]
+    if len(casts) == 1:
+        return casts[0]
+    return exp.func("concat_ws", exp.Literal.string(":"), *casts)
 
 
 def purchase_view(policy: CompiledPolicy) -> str:
     """The lean purchase context, or the full one when the policy reads its extras."""
-    reads = {key for checked in _all_checked(policy) if checked.node
-             for key in fact_paths(checked.node)}
+    reads = {
+        key for checked in _all_checked(policy) if checked.node for key in fact_paths(checked.node)
+    }
     return FULL if reads & set(RECEIPT_EXTRAS) else LEAN
 
 
 def purchase(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candidates]:
     view = "lr_first_purchase_ctx" if policy.kind == "first_purchase" else purchase_view(policy)
     relation = _sql(f"SELECT * FROM {view} WHERE as_of BETWEEN :a AND :b", **_range(start, end))
-    return [Candidates(relation, _as_text(column("purchase.purchase_id")), policy.actions,
-                       policy.kind)]
+    return [
+        Candidates(relation, _as_text(column("purchase.purchase_id")), policy.actions, policy.kind)
+    ]
 
 
-def crossing(policy: CompiledPolicy, start: dt.date, end: dt.date,
-             threshold: exp.Expression) -> list[Candidates]:
+def crossing(
+    policy: CompiledPolicy, start: dt.date, end: dt.date, threshold: exp.Expr
+) -> list[Candidates]:
     """The first receipt after which the running metric reaches the threshold.
 
     Once ever per (customer, threshold); for this-year metrics, once per year.
@@ -92,10 +98,15 @@ def crossing(policy: CompiledPolicy, start: dt.date, end: dt.date,
         "WHERE purchase_date BETWEEN :a AND :b)) "
         f"WHERE :metric >= lr_threshold QUALIFY row_number() OVER (PARTITION BY {partition} "
         "ORDER BY seq) = 1",
-        thr=threshold, metric=column(metric), **_range(start, end),
+        thr=threshold,
+        metric=column(metric),
+        **_range(start, end),
     )
-    relation = _sql("SELECT * FROM crossings WHERE as_of BETWEEN :a AND :b",
-                    {"crossings": inner}, **_range(start, end))
+    relation = _sql(
+        "SELECT * FROM crossings WHERE as_of BETWEEN :a AND :b",
+        {"crossings": inner},
+        **_range(start, end),
+    )
     parts = [column("lr_threshold")] + ([column("year")] if yearly else [])
     return [Candidates(relation, _as_text(*parts), policy.actions, "crossing")]
 
@@ -163,7 +174,7 @@ def tier_ladder(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Ca
     return found
 
 
-def _schedule(candidates: exp.Expression) -> exp.Expression:
+def _schedule(candidates: exp.Query) -> exp.Query:
     """The schedule context over candidate rows, materialised once (read twice)."""
     tree = sqlglot.parse_one(schedule_context("lr_candidates"), dialect="duckdb")
     assert isinstance(tree, exp.Select)
@@ -228,15 +239,17 @@ LAPSE_FACTS = {
 }
 
 
-def schedule(policy: CompiledPolicy, start: dt.date, end: dt.date, *,
-             anchored: bool = True) -> list[Candidates]:
+def schedule(
+    policy: CompiledPolicy, start: dt.date, end: dt.date, *, anchored: bool = True
+) -> list[Candidates]:
     trigger = policy.spec.trigger
     span = _range(start, end)
     dates = {"lr_dates": _sql(_DATES, **span)}
     if trigger.every == "year":  # type: ignore[union-attr]
         month, day = (int(p) for p in trigger.on.split("-"))  # type: ignore[union-attr]
-        candidates = _sql(_YEARLY, dates, month=exp.Literal.number(month),
-                          day=exp.Literal.number(day))
+        candidates = _sql(
+            _YEARLY, dates, month=exp.Literal.number(month), day=exp.Literal.number(day)
+        )
         key = _as_text(exp.func("year", column("as_of")))
     else:
         pinned = _anchored(policy, span) if anchored else None
@@ -245,8 +258,9 @@ def schedule(policy: CompiledPolicy, start: dt.date, end: dt.date, *,
     return [Candidates(_schedule(candidates), key, policy.actions, "schedule")]
 
 
-def _anchored(policy: CompiledPolicy, span: dict[str, exp.Expression], *,
-              loose: bool = False) -> exp.Expression | None:
+def _anchored(
+    policy: CompiledPolicy, span: dict[str, exp.Expr], *, loose: bool = False
+) -> exp.Query | None:
     """Candidate dates pinned by a top-level condition, or None to scan every day.
 
     `loose` reads only the input tables (for the history scope); otherwise the
@@ -279,8 +293,11 @@ def _conjuncts(node: ast.Node | None) -> Iterator[ast.Node]:
 
 
 def _is_birthday_today(node: ast.Node) -> bool:
-    return (isinstance(node, ast.Call) and node.name == "is_birthday"
-            and [getattr(a, "path", None) for a in node.args] == ["customer.birthday", "as_of"])
+    return (
+        isinstance(node, ast.Call)
+        and node.name == "is_birthday"
+        and [getattr(a, "path", None) for a in node.args] == ["customer.birthday", "as_of"]
+    )
 
 
 def _days_after(policy: CompiledPolicy, node: ast.Node) -> tuple[bool, list[int]] | None:
@@ -310,10 +327,15 @@ SELECT customer_id FROM purchases
 WHERE customer_id IS NOT NULL AND purchase_date BETWEEN :a AND :b
 """
 
-_BUYERS_AND_REFERRERS = _BUYERS + """
+_BUYERS_AND_REFERRERS = (
+    _BUYERS
+    + """
 UNION ALL
 SELECT referred_by FROM customers
-WHERE referred_by IS NOT NULL AND customer_id IN (""" + _BUYERS + ")"
+WHERE referred_by IS NOT NULL AND customer_id IN ("""
+    + _BUYERS
+    + ")"
+)
 
 # On 1 January a downgrade looks back two years: everyone who bought then.
 _LAST_TWO_YEARS = """
@@ -326,7 +348,7 @@ WHERE customer_id IS NOT NULL AND year(purchase_date) IN (
 """
 
 
-def scope(policy: CompiledPolicy, start: dt.date, end: dt.date) -> exp.Expression | None:
+def scope(policy: CompiledPolicy, start: dt.date, end: dt.date) -> exp.Query | None:
     """The customers this policy can reach from start to end, or None for everyone.
 
     The history is only built for them; each is a superset of the customers in the
@@ -340,7 +362,7 @@ def scope(policy: CompiledPolicy, start: dt.date, end: dt.date) -> exp.Expressio
     if policy.kind == "tier_ladder":
         return exp.union(_sql(_BUYERS, **span), _sql(_LAST_TWO_YEARS, **span), distinct=False)
     if policy.spec.trigger.every == "year":  # type: ignore[union-attr]
-        on = policy.spec.trigger.on  # type: ignore[union-attr]
+        on = str(policy.spec.trigger.on)  # type: ignore[union-attr]
         return None if _occurs(on, start, end) else _sql("SELECT NULL AS customer_id WHERE false")
     pinned = _anchored(policy, span, loose=True)
     return None if pinned is None else exp.select("customer_id").from_(pinned.subquery("pinned"))
@@ -351,7 +373,11 @@ def _occurs(month_day: str, start: dt.date, end: dt.date) -> bool:
     month, day = (int(p) for p in month_day.split("-"))
     for year in range(start.year, end.year + 1):
         leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-        when = dt.date(year, 2, 28) if (month, day) == (2, 29) and not leap else dt.date(year, month, day)
+        when = (
+            dt.date(year, 2, 28)
+            if (month, day) == (2, 29) and not leap
+            else dt.date(year, month, day)
+        )
         if start <= when <= end:
             return True
     return False
