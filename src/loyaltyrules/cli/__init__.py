@@ -42,7 +42,7 @@ def main() -> None:
     """Entry point: no traceback ever reaches the user unless asked for."""
     try:
         cli.main(standalone_mode=True)
-    except Exception as err:  # noqa: BLE001 - last line of defence, reported plainly
+    except Exception as err:
         if os.environ.get("LOYALTYRULES_DEBUG"):
             raise
         click.echo(f"loyaltyrules: internal error: {type(err).__name__}: {err}", err=True)

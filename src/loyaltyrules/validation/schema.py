@@ -114,8 +114,14 @@ def _message(error: ValidationError) -> str:
     return f"{where}: {error.message}"
 
 
+def _instance_keys(error: ValidationError) -> list[str]:
+    instance: Any = error.instance
+    return list(instance) if isinstance(instance, dict) else []
+
+
 def _required(doc: YamlDocument, error: ValidationError) -> Diagnostic:
-    missing = [name for name in error.validator_value if name not in (error.instance or {})]
+    present = _instance_keys(error)
+    missing = [name for name in _as_list(error.validator_value) if name not in present]
     where = "/".join(str(p) for p in _path(error)) or "the document"
     return Diagnostic(
         "schema.required",
@@ -126,8 +132,9 @@ def _required(doc: YamlDocument, error: ValidationError) -> Diagnostic:
 
 
 def _unknown_field(doc: YamlDocument, error: ValidationError) -> Diagnostic:
-    allowed = list((error.schema.get("properties") or {}).keys())
-    extra = [k for k in (error.instance or {}) if k not in allowed]
+    schema: Any = error.schema
+    allowed = list((schema.get("properties") or {}).keys()) if isinstance(schema, dict) else []
+    extra = [k for k in _instance_keys(error) if k not in allowed]
     name = extra[0] if extra else "?"
     path = (*_path(error), name)
     hint = did_you_mean(name, allowed) or (
@@ -139,7 +146,7 @@ def _unknown_field(doc: YamlDocument, error: ValidationError) -> Diagnostic:
 
 
 def _enum(doc: YamlDocument, error: ValidationError) -> Diagnostic:
-    options = error.validator_value if error.validator == "enum" else [error.validator_value]
+    options = _as_list(error.validator_value)
     hint = None
     if isinstance(error.instance, str):
         hint = did_you_mean(error.instance, [str(o) for o in options])
