@@ -42,7 +42,7 @@ def main() -> None:
     """Entry point: no traceback ever reaches the user unless asked for."""
     try:
         cli.main(standalone_mode=True)
-    except Exception as err:
+    except Exception as err:  # the last line of defence: reported plainly
         if os.environ.get("LOYALTYRULES_DEBUG"):
             raise
         click.echo(f"loyaltyrules: internal error: {type(err).__name__}: {err}", err=True)
