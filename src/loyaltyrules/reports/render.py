@@ -1,0 +1,93 @@
+"""Show a report: a terminal table, a CSV file, or one self-contained HTML page.
+
+The HTML page has its style inline and its charts as inline SVG: no script, no font,
+no image, no link to anything, so it can be mailed or archived as one file. Every
+value is escaped. The CSV follows the run's CSV (UTF-8 with BOM, CRLF, text cells that
+look like formulas get a leading apostrophe).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from html import escape
+
+from ..sinks.csvfile import CSV_ENCODING, guard_cell
+from .model import Cell, Report
+from .svg import bar_chart
+
+__all__ = ["CSV_ENCODING", "render_csv", "render_html", "render_table"]
+
+
+def cell_text(value: Cell) -> str:
+    if value is None:
+        return ""
+    return str(value)  # Decimals arrive quantized by the report that made them
+
+
+def _numeric(value: Cell) -> bool:
+    return isinstance(value, (int, Decimal))
+
+
+def render_table(report: Report) -> str:
+    """Aligned columns for a terminal: numbers to the right, text to the left."""
+    lines = [report.title, report.subtitle, ""]
+    lines += [f"{name}: {cell_text(value)}" for name, value in report.facts]
+    if report.facts:
+        lines.append("")
+    cells = [[cell_text(c) for c in row] for row in report.rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(report.columns)]
+    right = [bool(report.rows) and _numeric(report.rows[0][i]) for i in range(len(widths))]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if r else v.ljust(w)
+                         for v, w, r in zip(values, widths, right, strict=True)).rstrip()
+
+    lines.append(line(list(report.columns)))
+    lines.append("  ".join("-" * w for w in widths))
+    lines += [line(row) for row in cells]
+    if not report.rows:
+        lines.append("(no rows)")
+    return "\n".join(lines) + "\n"
+
+
+def render_csv(report: Report) -> str:
+    """The table only: one header row, one row per figure line."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(report.columns)
+    for row in report.rows:
+        writer.writerow([cell_text(c) if _numeric(c) else guard_cell(c) for c in row])
+    return buffer.getvalue()
+
+
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin-top:1em}th,td{padding:3px 10px;border-bottom:1px solid #ddd}
+th{text-align:left;background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
+dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px}dt{color:#555}dd{margin:0}
+svg{display:block;margin:1.5em 0;font-size:12px}"""
+
+
+def render_html(report: Report) -> str:
+    """One page: title, facts, charts, then the full table."""
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f"<title>{escape(report.title)}</title><style>{_STYLE}</style></head><body>",
+             f"<h1>{escape(report.title)}</h1><p>{escape(report.subtitle)}</p>"]
+    if report.facts:
+        parts.append("<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(cell_text(v))}</dd>"
+                                      for k, v in report.facts) + "</dl>")
+    parts += [bar_chart(chart) for chart in report.charts]
+    parts.append(_html_table(report))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _html_table(report: Report) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in report.columns)
+    body = []
+    for row in report.rows:
+        tds = "".join(f'<td class="n">{escape(cell_text(c))}</td>' if _numeric(c)
+                      else f"<td>{escape(cell_text(c))}</td>" for c in row)
+        body.append(f"<tr>{tds}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"

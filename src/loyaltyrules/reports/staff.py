@@ -1,0 +1,114 @@
+"""Staff review: per associate, follow-ups assigned, done, on time, late, still open.
+
+A follow-up is an action of type call, sms/email/letter (messages) or visit whose
+as_of (the day it was assigned) lies in the period. Its outcome decides the column:
+
+* done: status done; on time when completed on or before due_by, else late;
+* declined: the customer declined (closed, not done);
+* open: no outcome yet, or only a failed or unreachable attempt (it still needs doing).
+
+So assigned = done + declined + open and done = on time + late. Actions a contact rule
+merged, expired or (still) deferred were not handed to anyone and are left out. The
+associate is the action's assignee id; a task for a role as a whole shows as
+`role:store` (e.g. `store_manager:S1`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from ..outcomes.state import connect
+from .model import Cell, Chart, Report
+
+__all__ = ["CHANNELS", "StaffFigures", "staff_figures", "staff_report"]
+
+CHANNELS = {"call": "calls", "sms": "messages", "email": "messages", "letter": "messages",
+            "visit": "visits"}
+CHANNEL_ORDER = ("calls", "messages", "visits", "all")
+_LEFT_OUT = ("merged", "expired", "deferred")  # not (yet) handed to anyone
+
+
+@dataclass
+class StaffFigures:
+    assigned: int = 0
+    done: int = 0
+    on_time: int = 0
+    late: int = 0
+    declined: int = 0
+    open: int = 0
+
+    def add(self, outcome: str | None, completed: str | None, due_by: str) -> None:
+        self.assigned += 1
+        if outcome == "done":
+            self.done += 1
+            if completed is not None and completed <= due_by:  # ISO dates compare as text
+                self.on_time += 1
+            else:
+                self.late += 1
+        elif outcome == "declined":
+            self.declined += 1
+        else:
+            self.open += 1
+
+    def values(self) -> list[int]:
+        return [getattr(self, f.name) for f in fields(self)]
+
+
+def staff_figures(state: str | Path, start: dt.date,
+                  end: dt.date) -> dict[str, dict[str, StaffFigures]]:
+    """associate -> channel (calls, messages, visits, all) -> figures."""
+    types = ", ".join("?" * len(CHANNELS))
+    query = f"""SELECT a.type, a.store_id, a.due_by,
+                       json_extract(a.record, '$.assignee.role'),
+                       json_extract(a.record, '$.assignee.id'), o.status, o.completed_date
+                FROM actions a LEFT JOIN outcomes o USING (action_id)
+                WHERE a.as_of BETWEEN ? AND ? AND a.type IN ({types})
+                  AND a.status NOT IN (?, ?, ?)"""
+    conn = connect(state)
+    try:
+        rows = conn.execute(query, (start.isoformat(), end.isoformat(), *CHANNELS,
+                                    *_LEFT_OUT)).fetchall()
+    finally:
+        conn.close()
+    figures: dict[str, dict[str, StaffFigures]] = defaultdict(
+        lambda: {c: StaffFigures() for c in CHANNEL_ORDER})
+    for kind, store, due_by, role, staff, status, completed in rows:
+        who = staff if staff else f"{role}:{store}"
+        for channel in (CHANNELS[kind], "all"):
+            figures[who][channel].add(status, completed, due_by)
+    return dict(sorted(figures.items()))
+
+
+def staff_report(state: str | Path, start: dt.date, end: dt.date) -> Report:
+    figures = staff_figures(state, start, end)
+    total = {c: StaffFigures() for c in CHANNEL_ORDER}
+    rows: list[list[Cell]] = []
+    for who, by_channel in figures.items():
+        for channel in CHANNEL_ORDER:
+            rows.append([who, channel, *by_channel[channel].values()])
+            for name, value in zip(_names(), by_channel[channel].values(), strict=True):
+                setattr(total[channel], name, getattr(total[channel], name) + value)
+    rows += [["(all)", channel, *total[channel].values()] for channel in CHANNEL_ORDER]
+    whole = total["all"]
+    rate = f"{100 * whole.on_time / whole.assigned:.1f}%" if whole.assigned else "-"
+    chart = Chart("Follow-ups per associate", list(figures),
+                  {"on time": [float(f["all"].on_time) for f in figures.values()],
+                   "late": [float(f["all"].late) for f in figures.values()],
+                   "declined": [float(f["all"].declined) for f in figures.values()],
+                   "open": [float(f["all"].open) for f in figures.values()]})
+    return Report(
+        title="Follow-ups per associate",
+        subtitle=f"actions assigned from {start} to {end} (calls, messages, visits)",
+        columns=["associate", "channel", *_names()], rows=rows,
+        facts=[("associates", len(figures)), ("follow-ups assigned", whole.assigned),
+               ("done", whole.done), ("on time", whole.on_time), ("late", whole.late),
+               ("declined", whole.declined), ("still open", whole.open),
+               ("done on time (share of assigned)", rate)],
+        charts=[chart])
+
+
+def _names() -> list[str]:
+    return [f.name for f in fields(StaffFigures)]
