@@ -19,6 +19,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -72,16 +73,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             recorded_at       TEXT NOT NULL
         )""",
     ),
+    (  # 2: the contact rules' lifecycle (docs/contact-rules.md)
+        "ALTER TABLE actions ADD COLUMN status_reason TEXT",
+        "ALTER TABLE actions ADD COLUMN contact_day TEXT",
+        "ALTER TABLE actions ADD COLUMN deferred_to TEXT",
+        "ALTER TABLE actions ADD COLUMN merged_into TEXT",
+        "ALTER TABLE actions ADD COLUMN decided_run TEXT",
+        "UPDATE actions SET contact_day = as_of",
+        "CREATE INDEX actions_by_contact_day ON actions (contact_day)",
+        "CREATE INDEX actions_deferred ON actions (deferred_to) WHERE status = 'deferred'",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_ACTION_COLUMNS = (
+ACTION_COLUMNS = (
     "action_id", "policy", "policy_version", "bundle", "type", "customer_id",
     "store_id", "region", "as_of", "not_before", "due_by",
 )  # fmt: skip
 _INSERT_ACTION = (
-    f"INSERT INTO actions ({', '.join(_ACTION_COLUMNS)}, record, created_run) "
-    f"VALUES ({', '.join('?' * (len(_ACTION_COLUMNS) + 2))}) "
+    f"INSERT INTO actions ({', '.join(ACTION_COLUMNS)}, record, created_run) "
+    f"VALUES ({', '.join('?' * (len(ACTION_COLUMNS) + 2))}) "
     "ON CONFLICT (action_id) DO NOTHING"
 )
 
@@ -168,8 +179,8 @@ def _checked_id(action: Mapping[str, Any]) -> str:
     return aid
 
 
-def _action_row(action: Mapping[str, Any], run_id: str) -> tuple[object, ...]:
-    values = tuple(_scalar(action.get(column)) for column in _ACTION_COLUMNS)
+def action_row(action: Mapping[str, Any], run_id: str) -> tuple[object, ...]:
+    values = tuple(_scalar(action.get(column)) for column in ACTION_COLUMNS)
     return (*values, _dumps(action), run_id)
 
 
@@ -267,61 +278,31 @@ class Ledger:
         (its first occurrence). Raises LedgerError if ``run.run_id`` was recorded before.
         """
         ids = [_checked_id(action) for action in actions]
+        with self.transaction() as conn:
+            new_ids = _insert(conn, actions, ids, run)
+        return _first_occurrences(actions, new_ids)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside one write transaction: commit on success, else roll back.
+
+        ``BEGIN IMMEDIATE`` takes the write lock first, so what is read inside cannot
+        be changed by another writer before the commit.
+        """
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                new_ids = self._insert(actions, ids, run)
+                yield self._conn
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:  # SQLite may have rolled back already
                     self._conn.execute("ROLLBACK")
                 raise
-        return _first_occurrences(actions, new_ids)
-
-    def _insert(
-        self, actions: Sequence[Mapping[str, Any]], ids: list[str], run: RunRecord
-    ) -> set[str]:
-        conn = self._conn
-        if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.run_id,)).fetchone():
-            raise LedgerError(f"run {run.run_id} is already recorded")
-        # Skipping known ids first spares re-runs the JSON encoding of every record.
-        known = self._known(ids)
-        rows = (
-            _action_row(action, run.run_id)
-            for action, aid in zip(actions, ids, strict=True)
-            if aid not in known
-        )
-        conn.executemany(_INSERT_ACTION, rows)
-        # The new actions are exactly those now carrying this (unique) run id.
-        new_ids = {
-            r[0]
-            for r in conn.execute(
-                "SELECT action_id FROM actions WHERE created_run = ?", (run.run_id,)
-            )
-        }
-        conn.execute(
-            _INSERT_RUN,
-            (
-                run.run_id, run.started_at, run.finished_at, run.bundle, run.as_of,
-                run.through, _dumps(dict(run.counts)), run.input_fingerprint,
-                len(actions), len(new_ids), _now(),
-            ),
-        )  # fmt: skip
-        return new_ids
-
-    def _known(self, ids: Iterable[str]) -> set[str]:
-        wanted = list(dict.fromkeys(ids))
-        found: set[str] = set()
-        for chunk in _chunks(wanted, _ID_CHUNK):
-            marks = ", ".join("?" * len(chunk))
-            query = f"SELECT action_id FROM actions WHERE action_id IN ({marks})"
-            found.update(r[0] for r in self._conn.execute(query, tuple(chunk)))
-        return found
 
     def known_ids(self, ids: Iterable[str]) -> set[str]:
         """The subset of ``ids`` already in the ledger."""
         with self._lock:
-            return self._known(ids)
+            return known_in(self._conn, ids)
 
     def actions_for_customer(self, customer_id: str) -> list[dict[str, Any]]:
         """Every action recorded for a customer, oldest business date first.
@@ -349,10 +330,60 @@ class Ledger:
             rows = self._conn.execute(query).fetchall()
         return [_recorded_run(row) for row in rows]
 
-    def count(self) -> int:
-        """The number of actions in the ledger."""
+    def count(self, *, every: bool = False) -> int:
+        """The number of actions emitted; with `every`, also those deferred, merged, expired."""
+        where = "" if every else " WHERE status NOT IN ('deferred', 'merged', 'expired')"
         with self._lock:
-            return int(self._conn.execute("SELECT count(*) FROM actions").fetchone()[0])
+            return int(self._conn.execute(f"SELECT count(*) FROM actions{where}").fetchone()[0])
+
+
+def _insert(conn: sqlite3.Connection, actions: Sequence[Mapping[str, Any]], ids: list[str],
+            run: RunRecord) -> set[str]:
+    check_new_run(conn, run)
+    # Skipping known ids first spares re-runs the JSON encoding of every record.
+    known = known_in(conn, ids)
+    rows = (
+        action_row(action, run.run_id)
+        for action, aid in zip(actions, ids, strict=True)
+        if aid not in known
+    )
+    conn.executemany(_INSERT_ACTION, rows)
+    # The new actions are exactly those now carrying this (unique) run id.
+    new_ids = {
+        r[0]
+        for r in conn.execute(
+            "SELECT action_id FROM actions WHERE created_run = ?", (run.run_id,)
+        )
+    }
+    insert_run(conn, run, len(actions), len(new_ids))
+    return new_ids
+
+
+def known_in(conn: sqlite3.Connection, ids: Iterable[str]) -> set[str]:
+    """The subset of ``ids`` already in the ledger (inside the caller's transaction)."""
+    wanted = list(dict.fromkeys(ids))
+    found: set[str] = set()
+    for chunk in _chunks(wanted, _ID_CHUNK):
+        marks = ", ".join("?" * len(chunk))
+        query = f"SELECT action_id FROM actions WHERE action_id IN ({marks})"
+        found.update(r[0] for r in conn.execute(query, tuple(chunk)))
+    return found
+
+def check_new_run(conn: sqlite3.Connection, run: RunRecord) -> None:
+    if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.run_id,)).fetchone():
+        raise LedgerError(f"run {run.run_id} is already recorded")
+
+
+def insert_run(conn: sqlite3.Connection, run: RunRecord, offered: int, new: int) -> None:
+    """The run's row (inside the caller's transaction)."""
+    conn.execute(
+        _INSERT_RUN,
+        (
+            run.run_id, run.started_at, run.finished_at, run.bundle, run.as_of,
+            run.through, _dumps(dict(run.counts)), run.input_fingerprint,
+            offered, new, _now(),
+        ),
+    )  # fmt: skip
 
 
 def _recorded_run(row: tuple[Any, ...]) -> RecordedRun:
@@ -369,9 +400,8 @@ def _recorded_run(row: tuple[Any, ...]) -> RecordedRun:
     return RecordedRun(run=run, actions_offered=row[8], actions_new=row[9], recorded_at=row[10])
 
 
-def _first_occurrences(
-    actions: Sequence[Mapping[str, Any]], new_ids: set[str]
-) -> list[Mapping[str, Any]]:
+def _first_occurrences(actions: Sequence[Mapping[str, Any]], new_ids: set[str]
+                       ) -> list[Mapping[str, Any]]:
     result: list[Mapping[str, Any]] = []
     for action in actions:
         aid = action["action_id"]

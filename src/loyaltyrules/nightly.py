@@ -1,9 +1,12 @@
 """The nightly run: data in, the day's new actions out, recorded once in the ledger.
 
     source -> clean tables (+ rejects) -> plan over the history -> candidate actions
-           -> ledger (new ones only, one transaction with the run record) -> sinks
+           -> contact rules, date by date (emitted, deferred, merged or expired)
+           -> ledger (every decision, one transaction with the run record) -> sinks
 
-A range of dates is one set-based pass; re-running any date emits nothing new.
+A range of dates is one set-based pass of the evaluator; the contact rules then go
+through its dates in order, so a range and its nights agree. Re-running any date
+emits nothing new.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
+from .contact import STATUSES, ContactResult, in_memory, recorded
 from .engine.batch import evaluate
 from .ledger import Ledger, RunRecord
 from .plan import Plan
@@ -31,8 +35,10 @@ class RunSummary:
     through: dt.date
     candidates: Counter[str] = field(default_factory=Counter)
     new: Counter[str] = field(default_factory=Counter)
-    actions: list[dict[str, Any]] = field(default_factory=list)  # the new ones
+    actions: list[dict[str, Any]] = field(default_factory=list)  # the emitted ones
     source: LoadedSource | None = None
+    contact: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    contact_reasons: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         counts = self.source.counts if self.source else {}
@@ -43,6 +49,8 @@ class RunSummary:
             "new": sum(self.new.values()),
             "per_policy": {p: {"candidates": self.candidates[p], "new": self.new[p]}
                            for p in sorted(self.candidates)},
+            "contact": {"candidates": sum(self.contact.values()), **self.contact,
+                        "reasons": self.contact_reasons},
             "input": {t: c.to_json() for t, c in counts.items()},
         }
 
@@ -56,9 +64,10 @@ def load_source(data: Path | Config, through: dt.date, rejects: Path | None) -> 
 
 def run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
               state: Path | None, progress: Progress = lambda _m: None) -> RunSummary:
-    """Evaluate every date from as_of to through; record new actions in the ledger.
+    """Evaluate every date from as_of to through, apply the contact rules, record.
 
-    With no `state` (backtest) nothing is recorded and every candidate is "new".
+    With no `state` (backtest) nothing is recorded and the contact rules start from
+    an empty history.
     """
     summary = RunSummary(as_of, through, source=source)
     progress(f"evaluating {len(plan.policies)} policies from {as_of} to {through}")
@@ -66,18 +75,22 @@ def run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date
     summary.candidates = Counter({p.id: 0 for p in plan.policies}) + evaluation.per_policy
     summary.candidates.update({p.id: 0 for p in plan.policies if p.id not in summary.candidates})
     if state is None:
-        summary.actions = evaluation.actions
+        result = in_memory(plan.contact, source.connection, evaluation.actions, as_of, through)
     else:
-        progress(f"recording in the ledger {state}")
+        progress(f"applying the contact rules and recording in the ledger {state}")
         with Ledger.open(state) as ledger:
-            summary.actions = list(ledger.record_run(evaluation.actions, _record(
-                plan, source, as_of, through, summary, evaluation.actions)))
+            result = recorded(plan.contact, source.connection, evaluation.actions, as_of,
+                              through, ledger, lambda r: _record(
+                                  plan, source, as_of, through, summary, evaluation.actions, r))
+    summary.actions = result.emitted
+    summary.contact, summary.contact_reasons = result.counts, result.reasons
     summary.new = Counter(a["policy"] for a in summary.actions)
     return summary
 
 
 def _record(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
-            summary: RunSummary, actions: list[dict[str, Any]]) -> RunRecord:
+            summary: RunSummary, actions: list[dict[str, Any]],
+            contact: ContactResult) -> RunRecord:
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     return RunRecord(
         run_id=f"{now}-{uuid.uuid4().hex[:8]}",
@@ -87,7 +100,8 @@ def _record(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
         through=through.isoformat(),
         counts={"candidates": len(actions),
                 "per_policy": dict(sorted(summary.candidates.items())),
-                "rejects": source.reject_total},
+                "rejects": source.reject_total,
+                "contact": {**contact.counts, "reasons": contact.reasons}},
         input_fingerprint=source.input_fingerprint,
     )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .conditions.checker import CheckResult
+from .contact.model import DEFAULT_RULES, ContactRules
 from .diagnostics import DiagnosticError
 from .model import Action, PolicyFile
 from .validation.expressions import ParsedPolicy
@@ -65,6 +66,7 @@ class Plan:
     bundle: str
     policies: tuple[CompiledPolicy, ...]
     templates: Mapping[str, Mapping[str, str]]  # template id -> locale -> text
+    contact: ContactRules = DEFAULT_RULES  # the policy set's contact rules, else the defaults
 
     def policy(self, policy_id: str) -> list[CompiledPolicy]:
         return [p for p in self.policies if p.id == policy_id]
@@ -126,8 +128,9 @@ def compile_result(result: ValidationResult) -> Plan:
     for f in ctx.of_kind("templates"):
         for template_id, template in ctx.models[f.source.display].templates.items():
             templates[template_id] = dict(template.text)
+    contact = [ctx.contact[f.source.display] for f in ctx.of_kind("contact-rules")]
     return Plan(bundle_hash(ctx.loaded), tuple(sorted(policies, key=lambda p: (p.id, p.version))),
-                templates)
+                templates, contact[0] if contact else DEFAULT_RULES)
 
 
 def compile_paths(paths: Iterable[Path]) -> Plan:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from ..plan import Plan
 from ..nightly import RunSummary, last_through, load_source, run_range
+from ..plan import Plan
 from ..sinks import write_csv, write_jsonl, write_task_sheets
 from ..sources import UnusableInput
 from . import settings
@@ -18,7 +19,7 @@ from . import settings
 TABLE_ROWS = 40
 
 
-def _progress(quiet: bool) -> settings.Callable[[str], None]:
+def _progress(quiet: bool) -> Callable[[str], None]:
     attached = sys.stderr.isatty()
 
     def show(message: str) -> None:
@@ -56,13 +57,26 @@ def _show(summary: RunSummary, to_stdout: bool, quiet: bool) -> None:
         echo(f"{policy:22} {summary.candidates[policy]:>10} {summary.new[policy]:>6}")
     total_new = sum(summary.new.values())
     echo(f"{'total':22} {sum(summary.candidates.values()):>10} {total_new:>6}")
+    _show_contact(summary, echo)
     if summary.source is not None and summary.source.reject_total:
-        echo(f"input rows rejected or cleared: {summary.source.reject_total} (see the rejects file)")
+        echo(f"input rows rejected or cleared: {summary.source.reject_total} "
+             "(see the rejects file)")
+
+
+def _show_contact(summary: RunSummary, echo: Callable[[str], None]) -> None:
+    """The four ends of the contact rules; every candidate is in exactly one."""
+    counts = summary.contact
+    echo(f"\ncontact rules: {sum(counts.values())} candidates")
+    for status in ("emitted", "deferred", "merged", "expired"):
+        echo(f"  {status:9} {counts.get(status, 0):>6}")
+    for reason, count in summary.contact_reasons.items():
+        echo(f"    {reason:24} {count:>6}")
 
 
 @click.command("run")
 @click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]),
-              help="Business date to evaluate (default: the day after the last run, i.e. catch up).")
+              help="Business date to evaluate "
+                   "(default: the day after the last run, i.e. catch up).")
 @click.option("--through", type=click.DateTime(["%Y-%m-%d"]),
               help="Last date of a range; every date from --as-of on is evaluated in one pass.")
 @settings.data_option

@@ -27,7 +27,7 @@ ACTION_FIELDS: tuple[str, ...] = (
     "params", "reason",
 )
 ASSIGNEE_FIELDS: tuple[str, ...] = ("role", "id")
-REASON_FIELDS: tuple[str, ...] = ("trigger", "purchase_id", "values")
+REASON_FIELDS: tuple[str, ...] = ("trigger", "purchase_id", "values", "merged")
 _REASON_REQUIRED = frozenset({"trigger"})
 
 

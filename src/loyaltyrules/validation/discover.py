@@ -14,7 +14,8 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 # The folder a file sits in says what it is unless the file names its `kind`.
 _FOLDER_KINDS = {"overrides": "override", "templates": "templates", "tests": "policy-test"}
-KINDS = ("policy", "override", "templates", "policy-test")
+KINDS = ("policy", "override", "templates", "policy-test", "contact-rules")
+CONTACT_RULES_NAMES = ("contact-rules.yaml", "contact-rules.yml")
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,9 @@ def discover(paths: Iterable[Path]) -> tuple[list[PolicySetFile], list[Diagnosti
         if given.is_dir():
             files.extend(_walk(given))
         elif given.is_file():
-            files.append(PolicySetFile(given, display_name(given), given.parent,
-                                       _folder_kind(given.parent.name)))
+            kind = ("contact-rules" if given.name in CONTACT_RULES_NAMES
+                    else _folder_kind(given.parent.name))
+            files.append(PolicySetFile(given, display_name(given), given.parent, kind))
         else:
             problems.append(Diagnostic("file.not-found", "no such file or folder",
                                        Location(str(given)), "check the path"))
@@ -67,6 +69,8 @@ def _walk(root: Path) -> list[PolicySetFile]:
             continue
         parts = path.relative_to(root).parts[:-1]
         kind = next((_FOLDER_KINDS[p] for p in parts if p in _FOLDER_KINDS), "policy")
+        if not parts and path.name in CONTACT_RULES_NAMES:
+            kind = "contact-rules"  # at the root of the policy set, the name says it
         found.append(PolicySetFile(path, display_name(path), root, kind))
     return found
 

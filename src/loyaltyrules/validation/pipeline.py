@@ -1,6 +1,6 @@
 """Validation as an ordered list of named stages over a policy set.
 
-load -> schema -> models -> policies -> expressions -> templates -> overrides.
+load -> schema -> models -> policies -> expressions -> templates -> overrides -> contact.
 A file that fails a stage is left out of the later ones (its later errors would
 only echo the first); every other file goes on, so one run reports everything.
 """
@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..contact.checks import check_contact_rules
+from ..contact.model import ContactRules, parse_contact_rules
 from ..diagnostics import Diagnostic, Location, Severity, did_you_mean, sort_diagnostics
 from ..model import parse_override, parse_policy, parse_templates
 from ..yamlsource import YamlDocument
@@ -25,7 +27,8 @@ from .policies import PER_POLICY, check_versions
 from .schema import check_schema
 from .templates import check_template_refs, template_index
 
-_SCHEMAS = {"policy": "policy", "override": "override", "templates": "templates"}
+_SCHEMAS = {"policy": "policy", "override": "override", "templates": "templates",
+            "contact-rules": "contact-rules"}
 _MODELS: dict[str, Callable[[Any], Any]] = {
     "policy": parse_policy,
     "override": parse_override,
@@ -41,6 +44,7 @@ class Context:
     loaded: list[LoadedFile] = field(default_factory=list)
     models: dict[str, Any] = field(default_factory=dict)  # display name -> pydantic model
     parsed: dict[str, ParsedPolicy] = field(default_factory=dict)
+    contact: dict[str, ContactRules] = field(default_factory=dict)  # display name -> rules
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def of_kind(self, kind: str) -> list[LoadedFile]:
@@ -120,6 +124,21 @@ def stage_overrides(ctx: Context) -> None:
     ctx.diagnostics.extend(check_overrides([f.doc for f in ctx.of_kind("override")], policies))
 
 
+def stage_contact(ctx: Context) -> None:
+    """The contact rules file: its model (if schema-valid) and its semantic checks."""
+    failed = {d.location.file for d in ctx.diagnostics if d.severity is Severity.ERROR}
+    files = [f for f in ctx.of_kind("contact-rules") if f.source.display not in failed]
+    for file in files:
+        try:
+            ctx.contact[file.source.display] = parse_contact_rules(file.doc.data)
+        except ValidationError as err:
+            ctx.diagnostics.append(Diagnostic(
+                "internal.model-mismatch",
+                f"the schema accepts this file but the typed model does not: {err.errors()[0]}",
+                Location(file.source.display, 1, 1), "please report this"))
+    ctx.diagnostics.extend(check_contact_rules([f.doc for f in files]))
+
+
 # (name, stage, whether files with errors so far are dropped before it)
 STAGES: Sequence[tuple[str, Callable[[Context], None], bool]] = (
     ("load", stage_load, False),
@@ -129,6 +148,7 @@ STAGES: Sequence[tuple[str, Callable[[Context], None], bool]] = (
     ("expressions", stage_expressions, False),
     ("templates", stage_templates, False),
     ("overrides", stage_overrides, False),
+    ("contact", stage_contact, False),
 )
 
 

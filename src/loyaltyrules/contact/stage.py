@@ -1,0 +1,46 @@
+"""The contact stage of a run: between the evaluator's candidates and the outputs.
+
+With a ledger, the state is read, the range decided and every decision written in
+one write transaction with the run record; without one (backtests) the rules run
+in memory over an empty history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import duckdb
+
+from ..ledger import Ledger, RunRecord, check_new_run, insert_run, known_in
+from .apply import ContactResult, apply_range, rules_for
+from .decide import Action
+from .history import History
+from .model import ContactRules
+from .store import load_history, load_waiting, write_decisions
+
+
+def in_memory(contact: ContactRules, con: duckdb.DuckDBPyConnection, actions: Sequence[Action],
+              start: dt.date, end: dt.date) -> ContactResult:
+    rules = rules_for(contact, con, (str(a["customer_id"]) for a in actions))
+    return apply_range(start, end, actions, (), History(), rules)
+
+
+def recorded(contact: ContactRules, con: duckdb.DuckDBPyConnection, actions: Sequence[Action],
+             start: dt.date, end: dt.date, ledger: Ledger,
+             make_run: Callable[[ContactResult], RunRecord]) -> ContactResult:
+    """Decide the range against the ledger's state and record it; atomically."""
+    with ledger.transaction() as conn:
+        waiting = load_waiting(conn, end)
+        known = known_in(conn, [str(a["action_id"]) for a in actions])
+        new = [a for a in actions if str(a["action_id"]) not in known]
+        customers = [str(a["customer_id"]) for a in new] + [str(a["customer_id"])
+                                                            for a, _ in waiting]
+        history = load_history(conn, contact, start, end)
+        result = apply_range(start, end, new, waiting, history,
+                             rules_for(contact, con, customers))
+        run = make_run(result)
+        check_new_run(conn, run)
+        emitted = write_decisions(conn, result.decisions.values(), run.run_id)
+        insert_run(conn, run, len(result.decisions), len(emitted))
+    return result
