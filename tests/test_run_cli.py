@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -12,7 +13,10 @@ import jsonschema
 from click.testing import CliRunner
 
 from loyaltyrules.cli import cli
+from loyaltyrules.engine.batch import evaluate
 from loyaltyrules.ledger import Ledger
+from loyaltyrules.plan import Plan
+from loyaltyrules.sources import open_source
 
 from _paths import PACK, REPO
 
@@ -175,3 +179,35 @@ def test_range_equals_night_by_night_and_catch_up_adds_nothing(
     code, _ = _run("--as-of", "2025-01-01", "--through", "2025-01-03", *common)
     with Ledger.open(state) as ledger:
         assert code == 0 and ledger.count() == nightly
+
+
+def test_every_policy_of_a_year_emits_records_valid_against_the_schema(
+    example_store: Path, pack_plan: Plan
+) -> None:
+    source = open_source(example_store, as_of_limit=dt.date(2025, 12, 31))
+    actions = evaluate(source.connection, pack_plan, dt.date(2025, 1, 1),
+                       dt.date(2025, 12, 31)).actions
+    validator = jsonschema.Draft202012Validator(
+        SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    for action in actions:
+        validator.validate(action)
+    assert {a["policy"] for a in actions} == {p.id for p in pack_plan.policies}
+    assert {a["reason"]["trigger"] for a in actions} >= {
+        "purchase", "first_purchase", "crossing", "upgrade", "schedule"}
+
+
+def test_a_later_run_escalates_follow_ups_left_without_outcome(
+    example_store: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "s.sqlite"
+    common = ("--data", str(example_store), "--state", str(state), "--out", str(tmp_path / "o"))
+    assert _run("--as-of", "2025-03-01", "--through", "2025-03-31", *common)[0] == 0
+    summary = tmp_path / "summary.json"
+    code, output = _run("--as-of", "2025-04-15", "--summary-json", str(summary), *common)
+    assert code == 0, output
+    per_policy = json.loads(summary.read_text())["per_policy"]
+    assert per_policy["escalation"]["candidates"] > 0
+    with Ledger.open(state) as ledger:
+        escalated = [a for a in ledger.actions_for_customer("C0178") if a["policy"] == "escalation"]
+    assert all(a["assignee"]["role"] == "store_manager" for a in escalated)

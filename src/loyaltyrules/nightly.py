@@ -23,6 +23,7 @@ from .config import Config
 from .contact import STATUSES, ContactResult, in_memory, recorded
 from .engine.batch import evaluate
 from .ledger import Ledger, RunRecord
+from .lifecycle import lifecycle_actions
 from .plan import Plan
 from .sources import LoadedSource, open_source
 
@@ -63,15 +64,22 @@ def load_source(data: Path | Config, through: dt.date, rejects: Path | None) -> 
 
 
 def run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
-              state: Path | None, progress: Progress = lambda _m: None) -> RunSummary:
+              state: Path | None, progress: Progress = lambda _m: None,
+              config: Config | None = None) -> RunSummary:
     """Evaluate every date from as_of to through, apply the contact rules, record.
 
+    With a ledger, escalations of overdue follow-ups and routed feedback (from the
+    ledger and the outcomes as they stand when the run starts) join the candidates.
     With no `state` (backtest) nothing is recorded and the contact rules start from
     an empty history.
     """
     summary = RunSummary(as_of, through, source=source)
     progress(f"evaluating {len(plan.policies)} policies from {as_of} to {through}")
     evaluation = evaluate(source.connection, plan, as_of, through)
+    if state is not None:
+        for task in lifecycle_actions(state, as_of, through, config):
+            evaluation.actions.append(task)
+            evaluation.per_policy[task["policy"]] += 1
     summary.candidates = Counter({p.id: 0 for p in plan.policies}) + evaluation.per_policy
     summary.candidates.update({p.id: 0 for p in plan.policies if p.id not in summary.candidates})
     if state is None:

@@ -123,7 +123,7 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: Pa
         source = load_source(source_ref, end, rejects)
     except UnusableInput as err:
         settings.unusable(err)
-    summary = run_range(plan, source, start, end, ledger, progress)
+    summary = run_range(plan, source, start, end, ledger, progress, config)
     _write(summary, target, end, plan)
     _show(summary, target == "-", quiet)
     if summary_json:
