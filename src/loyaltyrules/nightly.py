@@ -22,6 +22,7 @@ from typing import Any
 from .config import Config
 from .contact import STATUSES, ContactResult, in_memory, recorded
 from .engine.batch import evaluate
+from .event import rebuild
 from .ledger import Ledger, RunRecord
 from .lifecycle import lifecycle_actions
 from .plan import Plan
@@ -90,6 +91,9 @@ def run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date
             result = recorded(plan.contact, source.connection, evaluation.actions, as_of,
                               through, ledger, lambda r: _record(
                                   plan, source, as_of, through, summary, evaluation.actions, r))
+    if state is not None:
+        progress("rebuilding the customer views for the point of sale")
+        rebuild(state, source.connection, through, plan)
     summary.actions = result.emitted
     summary.contact, summary.contact_reasons = result.counts, result.reasons
     summary.new = Counter(a["policy"] for a in summary.actions)

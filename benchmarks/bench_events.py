@@ -1,0 +1,155 @@
+"""In-process per-event throughput and latency for the default pack (design, section 7).
+
+    python benchmarks/bench_events.py [--events N] [--customers N] [--durable-python PATH]
+
+Measures, on one synthetic stream of receipts (seeded), with a warm engine:
+
+* stateless: `StatelessEngine.on_purchase(receipt, view, referrer)`, views kept by
+  the caller in a dict (the pure evaluation cost), for the whole pack and for the
+  two rules durable_rules runs (big-purchase threshold and referral);
+* stored: `Engine.on_purchase(receipt)` on a state file (one SQLite transaction with
+  synchronous=FULL per event: dominated by the disk's fsync);
+* durable_rules, when its interpreter is given or found at /tmp/drvenv/bin/python,
+  running the same per-event big-purchase threshold and referral rules.
+
+Prints one JSON object per path: events, seconds, events_per_s, p50_us, p99_us.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from loyaltyrules.api import Engine, StatelessEngine
+from loyaltyrules.event.view import CustomerView
+from loyaltyrules.resources import default_policies_dir
+
+HERE = Path(__file__).resolve().parent
+DURABLE = Path("/tmp/drvenv/bin/python")
+PACK = default_policies_dir()
+# The two rules durable_rules runs too, for a like-for-like comparison.
+SAME_RULES = [PACK / "big-purchase-call.yaml", PACK / "referral-thanks.yaml", PACK / "templates"]
+
+
+def customers(n: int, rng: random.Random) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(n):
+        referred = f"C{rng.randrange(i):06d}" if i and rng.random() < 0.1 else None
+        rows.append({"customer_id": f"C{i:06d}", "region": f"R{i % 20:02d}",
+                     "birthday": f"19{50 + i % 50}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                     "referred_by": referred, "address": "x" if i % 3 else None})
+    return rows
+
+
+def receipts(n: int, people: int, rng: random.Random) -> list[dict[str, Any]]:
+    start = dt.datetime(2025, 12, 1, 10)
+    rows = []
+    for i in range(n):
+        amount = round(rng.lognormvariate(4.8, 1.1), 2) * (-1 if rng.random() < 0.03 else 1)
+        rows.append({"purchase_id": f"P{i:08d}",
+                     "customer_id": f"C{min(int(rng.paretovariate(1.2)) - 1, people - 1):06d}"
+                     if rng.random() < 0.5 else f"C{rng.randrange(people):06d}",
+                     "store_id": f"S{i % 200:03d}", "staff_id": f"E{i % 1600:05d}",
+                     "purchased_at": (start + dt.timedelta(seconds=20 * i)).isoformat(),
+                     "amount": str(amount)})
+    return rows
+
+
+def summary(times: list[int], seconds: float, fired: int) -> dict[str, Any]:
+    times = sorted(times)
+    return {"events": len(times), "fired": fired, "seconds": round(seconds, 3),
+            "events_per_s": round(len(times) / seconds),
+            "p50_us": round(times[len(times) // 2] / 1000, 1),
+            "p99_us": round(times[int(len(times) * 0.99)] / 1000, 1)}
+
+
+def stateless(people: list[dict[str, Any]], stream: list[dict[str, Any]],
+              policies: list[Path] | None = None) -> dict[str, Any]:
+    engine = StatelessEngine.load(policies)
+    views: dict[str, CustomerView] = {c["customer_id"]: engine.new_view(c) for c in people}
+    for r in stream[: len(stream) // 10]:  # warm up on copies of the views
+        engine.on_purchase(r, views[r["customer_id"]])
+    times, fired = [], 0
+    start = time.perf_counter()
+    for r in stream:
+        t0 = time.perf_counter_ns()
+        view = views[r["customer_id"]]
+        referred = view.record.referred_by if view.record else None
+        actions, views[r["customer_id"]] = engine.on_purchase(
+            r, view, views.get(referred) if referred else None)
+        times.append(time.perf_counter_ns() - t0)
+        fired += len(actions)
+    return summary(times, time.perf_counter() - start, fired)
+
+
+def stored(people: list[dict[str, Any]], stream: list[dict[str, Any]]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = Engine.load(state=Path(tmp) / "state.db")
+        for c in people:
+            engine.on_customer(c)
+        times, fired = [], 0
+        start = time.perf_counter()
+        for r in stream:
+            t0 = time.perf_counter_ns()
+            fired += len(engine.on_purchase(r))
+            times.append(time.perf_counter_ns() - t0)
+        result = summary(times, time.perf_counter() - start, fired)
+        engine.close()
+    return result
+
+
+def durable(python: Path, people: list[dict[str, Any]], stream: list[dict[str, Any]]
+            ) -> dict[str, Any]:
+    referrers = {c["customer_id"]: c["referred_by"] or "none" for c in people}
+    seen: set[str] = set()
+    lines = []
+    for r in stream:
+        cid = r["customer_id"]
+        lines.append(json.dumps({"id": r["purchase_id"], "amount": float(r["amount"]),
+                                 "customer_id": cid, "first": cid not in seen,
+                                 "referred_by": referrers[cid]}))
+        seen.add(cid)
+    done = subprocess.run([str(python), str(HERE / "durable_events.py")], check=True,
+                          input="\n".join(lines), capture_output=True, text=True)
+    out: dict[str, Any] = json.loads(done.stdout)
+    out["events_per_s"] = round(out["events"] / out["seconds"])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--stored-events", type=int, default=2_000)
+    parser.add_argument("--customers", type=int, default=5_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--durable-python", type=Path, default=DURABLE)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    people = customers(args.customers, rng)
+    stream = receipts(args.events, args.customers, rng)
+    print(json.dumps({"path": "stateless", "policies": "pack",
+                      **stateless(people, stream)}))
+    print(json.dumps({"path": "stateless", "policies": "threshold+referral",
+                      **stateless(people, stream, SAME_RULES)}))
+    print(json.dumps({"path": "stored", **stored(people, stream[: args.stored_events])}))
+    if args.durable_python.exists():
+        try:
+            print(json.dumps({"path": "durable_rules", **durable(args.durable_python, people,
+                                                                  stream)}))
+        except (subprocess.CalledProcessError, ValueError) as err:
+            print(json.dumps({"path": "durable_rules", "error": type(err).__name__}))
+    else:
+        print(json.dumps({"path": "durable_rules",
+                          "skipped": "not installed (pip install durable_rules in a venv; "
+                                     "pass --durable-python)"}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""The Python API for embedding the engine in a POS (docs/embedding.md).
+
+    engine = Engine.load(state="state.db")      # validate + compile once; thread-safe
+    actions = engine.on_purchase({...receipt...})
+
+`Engine` keeps customer views and records actions in the state file (the ledger),
+so the nightly run finds them there and emits each only once. `StatelessEngine`
+(and `evaluate_purchase`) take the customer view from the caller and store nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .event.errors import EventError
+from .event.evaluator import EventEvaluator
+from .event.receipts import parse_customer, parse_receipt
+from .event.store import Tx, ViewStore
+from .event.view import CustomerView
+from .ledger import migrate
+from .plan import Plan, compile_paths
+from .resources import default_policies_dir
+
+__all__ = ["Engine", "EventError", "StatelessEngine", "evaluate_purchase"]
+
+Action = dict[str, Any]
+PolicyPaths = str | Path | Iterable[str | Path] | None
+
+
+def _plan(policies: PolicyPaths) -> Plan:
+    if policies is None:
+        return compile_paths([default_policies_dir()])
+    if isinstance(policies, str | Path):
+        return compile_paths([Path(policies)])
+    return compile_paths([Path(p) for p in policies])
+
+
+@dataclass(frozen=True)
+class StatelessEngine:
+    """The evaluator alone: the caller keeps each customer's view (CustomerView)."""
+
+    plan: Plan
+    evaluator: EventEvaluator
+    consent_default: bool = True
+
+    @classmethod
+    def load(cls, policies: PolicyPaths = None, stores: Mapping[str, str | None] | None = None,
+             *, consent_default: bool = True) -> StatelessEngine:
+        plan = _plan(policies)
+        return cls(plan, EventEvaluator(plan, stores), consent_default)
+
+    @property
+    def bundle(self) -> str:
+        return self.plan.bundle
+
+    def new_view(self, customer: Mapping[str, Any]) -> CustomerView:
+        """The view of a customer with no receipts yet, from their record."""
+        record = parse_customer(customer, self.evaluator.stores, self.consent_default)
+        return CustomerView(record.customer_id, record)
+
+    def on_purchase(self, receipt: Mapping[str, Any], view: CustomerView | None,
+                    referrer: CustomerView | None = None) -> tuple[list[Action], CustomerView]:
+        """Candidate actions of one receipt and the customer's view after it.
+
+        `view` is the customer's view before the receipt (None: no record, no receipts);
+        `referrer` the referrer's view, read only for a first purchase. Deduplication
+        by purchase_id is the caller's concern here.
+        """
+        parsed = parse_receipt(receipt)
+        if parsed.customer_id is None:
+            raise EventError("missing-field", "customer_id is required here", "customer_id")
+        if view is not None and view.customer_id != parsed.customer_id:
+            raise EventError("wrong-view", "the view is another customer's", "customer_id")
+        before = view if view is not None else CustomerView(parsed.customer_id)
+        return self.evaluator.purchase(before, parsed, referrer)
+
+    def on_day(self, view: CustomerView, day: dt.date) -> list[Action]:
+        """Schedules for the customer on `day`, from the view as it is now."""
+        return self.evaluator.day(view, day)
+
+
+def evaluate_purchase(plan_or_engine: Plan | StatelessEngine | Engine,
+                      receipt: Mapping[str, Any], view: CustomerView | None,
+                      referrer: CustomerView | None = None
+                      ) -> tuple[list[Action], CustomerView]:
+    """One receipt against a caller-supplied view: (actions, new view). Stores nothing.
+
+    Passing a Plan compiles an evaluator on each call; keep a StatelessEngine instead
+    when calling often.
+    """
+    if isinstance(plan_or_engine, Plan):
+        engine = StatelessEngine(plan_or_engine, EventEvaluator(plan_or_engine))
+    elif isinstance(plan_or_engine, Engine):
+        engine = plan_or_engine.stateless
+    else:
+        engine = plan_or_engine
+    return engine.on_purchase(receipt, view, referrer)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Compiled once, immutable, safe to share between threads.
+
+    Each event is one SQLite transaction (BEGIN IMMEDIATE) on the state file: the
+    purchase is marked seen, the view advanced, the new actions inserted into the
+    ledger, all or nothing, serialised with a nightly run writing the same file.
+    """
+
+    stateless: StatelessEngine
+    store: ViewStore = field(repr=False)
+
+    @classmethod
+    def load(cls, policies: PolicyPaths = None, state: str | Path | None = None,
+             stores: Mapping[str, str | None] | None = None, *,
+             consent_default: bool = True) -> Engine:
+        """Validate and compile `policies` (default: the bundled pack) and open `state`
+        (default: a private in-memory store). `stores` maps store_id to region;
+        without it, the regions saved by the last nightly rebuild are used."""
+        plan = _plan(policies)
+        store = ViewStore(Path(state) if state is not None else Path(":memory:"))
+        store.read(migrate)  # the ledger's tables, created or migrated as ledger.py does
+        store.ledger_ready()
+        regions = dict(stores) if stores is not None else store.stores()
+        return cls(StatelessEngine(plan, EventEvaluator(plan, regions), consent_default), store)
+
+    @property
+    def plan(self) -> Plan:
+        return self.stateless.plan
+
+    @property
+    def bundle(self) -> str:
+        return self.stateless.plan.bundle
+
+    def close(self) -> None:
+        self.store.close()
+
+    def on_purchase(self, receipt: Mapping[str, Any]) -> list[Action]:
+        """Apply a receipt; return the actions it fired that the ledger did not have.
+
+        A purchase_id seen before (at the POS or in the history) changes nothing and
+        returns []. Raises EventError for bad input.
+        """
+        parsed = parse_receipt(receipt)
+        evaluator = self.stateless.evaluator
+
+        def work(tx: Tx) -> list[Action]:
+            if not tx.claim(parsed.purchase_id):
+                return []
+            tx.log_receipt(parsed)
+            if parsed.customer_id is None:
+                return []  # anonymous sales trigger nothing
+            view = tx.view(parsed.customer_id) or CustomerView(parsed.customer_id)
+            referred_by = view.record.referred_by if view.record else None
+            referrer = tx.view(referred_by) if referred_by else None
+            actions, after = evaluator.purchase(view, parsed, referrer)
+            tx.put(after)
+            return [dict(a) for a in tx.record_actions(actions, f"pos:{parsed.purchase_id}")]
+
+        return self.store.write(work)
+
+    def on_customer(self, customer: Mapping[str, Any]) -> list[Action]:
+        """Register or update a customer record (a join). No pack policy fires on it."""
+        record = parse_customer(customer, self.stateless.evaluator.stores,
+                                self.stateless.consent_default)
+
+        def work(tx: Tx) -> list[Action]:
+            tx.log_customer(record)
+            view = tx.view(record.customer_id) or CustomerView(record.customer_id)
+            tx.put(replace(view, record=record))
+            return []
+
+        return self.store.write(work)
+
+    def on_complaint(self, complaint: Mapping[str, Any]) -> list[Action]:
+        """Accepted and checked; the pack has no complaint policy, so nothing fires."""
+        if not isinstance(complaint, Mapping):
+            raise EventError("bad-event", "a complaint must be a mapping")
+        if not complaint.get("customer_id"):
+            raise EventError("missing-field", "customer_id is required", "customer_id")
+        return []
+
+    def on_day(self, customer_id: str, day: dt.date) -> list[Action]:
+        """Schedules for one customer on `day` (birthday, lapse, 1 January downgrade),
+        from the view as it is at this moment; new ones are recorded in the ledger."""
+        if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
+            raise EventError("bad-date", "day must be a date", "day")
+
+        def work(tx: Tx) -> list[Action]:
+            view = tx.view(customer_id)
+            if view is None:
+                return []
+            actions = self.stateless.evaluator.day(view, day)
+            return [dict(a) for a in tx.record_actions(actions, f"pos-day:{day.isoformat()}")]
+
+        return self.store.write(work)
+
+    def open_actions(self, customer_id: str) -> list[Action]:
+        """The customer's open actions in the ledger (nightly and POS), oldest first."""
+        query = ("SELECT record FROM actions WHERE customer_id = ? AND status = 'open' "
+                 "ORDER BY as_of, rowid")
+        rows = self.store.read(lambda conn: conn.execute(query, (customer_id,)).fetchall())
+        return [json.loads(r[0]) for r in rows]
+
+    def view(self, customer_id: str) -> CustomerView | None:
+        """The customer's stored view, or None."""
+        return self.store.view(customer_id)

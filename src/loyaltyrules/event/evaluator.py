@@ -1,0 +1,230 @@
+"""The per-event evaluator: one receipt (or one customer on one day) in, actions out.
+
+Compiled once from the same Plan as the batch engine, into closures per policy
+(event/policy.py); it mirrors engine/triggers.py trigger by trigger, so a receipt fed
+here gives the actions, ids included, that the nightly run gives for it:
+
+* purchase / first_purchase: the receipt's row (first purchase: the customer's first
+  receipt ever, with the referrer's facts as of that moment);
+* crossing: the first receipt after which the metric reaches the threshold resolved
+  at that receipt's scope, once per (customer, threshold), per year for this-year
+  metrics; marks are set whether or not the conditions hold, as in the batch;
+* tier ladder upgrades: the tier held after the receipt above the one held just
+  before it (1 January also compares with the tier held on 31 December);
+* schedules (`day`): the customer's view at that moment, not at the end of the day.
+
+Policies that read rank_in_region need the whole population and are left to the
+nightly run (`nightly_only`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from ..conditions import compile_python
+from ..conditions.evaluate import Evaluator
+from ..engine.triggers import reads_rank
+from ..plan import CompiledPolicy, Plan
+from .facts import Ladder, purchase_facts, state_facts
+from .policy import PolicyPlan, Trigger
+from .view import CENTS3, CustomerView, Receipt, advance, first_of_year, rolled
+
+YEARLY_METRICS = ("customer.spend_this_year", "customer.points_this_year")
+PURCHASE_KINDS = ("purchase", "first_purchase", "crossing", "tier_ladder")
+
+
+def threshold_text(value: Any) -> str:
+    """The threshold as DuckDB casts it to text: DECIMAL(18,3) with 3 places."""
+    if isinstance(value, Decimal):
+        return f"{value.quantize(CENTS3):f}"
+    return str(value)
+
+
+def _metric(view: CustomerView, path: str) -> Any:
+    values: dict[str, Any] = {
+        "customer.lifetime_spend": view.lifetime_spend,
+        "customer.spend_this_year": view.spend_this_year,
+        "customer.points_this_year": view.points_this_year,
+        "customer.purchase_count": view.purchase_count,
+    }
+    return values.get(path)
+
+
+def _sorted(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The batch's order: business date, policy, customer, id."""
+    return sorted(actions, key=lambda a: (a["as_of"], a["policy"], a["customer_id"],
+                                          a["action_id"]))
+
+
+class Crossing:
+    def __init__(self, policy: CompiledPolicy, bundle: str) -> None:
+        self.plan = PolicyPlan(policy, bundle)
+        self.metric: str = policy.spec.trigger.metric  # type: ignore[union-attr]
+        self.yearly = self.metric in YEARLY_METRICS
+        self.threshold: Evaluator = compile_python(policy.trigger_nodes["threshold"])
+
+    def mark(self, after: CustomerView, region: str | None, store: str | None) -> str | None:
+        """The crossing mark this receipt reaches, or None."""
+        params = self.plan.params.at(region, store)[0]
+        limit, value = self.threshold({}, params), _metric(after, self.metric)
+        if limit is None or value is None or not value >= limit:
+            return None
+        key = threshold_text(limit) + (f":{after.year}" if self.yearly else "")
+        return f"{self.metric}|{key}"
+
+
+class EventEvaluator:
+    """Immutable after construction; safe to share between threads."""
+
+    def __init__(self, plan: Plan, stores: Mapping[str, str | None] | None = None) -> None:
+        self.plan = plan
+        self.stores = dict(stores or {})
+        self.ladder = Ladder(plan.ladder)
+        live = [p for p in plan.policies if not reads_rank(p)]
+        self.nightly_only = tuple(p.id for p in plan.policies if reads_rank(p))
+        self.purchases = [PolicyPlan(p, plan.bundle) for p in live if p.kind == "purchase"]
+        self.firsts = [PolicyPlan(p, plan.bundle) for p in live if p.kind == "first_purchase"]
+        self.crossings = [Crossing(p, plan.bundle) for p in live if p.kind == "crossing"]
+        self.ladders = [PolicyPlan(p, plan.bundle) for p in live if p.kind == "tier_ladder"]
+        self.schedules = [PolicyPlan(p, plan.bundle) for p in live if p.kind == "schedule"]
+
+    def region_of(self, store: str | None, view: CustomerView) -> str | None:
+        """The scope region: the store's region, else the customer's."""
+        region = self.stores.get(store) if store is not None else None
+        if region is None and view.record is not None:
+            return view.record.region
+        return region
+
+    # -- receipts --------------------------------------------------------------------
+    def advance(self, view: CustomerView, receipt: Receipt) -> CustomerView:
+        """The view after the receipt, crossing marks included (no actions)."""
+        return self._advance(view, receipt)[0]
+
+    def _advance(self, view: CustomerView, receipt: Receipt
+                 ) -> tuple[CustomerView, list[str | None]]:
+        """The view after the receipt, and each crossing's mark reached at it."""
+        after = advance(view, receipt)
+        if not self.crossings:
+            return after, []
+        region = self.region_of(receipt.store_id, after)
+        marks = [c.mark(after, region, receipt.store_id) for c in self.crossings]
+        new = {m for m in marks if m is not None} - after.crossed
+        return (replace(after, crossed=after.crossed | new) if new else after), marks
+
+    def purchase(self, view: CustomerView, receipt: Receipt,
+                 referrer: CustomerView | None = None
+                 ) -> tuple[list[dict[str, Any]], CustomerView]:
+        """The actions of one receipt and the view after it."""
+        after, marks = self._advance(view, receipt)
+        if after.record is None:
+            return [], after  # the batch's contexts join the customers table
+        facts = purchase_facts(after, receipt, self.ladder)
+        store = receipt.store_id
+        trig = Trigger("purchase", receipt.purchase_id, store, self.region_of(store, after),
+                       receipt.purchase_id)
+        found = [a for p in self.purchases for a in p.fire(facts, trig)]
+        if after.purchase_count == 1 and self.firsts:
+            found += self._first(facts, trig, referrer)
+        found += self._crossings(view, after, marks, facts, trig)
+        found += self._upgrades(view, after, facts, trig)
+        return _sorted(found), after
+
+    def _first(self, facts: dict[str, Any], trig: Trigger, referrer: CustomerView | None
+               ) -> list[dict[str, Any]]:
+        record = referrer.record if referrer is not None else None
+        with_referrer = {**facts, **state_facts("referrer", referrer, record, facts["as_of"],
+                                                 self.ladder)}
+        first = replace(trig, event="first_purchase")
+        return [a for p in self.firsts for a in p.fire(with_referrer, first)]
+
+    def _crossings(self, before: CustomerView, after: CustomerView, marks: list[str | None],
+                   facts: dict[str, Any], trig: Trigger) -> list[dict[str, Any]]:
+        had = rolled(before, after.year or 0).crossed
+        found = []
+        for crossing, mark in zip(self.crossings, marks, strict=True):
+            if mark is not None and mark not in had:
+                key = mark.split("|", 1)[1]
+                found += crossing.plan.fire(facts, replace(trig, event="crossing", key=key))
+        return found
+
+    def _upgrades(self, before: CustomerView, after: CustomerView, facts: dict[str, Any],
+                  trig: Trigger) -> list[dict[str, Any]]:
+        if not self.ladders or after.record is None:
+            return []
+        day: dt.date = facts["as_of"]
+        base = rolled(before, day.year)
+        ly, l2 = base.last_year_max_points, base.year_before_max_points
+        prev = 0 if first_of_year(before, day) else base.year_max_points
+        region, store = after.record.region, after.record.home_store
+        index = self.ladder.index
+        now = index(max(after.year_max_points, ly), region, store) or 0
+        held = index(max(prev, ly), region, store) or 0
+        if (day.month, day.day) == (1, 1):
+            held = max(held, index(max(ly, l2), region, store) or 0)
+        if now <= held:
+            return []
+        return self._tier_change(facts, trig, "upgrade", now, held, f"{day.year}:"
+                                 f"{self.ladder.name(now)}")
+
+    def _tier_change(self, facts: dict[str, Any], trig: Trigger, on: str, now: int,
+                     held: int, key: str) -> list[dict[str, Any]]:
+        record = facts["customer.region"], facts["customer.home_store"]
+        tier_facts = {**facts, "tier.name": self.ladder.name(now),
+                      "tier.previous": self.ladder.name(held),
+                      "tier.discount_pct": self.ladder.discount(now, *record)}
+        found = []
+        for plan in self.ladders:
+            actions = [a for a in plan.actions if a.action.spec.on == on]
+            found += plan.fire(tier_facts, replace(trig, event=on, key=key), actions)
+        return found
+
+    # -- one customer on one day ---------------------------------------------------
+    def day(self, view: CustomerView, day: dt.date) -> list[dict[str, Any]]:
+        """Schedules (and 1 January downgrades) for the customer as of this moment."""
+        record = view.record
+        if record is None:
+            return []
+        facts = state_facts("customer", view, record, day, self.ladder)
+        facts["as_of"] = day
+        store = record.home_store or view.last_positive_store or view.last_receipt_store
+        trig = Trigger("schedule", day.isoformat(), store, self.region_of(store, view))
+        found = []
+        for plan in self.schedules:
+            trigger = plan.policy.spec.trigger
+            if trigger.every == "year":  # type: ignore[union-attr]
+                if not _is_yearly_date(str(trigger.on), day):  # type: ignore[union-attr]
+                    continue
+                found += plan.fire(facts, replace(trig, key=str(day.year)))
+            else:
+                found += plan.fire(facts, trig)
+        if (day.month, day.day) == (1, 1):
+            found += self._downgrade(view, facts, trig, day)
+        return _sorted(found)
+
+    def _downgrade(self, view: CustomerView, facts: dict[str, Any], trig: Trigger,
+                   day: dt.date) -> list[dict[str, Any]]:
+        if not self.ladders or view.record is None:
+            return []
+        seen = rolled(view, day.year)
+        this_year = seen.year_max_points if seen.year == day.year else 0
+        ly, l2 = seen.last_year_max_points, seen.year_before_max_points
+        region, store = view.record.region, view.record.home_store
+        now = self.ladder.index(max(this_year, ly), region, store) or 0
+        held = self.ladder.index(max(ly, l2), region, store) or 0
+        if now >= held:
+            return []
+        return self._tier_change(facts, replace(trig, event="downgrade"), "downgrade", now,
+                                 held, f"{day.year}:down")
+
+
+def _is_yearly_date(month_day: str, day: dt.date) -> bool:
+    """The yearly schedule's date (29 February: 28 February in other years)."""
+    month, dom = (int(p) for p in month_day.split("-"))
+    if (day.month, day.day) == (month, dom):
+        return True
+    leap = day.year % 4 == 0 and (day.year % 100 != 0 or day.year % 400 == 0)
+    return (month, dom) == (2, 29) and (day.month, day.day) == (2, 28) and not leap

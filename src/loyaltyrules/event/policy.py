@@ -1,0 +1,157 @@
+"""One policy compiled to closures: gates, conditions, and the action records.
+
+The Python twin of engine/compile.py + engine/actions.py: the same gates (effective
+window, scope, enabled flag), every condition must hold (missing = false), and each
+fired action laid out field by field exactly as the batch's Assembler lays out a row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..conditions import compile_python
+from ..conditions.evaluate import Evaluator
+from ..engine.actions import format_value, json_value
+from ..engine.compile import reason_paths
+from ..ledger import action_id
+from ..plan import CompiledAction, CompiledPolicy
+from .facts import Params
+
+
+def _plain(value: Any) -> Any:
+    """Durations as whole days, as the SQL target holds them (BIGINT)."""
+    return value.days if isinstance(value, dt.timedelta) else value
+
+
+def _maybe(action: CompiledAction, name: str) -> Evaluator | None:
+    node = action.nodes.get(name)
+    return compile_python(node) if node is not None else None
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Where a candidate row comes from, beyond its facts."""
+
+    event: str  # reason.trigger: purchase, first_purchase, crossing, upgrade, schedule ...
+    key: str  # the trigger key of the action id (before "#index")
+    store: str | None  # scope store
+    region: str | None  # scope region
+    purchase_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    action: CompiledAction
+    when: Evaluator | None
+    fallback_when: Evaluator | None
+    source: Evaluator | None
+    not_before: Evaluator | None
+    due_by: Evaluator | None
+    params: tuple[tuple[str, Evaluator], ...]
+
+    @classmethod
+    def of(cls, action: CompiledAction) -> ActionPlan:
+        return cls(action, _maybe(action, "when"), _maybe(action, "fallback.when"),
+                   _maybe(action, "assignee.source"), _maybe(action, "window.not_before"),
+                   _maybe(action, "window.due_by"),
+                   tuple((name, compile_python(c)) for name, c in action.params))
+
+    def channel(self, facts: Mapping[str, Any], params: Mapping[str, Any]
+                ) -> tuple[str, str | None]:
+        spec = self.action.spec
+        fallback = spec.fallback
+        if fallback is not None and (self.fallback_when is None
+                                     or self.fallback_when.holds(facts, params)):
+            return fallback.type, fallback.template or spec.template
+        return spec.type, spec.template
+
+    def assignee(self, facts: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+        spec = self.action.spec.assignee
+        staff = self.source(facts, params) if self.source is not None else None
+        if spec.source and staff is None and spec.fallback:
+            return {"role": spec.fallback, "id": None}
+        return {"role": spec.role, "id": staff}
+
+
+def _days(ev: Evaluator | None, facts: Mapping[str, Any], params: Mapping[str, Any]
+          ) -> dt.timedelta:
+    value = _plain(ev(facts, params)) if ev is not None else None
+    return dt.timedelta(days=int(value)) if value is not None else dt.timedelta(0)
+
+
+class PolicyPlan:
+    """A compiled policy: `fire` gives the action records of one candidate row."""
+
+    def __init__(self, policy: CompiledPolicy, bundle: str) -> None:
+        self.policy, self.bundle = policy, bundle
+        self.params = Params(policy)
+        self.conditions = tuple(compile_python(c) for _t, c in policy.conditions)
+        self.reason_paths = reason_paths(policy)
+        self.actions = tuple(ActionPlan.of(a) for a in policy.actions)
+        scope = policy.spec.scope
+        self.regions = frozenset(scope.regions)
+        self.stores = frozenset(scope.stores)
+
+    def gate(self, day: dt.date, trigger: Trigger) -> Mapping[str, Any] | None:
+        """The params at the trigger's scope, or None when the policy does not apply."""
+        if not self.policy.in_force(day):
+            return None
+        if self.regions and trigger.region not in self.regions:
+            return None
+        if self.stores and trigger.store not in self.stores:
+            return None
+        params, enabled = self.params.at(trigger.region, trigger.store)
+        return params if enabled else None
+
+    def fire(self, facts: Mapping[str, Any], trigger: Trigger,
+             actions: Sequence[ActionPlan] | None = None) -> list[dict[str, Any]]:
+        day: dt.date = facts["as_of"]
+        params = self.gate(day, trigger)
+        if params is None or not all(c.holds(facts, params) for c in self.conditions):
+            return []
+        reason: dict[str, Any] = {"trigger": trigger.event}
+        if trigger.purchase_id is not None:
+            reason["purchase_id"] = trigger.purchase_id
+        reason["values"] = {p: format_value(_plain(self._value(p, facts, params)))
+                            for p in self.reason_paths}
+        return [record for a in (self.actions if actions is None else actions)
+                if (record := self._record(a, facts, params, trigger, reason)) is not None]
+
+    @staticmethod
+    def _value(path: str, facts: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
+        if path.startswith("params."):
+            return params.get(path.removeprefix("params."))
+        return facts.get(path)
+
+    def _record(self, plan: ActionPlan, facts: Mapping[str, Any], params: Mapping[str, Any],
+                trigger: Trigger, reason: dict[str, Any]) -> dict[str, Any] | None:
+        spec = plan.action.spec
+        if plan.when is not None and not plan.when.holds(facts, params):
+            return None
+        customer = facts["customer.customer_id"]
+        recipient = facts["customer.referred_by"] if spec.recipient == "referrer" else customer
+        if recipient is None:
+            return None
+        kind, template = plan.channel(facts, params)
+        day: dt.date = facts["as_of"]
+        return {
+            "action_id": action_id(self.policy.id, customer, f"{trigger.key}#{plan.action.index}"),
+            "policy": self.policy.id,
+            "policy_version": self.policy.version,
+            "bundle": self.bundle,
+            "type": kind,
+            "customer_id": recipient,
+            "store_id": trigger.store,
+            "region": trigger.region,
+            "assignee": plan.assignee(facts, params),
+            "not_before": (day + _days(plan.not_before, facts, params)).isoformat(),
+            "due_by": (day + _days(plan.due_by, facts, params)).isoformat(),
+            "as_of": day.isoformat(),
+            "priority": spec.priority,
+            "template": template or self.policy.id,
+            "params": {name: json_value(_plain(ev(facts, params))) for name, ev in plan.params},
+            "reason": reason,
+        }

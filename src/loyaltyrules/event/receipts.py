@@ -1,0 +1,129 @@
+"""Events from a host, checked: a receipt or a customer record as a plain mapping in,
+typed values out, or an EventError with a code (the same names as the input tables,
+docs/data-sources.md). Extra keys are ignored, as extra columns are in a source."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from .errors import EventError
+from .view import CustomerRecord, Receipt, money
+
+T = TypeVar("T")
+LIMIT = Decimal("1e15")  # DECIMAL(18,3) holds 15 digits before the point
+PERSONAL = ("address", "phone", "email")
+
+
+def _text(event: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
+    value = event.get(name)
+    if value is None or value == "":
+        if required:
+            raise EventError("missing-field", f"{name} is required", name)
+        return None
+    if not isinstance(value, str):
+        raise EventError("bad-type", f"{name} must be a string", name)
+    return value
+
+
+def _parsed(event: Mapping[str, Any], name: str, code: str,
+            parse: Callable[[Any], T | None]) -> T | None:
+    value = event.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        result = parse(value)
+    except (ValueError, TypeError, InvalidOperation):
+        result = None
+    if result is None:
+        raise EventError(code, f"{name} is not valid", name)
+    return result
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time())
+    if not isinstance(value, dt.datetime) or value.tzinfo is not None:
+        return None  # naive means the store's local time, as in the input tables
+    return value
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _amount(value: Any) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        value = str(value)
+    if not isinstance(value, int | str | Decimal):
+        return None
+    amount = Decimal(value)
+    return money(amount) if amount.is_finite() and abs(amount) < LIMIT else None
+
+
+def _bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def parse_receipt(event: Mapping[str, Any]) -> Receipt:
+    """A receipt from a mapping with the `purchases` table's columns."""
+    if not isinstance(event, Mapping):
+        raise EventError("bad-event", "a receipt must be a mapping")
+    at = _parsed(event, "purchased_at", "bad-timestamp", _timestamp)
+    amount = _parsed(event, "amount", "bad-amount", _amount)
+    if at is None:
+        raise EventError("missing-field", "purchased_at is required", "purchased_at")
+    if amount is None:
+        raise EventError("missing-field", "amount is required", "amount")
+    return Receipt(
+        purchase_id=_text(event, "purchase_id", required=True) or "",
+        customer_id=_text(event, "customer_id"),
+        store_id=_text(event, "store_id", required=True) or "",
+        purchased_at=at,
+        amount=amount,
+        staff_id=_text(event, "staff_id"),
+        currency=_text(event, "currency"),
+        return_of=_text(event, "return_of"),
+    )
+
+
+def parse_customer(event: Mapping[str, Any], stores: Mapping[str, str | None],
+                   consent_default: bool = True) -> CustomerRecord:
+    """A customer record as the clean `customers` table holds it (region resolved,
+    missing consent = the default, contact details reduced to has_* flags)."""
+    if not isinstance(event, Mapping):
+        raise EventError("bad-event", "a customer must be a mapping")
+    customer_id = _text(event, "customer_id", required=True) or ""
+    home = _text(event, "home_store")
+    consents: dict[str, bool] = {}
+    for name in ("consent_sms", "consent_call", "consent_mail", "consent_visit"):
+        value = _parsed(event, name, "bad-boolean", _bool)
+        consents[name] = consent_default if value is None else value
+    for name in ("name", *PERSONAL):
+        _text(event, name)  # type check only: contact details are not kept
+    referred_by = _text(event, "referred_by")
+    if referred_by == customer_id:
+        raise EventError("self-referral", "referred_by names the customer", "referred_by")
+    return CustomerRecord(
+        customer_id=customer_id,
+        birthday=_parsed(event, "birthday", "bad-date", _date),
+        region=_text(event, "region") or (stores.get(home) if home else None) or "default",
+        home_store=home,
+        joined_on=_parsed(event, "joined_on", "bad-date", _date),
+        referred_by=referred_by,
+        staff_id=_text(event, "staff_id"),
+        has_address=event.get("address") not in (None, ""),
+        has_phone=event.get("phone") not in (None, ""),
+        has_email=event.get("email") not in (None, ""),
+        **consents,
+    )

@@ -1,0 +1,203 @@
+"""Customer views in the state SQLite file, beside the ledger (docs/embedding.md).
+
+Own tables, created if missing: `customer_views` (one JSON view per customer),
+`seen_purchases` (every purchase_id applied, so a receipt counts once),
+`pos_receipts` and `pos_customers` (what the POS applied, replayed by the nightly
+rebuild while the history does not have it yet), `view_stores`, `view_meta`.
+Same pragmas as the ledger: WAL, synchronous=FULL, a busy timeout, so a POS and
+the nightly job can write the file at once; every write is one BEGIN IMMEDIATE.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..ledger import BUSY_TIMEOUT_MS
+from .view import CustomerRecord, CustomerView, Receipt, view_from_json, view_to_json
+
+T = TypeVar("T")
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS customer_views (customer_id TEXT PRIMARY KEY, view TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS customer_views_next "
+    "(customer_id TEXT PRIMARY KEY, view TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS seen_purchases (purchase_id TEXT PRIMARY KEY, source TEXT)",
+    """CREATE TABLE IF NOT EXISTS pos_receipts (
+        purchase_id TEXT PRIMARY KEY, customer_id TEXT, store_id TEXT NOT NULL,
+        staff_id TEXT, purchased_at TEXT NOT NULL, amount TEXT NOT NULL, currency TEXT,
+        return_of TEXT, recorded_at TEXT NOT NULL)""",
+    "CREATE TABLE IF NOT EXISTS pos_customers (customer_id TEXT PRIMARY KEY, record TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS view_stores (store_id TEXT PRIMARY KEY, region TEXT)",
+    "CREATE TABLE IF NOT EXISTS view_meta (key TEXT PRIMARY KEY, value TEXT)",
+)
+# The ledger's `actions` columns (ledger.py _ACTION_COLUMNS); a test keeps them in step.
+ACTION_COLUMNS = ("action_id", "policy", "policy_version", "bundle", "type", "customer_id",
+                  "store_id", "region", "as_of", "not_before", "due_by")
+
+
+def insert_action_sql(conn: sqlite3.Connection) -> str:
+    """The ledger insert; with the contact rules' `contact_day` column (ledger schema 2)
+    set to the business date, so POS emissions count towards the contact caps."""
+    columns = [*ACTION_COLUMNS, "record", "created_run"]
+    have = {row[1] for row in conn.execute("PRAGMA table_info(actions)")}
+    extra = ", contact_day" if "contact_day" in have else ""
+    marks = ", ".join("?" * len(columns)) + (", ?" if extra else "")
+    return (f"INSERT INTO actions ({', '.join(columns)}{extra}) VALUES ({marks}) "
+            "ON CONFLICT (action_id) DO NOTHING")
+RECEIPT_COLUMNS = ("purchase_id", "customer_id", "store_id", "staff_id", "purchased_at",
+                   "amount", "currency", "return_of")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False)  # guarded by ViewStore's lock
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    for statement in SCHEMA:
+        conn.execute(statement)
+    return conn
+
+
+def record_json(record: CustomerRecord) -> str:
+    data = asdict(record)
+    for name in ("birthday", "joined_on"):
+        data[name] = data[name].isoformat() if data[name] else None
+    return json.dumps(data, sort_keys=True)
+
+
+def record_from_json(text: str) -> CustomerRecord:
+    data = json.loads(text)
+    for name in ("birthday", "joined_on"):
+        data[name] = dt.date.fromisoformat(data[name]) if data[name] else None
+    return CustomerRecord(**data)
+
+
+def ledger_row(action: Mapping[str, Any], run: str) -> tuple[object, ...]:
+    """A row of the ledger's `actions` table, encoded as ledger.py encodes it."""
+    record = json.dumps(action, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return (*(action.get(c) for c in ACTION_COLUMNS), record, run)
+
+
+class Tx:
+    """The operations of one write transaction (see ViewStore.write)."""
+
+    def __init__(self, conn: sqlite3.Connection, insert_action: str) -> None:
+        self.conn = conn
+        self.insert_action = insert_action
+        self.contact_day = "contact_day" in insert_action
+
+    def claim(self, purchase_id: str) -> bool:
+        """Mark a purchase seen; False when it was seen before (a duplicate)."""
+        cur = self.conn.execute("INSERT OR IGNORE INTO seen_purchases VALUES (?, 'pos')",
+                                (purchase_id,))
+        return cur.rowcount == 1
+
+    def log_receipt(self, r: Receipt) -> None:
+        values = (r.purchase_id, r.customer_id, r.store_id, r.staff_id,
+                  r.purchased_at.isoformat(), str(r.amount), r.currency, r.return_of, _now())
+        self.conn.execute(f"INSERT OR REPLACE INTO pos_receipts VALUES ({', '.join('?' * 9)})",
+                          values)
+
+    def log_customer(self, record: CustomerRecord) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO pos_customers VALUES (?, ?)",
+                          (record.customer_id, record_json(record)))
+
+    def view(self, customer_id: str) -> CustomerView | None:
+        row = self.conn.execute("SELECT view FROM customer_views WHERE customer_id = ?",
+                                (customer_id,)).fetchone()
+        return view_from_json(row[0]) if row else None
+
+    def put(self, view: CustomerView) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO customer_views VALUES (?, ?)",
+                          (view.customer_id, view_to_json(view)))
+
+    def record_actions(self, actions: Sequence[Mapping[str, Any]], run: str
+                       ) -> list[Mapping[str, Any]]:
+        """Insert into the ledger; return the actions it did not have."""
+        def row(action: Mapping[str, Any]) -> tuple[object, ...]:
+            values = ledger_row(action, run)
+            return (*values, action.get("as_of")) if self.contact_day else values
+
+        return [a for a in actions
+                if self.conn.execute(self.insert_action, row(a)).rowcount == 1]
+
+
+class ViewStore:
+    """The views of a state file; one store may be shared by threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn = connect(path)
+        self._lock = threading.Lock()
+        self._insert_action = ""
+
+    def ledger_ready(self) -> None:
+        """Call once the ledger's tables exist (after ledger.migrate)."""
+        with self._lock:
+            self._insert_action = insert_action_sql(self._conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def write(self, work: Callable[[Tx], T]) -> T:
+        """Run `work` in one BEGIN IMMEDIATE transaction: all of it is kept, or none."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(Tx(self._conn, self._insert_action))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        return result
+
+    def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` on the connection, serialised with the other calls."""
+        with self._lock:
+            return work(self._conn)
+
+    def view(self, customer_id: str) -> CustomerView | None:
+        with self._lock:
+            return Tx(self._conn, self._insert_action).view(customer_id)
+
+    def stores(self) -> dict[str, str | None]:
+        with self._lock:
+            return dict(self._conn.execute("SELECT store_id, region FROM view_stores"))
+
+    def meta(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._conn.execute("SELECT key, value FROM view_meta"))
+
+
+def receipt_from_row(row: Sequence[Any]) -> Receipt:
+    """A receipt from (purchase_id, customer_id, store_id, staff_id, purchased_at, amount,
+    currency, return_of), as DuckDB or the pos_receipts table give it."""
+    at = row[4] if isinstance(row[4], dt.datetime) else dt.datetime.fromisoformat(row[4])
+    return Receipt(purchase_id=row[0], customer_id=row[1], store_id=row[2], staff_id=row[3],
+                   purchased_at=at, amount=Decimal(row[5]), currency=row[6], return_of=row[7])
+
+
+def chunks(rows: Iterator[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,161 @@
+"""The per-event path against the nightly run: for generated histories, a day's
+receipts fed one by one give exactly the actions (ids, fields, params, reasons) the
+nightly run gives for that day's purchase-driven policies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from loyaltyrules.api import Engine, StatelessEngine
+from loyaltyrules.engine.batch import evaluate
+from loyaltyrules.event import rebuild
+from loyaltyrules.event.view import CustomerView
+from loyaltyrules.plan import Plan, compile_paths
+from test_pack_properties import END, START, _load, histories
+
+from _paths import PACK
+from pack_oracle import Customer, Receipt
+
+PURCHASE_DRIVEN = {"purchase", "first_purchase", "crossing", "upgrade"}
+SCHEDULED = {"schedule", "downgrade"}
+SLOW = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+DAYS = [START + dt.timedelta(days=i) for i in range((END - START).days + 1)]
+
+
+def _sorted(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(actions, key=lambda a: a["action_id"])
+
+
+def _nightly(con: Any, plan: Plan, day: dt.date, triggers: set[str] = PURCHASE_DRIVEN
+             ) -> list[dict[str, Any]]:
+    actions = evaluate(con, plan, day, day).actions
+    return _sorted([a for a in actions if a["reason"]["trigger"] in triggers
+                    and a["policy"] != "top-spender-flowers"])  # ranks: nightly only
+
+
+def _day_receipts(con: Any, day: dt.date) -> list[dict[str, Any]]:
+    cur = con.execute(
+        "SELECT purchase_id, customer_id, store_id, staff_id, purchased_at, amount "
+        "FROM purchases WHERE purchase_date = $d ORDER BY purchased_at, purchase_id", {"d": day})
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _stateless(engine: StatelessEngine, store: Engine, receipts: list[dict[str, Any]],
+               views: dict[str, CustomerView | None]) -> list[dict[str, Any]]:
+
+    def view(cid: str | None) -> CustomerView | None:
+        if cid is None:
+            return None
+        if cid not in views:
+            views[cid] = store.view(cid)
+        return views[cid]
+
+    found: list[dict[str, Any]] = []
+    for receipt in receipts:
+        mine = view(receipt["customer_id"])
+        referrer = view(mine.record.referred_by) if mine and mine.record else None
+        actions, views[receipt["customer_id"]] = engine.on_purchase(receipt, mine, referrer)
+        found += actions
+    return sorted(found, key=lambda a: a["action_id"])
+
+
+def _on(day: dt.date, ids: list[str]) -> st.SearchStrategy[list[Receipt]]:
+    """Extra receipts on the evaluated day, big ones likely (crossings, tiers)."""
+    amounts = [Decimal(v) for v in ("-3000", "0", "35.50", "2000", "5000", "9999.99",
+                                    "10000", "25000", "60000")]
+    times = st.builds(lambda h, m: dt.datetime.combine(day, dt.time(h, m)),
+                      st.integers(9, 12), st.sampled_from([0, 30]))
+    one = st.tuples(st.sampled_from(ids), times, st.sampled_from(amounts))
+    return st.lists(one, max_size=6).map(lambda rows: [
+        Receipt(f"Q{i}", cid, at, amount) for i, (cid, at, amount) in enumerate(rows)])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=SLOW)
+@given(histories(), st.data())
+def test_a_day_event_by_event_equals_the_nightly_run(
+        pack_plan: Plan, tmp_path_factory: Any,
+        history: tuple[list[Customer], list[Receipt]], data: st.DataObject) -> None:
+    customers, receipts = history
+    day = data.draw(st.sampled_from(DAYS))
+    receipts = receipts + data.draw(_on(day, [c.customer_id for c in customers]))
+    folder: Path = tmp_path_factory.mktemp("h")
+    con = _load(folder, customers, receipts)
+    state = folder / "state.db"
+    rebuild(state, con, day - dt.timedelta(days=1), pack_plan)
+    expected = _nightly(con, pack_plan, day)
+    todays = _day_receipts(con, day)
+    engine = Engine.load(PACK, state=state, stores={})
+    try:
+        views: dict[str, CustomerView | None] = {}
+        assert _stateless(engine.stateless, engine, todays, views) == expected
+        # schedules from the end-of-day views equal the nightly run's (ranks aside)
+        schedules = []
+        for customer in customers:
+            view = views.get(customer.customer_id) or engine.view(customer.customer_id)
+            assert view is not None
+            schedules += engine.stateless.on_day(view, day)
+        assert _sorted(schedules) == _nightly(con, pack_plan, day, SCHEDULED)
+        stored = [a for r in todays for a in engine.on_purchase(r)]
+        if todays:  # a receipt sent again counts once
+            assert engine.on_purchase(todays[0]) == []
+    finally:
+        engine.close()
+    assert sorted(a["action_id"] for a in stored) == sorted({a["action_id"] for a in expected})
+
+
+NORTH = """kind: override
+target: {region: north}
+policies:
+  big-purchase-call: {params: {threshold: 1500, due_days: 3d}}
+  cumulative-thanks: {params: {threshold: 9000}}
+  vip-tiers: {params: {silver_points: 4000}}
+"""
+STORE = """kind: override
+target: {store: S2}
+policies:
+  big-purchase-call: {params: {threshold: 3000}}
+  cumulative-thanks: {params: {threshold: 12000.5}}
+"""
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=SLOW)
+@given(histories(), st.data())
+def test_overrides_and_stores_agree_too(tmp_path_factory: Any,
+                                        history: tuple[list[Customer], list[Receipt]],
+                                        data: st.DataObject) -> None:
+    """Params per scope: a receipt's store, the store's region, else the customer's."""
+    folder: Path = tmp_path_factory.mktemp("o")
+    policies = folder / "policies"
+    shutil.copytree(PACK, policies)
+    (policies / "overrides").mkdir()
+    (policies / "overrides" / "north.yaml").write_text(NORTH)
+    (policies / "overrides" / "s2.yaml").write_text(STORE)
+    plan = compile_paths([policies])
+    customers, receipts = history
+    day = data.draw(st.sampled_from(DAYS))
+    receipts = receipts + data.draw(_on(day, [c.customer_id for c in customers]))
+    stores = data.draw(st.lists(st.sampled_from(["S1", "S2", "S3"]), min_size=len(receipts),
+                                max_size=len(receipts)))
+    con = _load(folder, customers, receipts)
+    con.execute("CREATE OR REPLACE TABLE stores AS SELECT * FROM (VALUES "
+                "('S1', 'south'), ('S2', 'north'), ('S3', NULL)) AS s(store_id, region)")
+    for receipt, store in zip(receipts, stores, strict=True):
+        con.execute("UPDATE purchases SET store_id = ? WHERE purchase_id = ?",
+                    [store, receipt.purchase_id])
+    state = folder / "state.db"
+    rebuild(state, con, day - dt.timedelta(days=1), plan)
+    engine = Engine.load(policies, state=state)
+    try:
+        views: dict[str, CustomerView | None] = {}
+        got = _stateless(engine.stateless, engine, _day_receipts(con, day), views)
+    finally:
+        engine.close()
+    assert got == _nightly(con, plan, day)
