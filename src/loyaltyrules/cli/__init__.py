@@ -14,8 +14,11 @@ import click
 from .. import __version__
 from .backtest import backtest_command
 from .explain import explain_command
+from .outcomes import outcomes_command
+from .report import report_command
 from .run import run_command
 from .schema import schema_command
+from .serve import serve_command
 from .test import test_command
 from .validate import validate_command
 
@@ -36,6 +39,9 @@ def cli() -> None:
 for command in (validate_command, test_command, run_command, explain_command,
                 backtest_command, schema_command):
     cli.add_command(command)
+cli.add_command(serve_command)
+cli.add_command(outcomes_command)
+cli.add_command(report_command)
 
 
 def main() -> None:

@@ -1,0 +1,83 @@
+"""`loyaltyrules serve`: the local HTTP/JSON service for a point of sale."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from ..diagnostics import DiagnosticError
+from . import settings
+
+HINT = "loyaltyrules serve needs the service extra: pip install 'loyaltyrules[serve]'"
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Anything but loopback requires a token.")
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port (0: any free port).")
+@click.option("--token", envvar="LOYALTYRULES_TOKEN", show_envvar=True,
+              help="Bearer token every endpoint but /v1/health requires (prefer the "
+                   "environment variable: a flag shows in the process list).")
+@settings.policies_option
+@click.option("--state", type=click.Path(path_type=Path, dir_okay=False),
+              help=f"The ledger and customer view (SQLite; default {settings.DEFAULT_STATE}).")
+@click.option("--max-body", default=64 * 1024, show_default=True, type=click.IntRange(1),
+              help="Largest request body accepted, in bytes.")
+@click.option("--reload-interval", default=2.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds between checks of the policy files for changes (0: never).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@settings.config_option
+def serve_command(host: str, port: int, token: str | None, policies: tuple[Path, ...],
+                  state: Path | None, max_body: int, reload_interval: float, log_level: str,
+                  config_path: Path | None) -> None:
+    """Serve the engine over HTTP/JSON: actions for a receipt at checkout, a customer's
+    open actions, outcomes, health and the active policy bundle (docs/service.md).
+
+    Binds to 127.0.0.1 unless told otherwise; any other address requires a token.
+    Policy files are re-read when they change; a set that fails validation is
+    reported and the last good one stays active.
+
+    \b
+    Examples:
+      loyaltyrules serve
+      LOYALTYRULES_TOKEN=... loyaltyrules serve --host 0.0.0.0 --port 8787
+    """
+    from ..service.auth import needs_token
+
+    if token is not None and not token.strip():
+        settings.fail("the token is empty", settings.EXIT_INVALID)
+    if needs_token(host) and not token:
+        settings.fail(f"--host {host} is not a loopback address: set LOYALTYRULES_TOKEN "
+                      "(or --token) so clients must authenticate", settings.EXIT_INVALID)
+    try:
+        import uvicorn
+
+        from ..service.app import create_app, load_engine
+        from ..service.settings import ServiceSettings
+    except ImportError:
+        settings.fail(HINT, settings.EXIT_INVALID)
+    config = settings.load(config_path)
+    options = ServiceSettings(
+        policies=tuple(settings.policy_paths(config, policies)),
+        state=settings.state_path(config, state), token=token or None, max_body=max_body,
+        reload_interval=reload_interval)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        engines = load_engine(options)
+    except DiagnosticError as err:
+        for diagnostic in err.diagnostics[:50]:
+            click.echo(diagnostic.render(), err=True)
+        settings.fail(f"{len(err.diagnostics)} problems in the policies; run "
+                      "`loyaltyrules validate`", settings.EXIT_INVALID)
+    app = create_app(options, engines)
+    click.echo(f"loyaltyrules: serving bundle {engines.current.engine.bundle} on "
+               f"http://{host}:{port} (token {'required' if token else 'off'})", err=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
+                    server_header=False)
+    finally:
+        engines.close()

@@ -1,0 +1,176 @@
+"""The Starlette application: routes, error rendering, and the engine they share.
+
+Engine calls run in a small pool of worker threads (the engine is thread-safe and
+waits on SQLite commits), so the event loop keeps parsing requests meanwhile; the
+engine serialises its writes anyway, so a few threads suffice, and a plain executor
+costs less per call than Starlette's general-purpose one. Each request reads the
+active engine once, so a reload in between never mixes two policy sets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..api import Engine, EventError
+from .bodies import check, read_json
+from .catchall import CatchAll
+from .guard import Guard
+from .openapi import document
+from .outcomes import import_rows
+from .problems import Problem, problem_response
+from .reload import PolicyReloader
+from .settings import ServiceSettings
+
+ENGINE_THREADS = 4
+T = TypeVar("T")
+
+_STATUS_KINDS = {400: "malformed-json", 401: "unauthorized", 404: "not-found",
+                 405: "method-not-allowed", 413: "too-large", 415: "unsupported-media-type"}
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":"),
+                          default=_plain).encode()
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def load_engine(settings: ServiceSettings) -> PolicyReloader[Engine]:
+    """The first engine (raises DiagnosticError for invalid policies) and its reloader."""
+    state = settings.state
+
+    def build(paths: Sequence[Path]) -> Engine:
+        return Engine.load(policies=list(paths), state=state)
+
+    return PolicyReloader(settings.policies, build, settings.reload_interval)
+
+
+def create_app(settings: ServiceSettings,
+               reloader: PolicyReloader[Engine] | None = None) -> Starlette:
+    engines = reloader or load_engine(settings)
+    pool = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine")
+
+    async def in_pool(fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    async def post_purchase(request: Request) -> Response:
+        receipt = await read_json(request)
+        check(receipt, "Receipt")
+        engine = engines.current.engine
+        try:
+            actions = await in_pool(engine.on_purchase, receipt)
+        except EventError as err:
+            raise event_problem(err) from None
+        return JSON({"actions": actions})
+
+    async def post_customer(request: Request) -> Response:
+        record = await read_json(request)
+        check(record, "Customer")
+        engine = engines.current.engine
+        try:
+            actions = await in_pool(engine.on_customer, record)
+        except EventError as err:
+            raise event_problem(err) from None
+        return JSON({"actions": actions})
+
+    async def open_actions(request: Request) -> Response:
+        engine = engines.current.engine
+        actions = await in_pool(engine.open_actions, request.path_params["customer_id"])
+        return JSON({"actions": actions})
+
+    async def post_outcomes(request: Request) -> Response:
+        body = await read_json(request)
+        check(body, "OutcomesRequest")
+        if settings.state is None:
+            raise Problem("unavailable", "the service runs without a state file")
+        return JSON(await in_pool(import_rows, settings.state, body["outcomes"]))
+
+    async def health(request: Request) -> Response:
+        return JSON({"status": "ok", "bundle": engines.current.engine.bundle})
+
+    async def bundle(request: Request) -> Response:
+        return JSON(bundle_view(engines))
+
+    async def openapi(request: Request) -> Response:
+        return JSON(document())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engines.start()
+        try:
+            yield
+        finally:
+            engines.stop()
+
+    routes = [
+        Route("/v1/purchases", post_purchase, methods=["POST"]),
+        Route("/v1/customers", post_customer, methods=["POST"]),
+        Route("/v1/customers/{customer_id:path}/actions", open_actions, methods=["GET"]),
+        Route("/v1/outcomes", post_outcomes, methods=["POST"]),
+        Route("/v1/health", health, methods=["GET"]),
+        Route("/v1/bundle", bundle, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    middleware = [Middleware(CatchAll),
+                  Middleware(Guard, token=settings.token, max_body=settings.max_body)]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                    exception_handlers={Problem: _problem, HTTPException: _http_problem})
+    app.state.engines = engines
+    return app
+
+
+def bundle_view(engines: PolicyReloader[Engine]) -> dict[str, Any]:
+    active = engines.current
+    error = engines.error
+    return {
+        "bundle": active.engine.bundle,
+        "loaded_at": active.loaded_at,
+        "policies": [{"id": p.id, "version": p.version} for p in active.engine.plan.policies],
+        "reload_error": None if error is None else {
+            "at": error.at, "message": error.message, "diagnostics": error.diagnostics,
+            "codes": list(error.codes)},
+    }
+
+
+def event_problem(err: EventError) -> Problem:
+    """The engine's refusal of a receipt; its message names the field, never the value."""
+    message = str(err).removeprefix(f"{err.code}: ")
+    errors = None if err.field is None else [
+        {"pointer": f"/{err.field}", "code": err.code, "message": message}]
+    return Problem("invalid-event", message, errors=errors, code=err.code)
+
+
+async def _problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(exc)
+
+
+async def _http_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    kind = _STATUS_KINDS.get(exc.status_code, "invalid-request")
+    detail = {404: "no such endpoint", 405: "this endpoint does not take that method"}.get(
+        exc.status_code, "the request was refused")
+    return problem_response(Problem(kind, detail, headers=exc.headers))

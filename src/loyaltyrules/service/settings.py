@@ -1,0 +1,20 @@
+"""What a service instance is configured with (the `serve` command fills it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+DEFAULT_MAX_BODY = 64 * 1024
+DEFAULT_RELOAD_INTERVAL = 2.0
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    policies: tuple[Path, ...]
+    state: Path | None = None
+    token: str | None = None  # when set, every endpoint but health needs it
+    max_body: int = DEFAULT_MAX_BODY  # bytes
+    reload_interval: float = DEFAULT_RELOAD_INTERVAL  # seconds; 0 turns reloading off
