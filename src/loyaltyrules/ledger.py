@@ -212,12 +212,17 @@ def migrate(conn: sqlite3.Connection) -> int:
     return version
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def connect_state(path: Path) -> sqlite3.Connection:
+    """Open the state file the way every writer must: WAL, full sync, busy timeout.
+
+    Shared by the ledger, the point-of-sale views and the outcomes, which keep their
+    tables in the same file. Callers serialise use of the connection themselves.
+    """
     conn = sqlite3.connect(
         str(path),
         timeout=BUSY_TIMEOUT_MS / 1000,
         isolation_level=None,  # we issue BEGIN/COMMIT ourselves
-        check_same_thread=False,  # guarded by Ledger._lock
+        check_same_thread=False,  # each owner guards it with its own lock
     )
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -227,6 +232,23 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: big nightly batches stay in memory
     return conn
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: commit on success, else roll back.
+
+    ``BEGIN IMMEDIATE`` takes the write lock first, so what is read inside cannot be
+    changed by another writer before the commit.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # SQLite may have rolled back already
+            conn.execute("ROLLBACK")
+        raise
 
 
 class Ledger:
@@ -246,7 +268,7 @@ class Ledger:
         """Open the ledger at ``path``, creating it or migrating its schema as needed."""
         db_path = Path(path)
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = _connect(db_path)
+        conn = connect_state(db_path)
         try:
             migrate(conn)
         except BaseException:
@@ -284,20 +306,9 @@ class Ledger:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """The connection inside one write transaction: commit on success, else roll back.
-
-        ``BEGIN IMMEDIATE`` takes the write lock first, so what is read inside cannot
-        be changed by another writer before the commit.
-        """
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:  # SQLite may have rolled back already
-                    self._conn.execute("ROLLBACK")
-                raise
+        """The connection inside one write transaction (see `immediate`)."""
+        with self._lock, immediate(self._conn) as conn:
+            yield conn
 
     def known_ids(self, ids: Iterable[str]) -> set[str]:
         """The subset of ``ids`` already in the ledger."""

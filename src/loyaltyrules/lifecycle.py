@@ -118,7 +118,9 @@ def _escalations(conn: sqlite3.Connection, start: dt.date, end: dt.date,
                 WHERE o.action_id IS NULL AND a.type IN ({types})
                   AND a.status NOT IN ({closed}) AND a.due_by <= ?
                 ORDER BY a.due_by, a.action_id"""
-    last_due = end - dt.timedelta(days=1 + rules.grace_days)
+    # Only follow-ups already overdue when the run starts: a run never escalates what
+    # it emits itself, so re-running a range adds nothing (the next run escalates it).
+    last_due = min(end - dt.timedelta(days=1 + rules.grace_days), start - dt.timedelta(days=1))
     rows = conn.execute(query, (*FOLLOW_UP_TYPES, *_CLOSED, last_due.isoformat()))
     result = []
     for aid, policy, kind, customer, store, region, due_by, assignee in rows:

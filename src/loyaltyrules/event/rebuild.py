@@ -26,6 +26,7 @@ from typing import Any
 
 import duckdb
 
+from ..ledger import immediate
 from ..plan import Plan
 from .evaluator import EventEvaluator
 from .store import chunks, connect, receipt_from_row, record_from_json
@@ -78,15 +79,14 @@ def _stage(conn: sqlite3.Connection, con: duckdb.DuckDBPyConnection, through: dt
            ev: EventEvaluator, records: dict[str, CustomerRecord]) -> None:
     conn.execute("DELETE FROM customer_views_next")
     for batch in chunks(_views(con, through, ev, records), CHUNK):
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("INSERT INTO customer_views_next VALUES (?, ?)", batch)
-        conn.execute("COMMIT")
+        with immediate(conn):
+            conn.executemany("INSERT INTO customer_views_next VALUES (?, ?)", batch)
     ids = con.execute("SELECT purchase_id FROM purchases WHERE purchase_date <= $through",
                       {"through": through})
     for batch in chunks(_stream(ids), CHUNK):
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("INSERT OR IGNORE INTO seen_purchases VALUES (?, 'history')", batch)
-        conn.execute("COMMIT")
+        with immediate(conn):
+            conn.executemany("INSERT OR IGNORE INTO seen_purchases VALUES (?, 'history')",
+                             batch)
 
 
 def _replay_pos(conn: sqlite3.Connection, through: dt.date, ev: EventEvaluator,
@@ -139,8 +139,7 @@ def rebuild(state_path: str | Path, con: duckdb.DuckDBPyConnection, through: dt.
     conn = connect(Path(state_path))
     try:
         _stage(conn, con, through, ev, records)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             conn.execute("DELETE FROM customer_views")
             conn.execute("INSERT INTO customer_views SELECT * FROM customer_views_next")
             conn.execute("DELETE FROM customer_views_next")
@@ -150,11 +149,6 @@ def rebuild(state_path: str | Path, con: duckdb.DuckDBPyConnection, through: dt.
             conn.executemany("INSERT OR REPLACE INTO view_meta VALUES (?, ?)",
                              [("through", through.isoformat()), ("bundle", plan.bundle)])
             count = int(conn.execute("SELECT count(*) FROM customer_views").fetchone()[0])
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
     finally:
         conn.close()
     return count

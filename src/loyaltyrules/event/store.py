@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..ledger import BUSY_TIMEOUT_MS
+from ..ledger import connect_state, immediate
 from .view import CustomerRecord, CustomerView, Receipt, view_from_json, view_to_json
 
 T = TypeVar("T")
@@ -57,11 +57,7 @@ RECEIPT_COLUMNS = ("purchase_id", "customer_id", "store_id", "staff_id", "purcha
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                           check_same_thread=False)  # guarded by ViewStore's lock
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
+    conn = connect_state(path)  # guarded by ViewStore's lock
     for statement in SCHEMA:
         conn.execute(statement)
     return conn
@@ -151,16 +147,8 @@ class ViewStore:
 
     def write(self, work: Callable[[Tx], T]) -> T:
         """Run `work` in one BEGIN IMMEDIATE transaction: all of it is kept, or none."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(Tx(self._conn, self._insert_action))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-        return result
+        with self._lock, immediate(self._conn):
+            return work(Tx(self._conn, self._insert_action))
 
     def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` on the connection, serialised with the other calls."""

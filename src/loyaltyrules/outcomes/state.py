@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from ..ledger import BUSY_TIMEOUT_MS
+from ..ledger import connect_state
 
 __all__ = ["OUTCOMES_DDL", "NoLedger", "chunks", "connect", "known_action_ids"]
 
@@ -40,11 +40,8 @@ def connect(path: str | Path) -> sqlite3.Connection:
     db = Path(path)
     if not db.is_file():
         raise NoLedger(f"no ledger at {db}; run `loyaltyrules run` first")
-    conn = sqlite3.connect(str(db), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn = connect_state(db)
     try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
         found = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'actions'").fetchone()
         if not found:

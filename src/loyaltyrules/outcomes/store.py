@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..ledger import immediate
 from ..sinks.atomic import atomic_text_file
 from ..sources.rejects import RejectRecord
 from .read import STATUSES, Outcome, RawRow, check_row, read_rows
@@ -60,15 +61,9 @@ def import_outcomes(state: str | Path, file: str | Path,
     result = ImportResult(rows_read=len(raws) + len({r.row for r in rejects}))
     conn = connect(state)
     try:
-        conn.execute("BEGIN IMMEDIATE")  # the id check and the writes see one ledger state
-        try:
+        with immediate(conn):  # the id check and the writes see one ledger state
             outcomes = _checked(conn, raws, path.name, today or dt.date.today(), rejects)
             _record(conn, outcomes, result)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
     finally:
         conn.close()
     result.rejects = sorted(rejects, key=lambda r: (r.row or 0, r.column or "", r.reason))
