@@ -9,7 +9,14 @@ from pathlib import Path
 
 import duckdb
 
-from loyaltyrules.config import CONFIG_FILE, Config, SourceConfig, TableConfig, load_config
+from loyaltyrules.config import (
+    CONFIG_FILE,
+    TABLE_NAMES,
+    Config,
+    SourceConfig,
+    TableConfig,
+    load_config,
+)
 from loyaltyrules.sources import integrity
 from loyaltyrules.sources.checks import CheckContext, check_rows, project
 from loyaltyrules.sources.derive import derive_customers
@@ -42,15 +49,7 @@ _STAGING = (
     "_reason_text",
     "_part_",
 )
-CLEAN_TABLES = (
-    "customers",
-    "purchases",
-    "purchase_lines",
-    "stores",
-    "calendar",
-    "complaints",
-    "outcomes",
-)
+CLEAN_TABLES = TABLE_NAMES  # every canonical table exists after loading, empty if absent
 
 
 @dataclass
