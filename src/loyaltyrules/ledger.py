@@ -226,7 +226,7 @@ def connect_state(path: Path) -> sqlite3.Connection:
     )
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
+    if str(mode).lower() not in ("wal", "memory"):  # ":memory:" (a state for one process)
         conn.close()
         raise LedgerError(f"cannot put the ledger {path.name} in WAL mode (got {mode})")
     conn.execute("PRAGMA synchronous = FULL")

@@ -76,25 +76,22 @@ def create_app(settings: ServiceSettings,
     async def in_pool(fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
-    async def post_purchase(request: Request) -> Response:
-        receipt = await read_json(request)
-        check(receipt, "Receipt")
-        engine = engines.current.engine
+    async def post_event(request: Request, schema: str, method: str) -> Response:
+        """A POS event checked against the document, then handed to the engine."""
+        body = await read_json(request)
+        check(body, schema)
+        handler = getattr(engines.current.engine, method)
         try:
-            actions = await in_pool(engine.on_purchase, receipt)
+            actions = await in_pool(handler, body)
         except EventError as err:
             raise event_problem(err) from None
         return JSON({"actions": actions})
 
+    async def post_purchase(request: Request) -> Response:
+        return await post_event(request, "Receipt", "on_purchase")
+
     async def post_customer(request: Request) -> Response:
-        record = await read_json(request)
-        check(record, "Customer")
-        engine = engines.current.engine
-        try:
-            actions = await in_pool(engine.on_customer, record)
-        except EventError as err:
-            raise event_problem(err) from None
-        return JSON({"actions": actions})
+        return await post_event(request, "Customer", "on_customer")
 
     async def open_actions(request: Request) -> Response:
         engine = engines.current.engine

@@ -78,19 +78,26 @@ def stage_schema(ctx: Context) -> None:
             ctx.diagnostics.extend(check_schema(file.doc, schema))
 
 
+def _typed(ctx: Context, file: LoadedFile, parse: Callable[[Any], Any]) -> Any | None:
+    """The typed model of a schema-valid file; a disagreement is our bug, so say so."""
+    try:
+        return parse(file.doc.data)
+    except ValidationError as err:
+        ctx.diagnostics.append(Diagnostic(
+            "internal.model-mismatch",
+            f"the schema accepts this file but the typed model does not: {err.errors()[0]}",
+            Location(file.source.display, 1, 1), "please report this"))
+        return None
+
+
 def stage_models(ctx: Context) -> None:
     """Typed models of schema-valid files; a disagreement is our bug, so say so."""
     for file in ctx.loaded:
         parse = _MODELS.get(file.kind)
-        if parse is None:
-            continue
-        try:
-            ctx.models[file.source.display] = parse(file.doc.data)
-        except ValidationError as err:
-            ctx.diagnostics.append(Diagnostic(
-                "internal.model-mismatch",
-                f"the schema accepts this file but the typed model does not: {err.errors()[0]}",
-                Location(file.source.display, 1, 1), "please report this"))
+        if parse is not None:
+            model = _typed(ctx, file, parse)
+            if model is not None:
+                ctx.models[file.source.display] = model
 
 
 def stage_policies(ctx: Context) -> None:
@@ -129,13 +136,9 @@ def stage_contact(ctx: Context) -> None:
     failed = {d.location.file for d in ctx.diagnostics if d.severity is Severity.ERROR}
     files = [f for f in ctx.of_kind("contact-rules") if f.source.display not in failed]
     for file in files:
-        try:
-            ctx.contact[file.source.display] = parse_contact_rules(file.doc.data)
-        except ValidationError as err:
-            ctx.diagnostics.append(Diagnostic(
-                "internal.model-mismatch",
-                f"the schema accepts this file but the typed model does not: {err.errors()[0]}",
-                Location(file.source.display, 1, 1), "please report this"))
+        rules = _typed(ctx, file, parse_contact_rules)
+        if rules is not None:
+            ctx.contact[file.source.display] = rules
     ctx.diagnostics.extend(check_contact_rules([f.doc for f in files]))
 
 
