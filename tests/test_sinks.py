@@ -60,7 +60,7 @@ def varied_actions() -> list[dict[str, Any]]:
     return [
         make(1),
         make(2, assignee={"role": "store_manager", "id": None}, template=None, params={}),
-        make(3, type="tier_change", customer_id="Ç-顧客-7", reason={"trigger": "tier_ladder"},
+        make(3, type="tier_change", customer_id="Ç-顧客-7", reason={"trigger": "upgrade"},
              params={"tier": "gold", "discount_pct": 12, "ok": True, "note": None}),
         make(4, policy="birthday-greeting", type="sms", template="birthday-greeting",
              reason={"trigger": "schedule", "purchase_id": None, "values": {}}),
