@@ -213,30 +213,27 @@ def _no_overflow(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     return safe
 
 
-def _and(left: Fn, right: Fn) -> Fn:
-    def both(f: Facts, p: Params) -> Any:
-        a = left(f, p)
-        if a is False:
-            return False
-        b = right(f, p)
-        if b is False:
-            return False
-        return None if a is None or b is None else True
+def _kleene(decisive: bool) -> Callable[[Fn, Fn], Fn]:
+    """`&&` (decisive False) and `||` (decisive True) in three-valued logic: the
+    decisive value wins even over missing; otherwise missing stays missing."""
 
-    return both
+    def combine(left: Fn, right: Fn) -> Fn:
+        def both(f: Facts, p: Params) -> Any:
+            a = left(f, p)
+            if a is decisive:
+                return decisive
+            b = right(f, p)
+            if b is decisive:
+                return decisive
+            return None if a is None or b is None else not decisive
+
+        return both
+
+    return combine
 
 
-def _or(left: Fn, right: Fn) -> Fn:
-    def either(f: Facts, p: Params) -> Any:
-        a = left(f, p)
-        if a is True:
-            return True
-        b = right(f, p)
-        if b is True:
-            return True
-        return None if a is None or b is None else False
-
-    return either
+_and = _kleene(False)
+_or = _kleene(True)
 
 
 def _in(subject: Fn, items: list[Fn]) -> Fn:

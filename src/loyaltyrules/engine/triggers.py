@@ -111,23 +111,35 @@ def crossing(
     return [Candidates(relation, _as_text(*parts), policy.actions, "crossing")]
 
 
-_UPGRADES = """
+# Upgrades and downgrades compare the tier held after a receipt (or 1 January) with
+# the tier held just before it; only the "before" and the direction differ.
+_TIER_CHANGE = """
 SELECT *, lr_tier_name(lr_after) AS "tier.name", lr_tier_name(lr_before) AS "tier.previous",
        lr_tier_discount(lr_after, cust_region, cust_store) AS "tier.discount_pct"
 FROM (
     SELECT *,
         lr_tier_index(greatest(year_max_points, last_year_max_points), cust_region, cust_store)
             AS lr_after,
-        greatest(
+        {before} AS lr_before
+    FROM {source}
+) WHERE lr_after {compare} lr_before
+"""
+
+# After the previous receipt that day, else at the end of the previous day (31 December
+# counts the year before last too).
+_BEFORE_RECEIPT = """greatest(
             lr_tier_index(greatest(coalesce(prev_year_max_points, 0), last_year_max_points),
                           cust_region, cust_store),
             CASE WHEN month(as_of) = 1 AND day(as_of) = 1
                  THEN lr_tier_index(greatest(last_year_max_points, year_before_max_points),
                                     cust_region, cust_store)
-                 ELSE 0 END) AS lr_before
-    FROM lr_view WHERE as_of BETWEEN :a AND :b
-) WHERE lr_after > lr_before
-"""
+                 ELSE 0 END)"""
+_BEFORE_NEW_YEAR = """lr_tier_index(greatest(last_year_max_points, year_before_max_points),
+                      cust_region, cust_store)"""
+
+_UPGRADES = _TIER_CHANGE.format(
+    before=_BEFORE_RECEIPT, source="lr_view WHERE as_of BETWEEN :a AND :b", compare=">")
+_DOWNGRADES = _TIER_CHANGE.format(before=_BEFORE_NEW_YEAR, source="jan1", compare="<")
 
 _DOWNGRADE_CANDIDATES = """
 SELECT DISTINCT y.customer_id, d.as_of
@@ -138,18 +150,6 @@ JOIN (SELECT CAST(g.generate_series AS DATE) AS as_of
   ON y.year IN (year(d.as_of) - 1, year(d.as_of) - 2)
 """
 
-_DOWNGRADES = """
-SELECT *, lr_tier_name(lr_after) AS "tier.name", lr_tier_name(lr_before) AS "tier.previous",
-       lr_tier_discount(lr_after, cust_region, cust_store) AS "tier.discount_pct"
-FROM (
-    SELECT *,
-        lr_tier_index(greatest(year_max_points, last_year_max_points), cust_region, cust_store)
-            AS lr_after,
-        lr_tier_index(greatest(last_year_max_points, year_before_max_points),
-                      cust_region, cust_store) AS lr_before
-    FROM jan1
-) WHERE lr_after < lr_before
-"""
 
 
 def tier_ladder(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candidates]:
