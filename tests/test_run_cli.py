@@ -28,6 +28,12 @@ def _run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def _night(store: Path, tmp_path: Path, *extra: str) -> tuple[int, str]:
+    """`run` for 2025-11-20 on a store, with its own ledger and output folder."""
+    return _run("--as-of", "2025-11-20", "--data", str(store), "--state",
+                str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "o"), *extra)
+
+
 def test_run_writes_valid_actions_and_a_second_run_adds_nothing(
     example_store: Path, tmp_path: Path
 ) -> None:
@@ -69,16 +75,7 @@ def test_run_writes_valid_actions_and_a_second_run_adds_nothing(
 
 
 def test_rejects_are_written_beside_the_actions(example_store: Path, tmp_path: Path) -> None:
-    code, output = _run(
-        "--as-of",
-        "2025-11-20",
-        "--data",
-        str(example_store),
-        "--state",
-        str(tmp_path / "s.sqlite"),
-        "--out",
-        str(tmp_path / "o"),
-    )
+    code, output = _night(example_store, tmp_path)
     assert code == 0, output
     rejects = [
         json.loads(line)
@@ -116,16 +113,7 @@ def test_stdout_mode_prints_json_lines_only(example_store: Path, tmp_path: Path)
 
 def test_missing_table_is_unusable_input_exit_2(example_store: Path, tmp_path: Path) -> None:
     (example_store / "purchases.csv").unlink()
-    code, output = _run(
-        "--as-of",
-        "2025-11-20",
-        "--data",
-        str(example_store),
-        "--state",
-        str(tmp_path / "s.sqlite"),
-        "--out",
-        str(tmp_path / "o"),
-    )
+    code, output = _night(example_store, tmp_path)
     assert code == 2
     assert "purchases" in output and "Traceback" not in output
 
@@ -135,16 +123,7 @@ def test_invalid_policies_exit_1(example_store: Path, tmp_path: Path) -> None:
     shutil.copytree(PACK, policies)
     path = policies / "big-purchase-call.yaml"
     path.write_text(path.read_text().replace("purchase.amount >=", "purchase.amont >="))
-    code, output = _run(
-        "--as-of",
-        "2025-11-20",
-        "--data",
-        str(example_store),
-        "--state",
-        str(tmp_path / "s.sqlite"),
-        "--policies",
-        str(policies),
-    )
+    code, output = _night(example_store, tmp_path, "--policies", str(policies))
     assert code == 1
     assert "expr.unknown-fact" in output and "big-purchase-call.yaml:" in output
 
