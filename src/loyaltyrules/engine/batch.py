@@ -20,8 +20,7 @@ from sqlglot import exp
 from ..plan import CompiledPolicy, Plan
 from .actions import Assembler
 from .compile import PolicyQuery, _Compiler, build_query
-from .contexts import CUSTOMERS as CUSTOMERS_VIEW
-from .contexts import build_contexts
+from .contexts import build_contexts, build_customers
 from .history import build_history
 from .ladder import build_ladder
 from .triggers import Candidates, crossing, purchase, schedule, scope, tier_ladder
@@ -59,7 +58,7 @@ def prepare(
     """
     con.execute(EMPTY_STORES)
     build_ladder(con, plan)
-    con.execute(CUSTOMERS_VIEW)
+    build_customers(con)
     scopes = [scope(policy, start, end) for policy in plan.policies]
     whole = whole or any(s is None for s in scopes)
     con.execute("CREATE OR REPLACE TEMP TABLE lr_scope (customer_id VARCHAR)")

@@ -166,8 +166,13 @@ LEFT JOIN lr_years AS rly ON rly.customer_id = r.customer_id AND rly.year = year
 """
 
 
-def build_contexts(con: duckdb.DuckDBPyConnection) -> None:
+def build_customers(con: duckdb.DuckDBPyConnection) -> None:
+    """The customers view; made first, since the history's scope reads it."""
     con.execute(CUSTOMERS)
+
+
+def build_contexts(con: duckdb.DuckDBPyConnection) -> None:
+    """The purchase contexts over the history tables (build_customers came first)."""
     con.execute(PURCHASE_CONTEXT.format(view=LEAN, extras="", join=""))
     con.execute(
         PURCHASE_CONTEXT.format(
