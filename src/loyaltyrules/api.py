@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +171,7 @@ class Engine:
         def work(tx: Tx) -> list[Action]:
             tx.log_customer(record)
             view = tx.view(record.customer_id) or CustomerView(record.customer_id)
-            tx.put(replace(view, record=record))
+            tx.put(view._replace(record=record))
             return []
 
         return self.store.write(work)

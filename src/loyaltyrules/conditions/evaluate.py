@@ -148,8 +148,21 @@ class PythonCompiler:
             assert isinstance(node.right, ListLit)
             return _in(self.compile(node.left), [self.compile(i) for i in node.right.items])
         if node.op in COMPARE:
-            return _binop(COMPARE[node.op], self.compile(node.left), self.compile(node.right))
+            op = COMPARE[node.op]
+            fact, param = self._plain_path(node.left, "fact"), self._plain_path(node.right)
+            if fact is not None and param is not None:
+                return _fact_versus_param(op, fact, param)
+            return _binop(op, self.compile(node.left), self.compile(node.right))
         return self._arithmetic(node)
+
+    def _plain_path(self, node: Node, kind: str = "param") -> str | None:
+        """The key of a fact path (kind "fact") or a params name read as it is."""
+        if not isinstance(node, Path) or self.types[node] == DURATION:
+            return None
+        is_param = node.path.startswith("params.")
+        if is_param != (kind == "param"):
+            return None
+        return node.path[len("params.") :] if is_param else node.path
 
     def _arithmetic(self, node: Binary) -> Fn:
         result = self.types[node]
@@ -199,6 +212,20 @@ def _binop(op: Callable[[Any, Any], Any], left: Fn, right: Fn) -> Fn:
         return None if b is None else op(a, b)
 
     return apply
+
+
+def _fact_versus_param(op: Callable[[Any, Any], Any], key: str, name: str) -> Fn:
+    """`fact <op> params.name`, the commonest condition (`purchase.amount >=
+    params.threshold`), as one closure: the same result as _binop over two reads."""
+
+    def compare(f: Facts, p: Params) -> Any:
+        a = f.get(key)
+        if a is None:
+            return None
+        b = p.get(name)
+        return None if b is None else op(a, b)
+
+    return compare
 
 
 def _no_overflow(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:

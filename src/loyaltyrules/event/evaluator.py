@@ -20,8 +20,8 @@ nightly run (`nightly_only`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import replace
+import math
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -29,11 +29,12 @@ from ..conditions import compile_python
 from ..conditions.evaluate import Evaluator
 from ..engine.triggers import reads_rank
 from ..plan import CompiledPolicy, Plan
-from .facts import Ladder, purchase_facts, state_facts
+from .facts import Ladder, PurchaseFacts, state_facts
 from .policy import PolicyPlan, Trigger
 from .view import CENTS3, CustomerView, Receipt, advance, first_of_year, rolled
 
 YEARLY_METRICS = ("customer.spend_this_year", "customer.points_this_year")
+_NO_MARKS: list[str | None] = []  # shared, never mutated
 PURCHASE_KINDS = ("purchase", "first_purchase", "crossing", "tier_ladder")
 
 
@@ -44,14 +45,13 @@ def threshold_text(value: Any) -> str:
     return str(value)
 
 
-def _metric(view: CustomerView, path: str) -> Any:
-    values: dict[str, Any] = {
-        "customer.lifetime_spend": view.lifetime_spend,
-        "customer.spend_this_year": view.spend_this_year,
-        "customer.points_this_year": view.points_this_year,
-        "customer.purchase_count": view.purchase_count,
-    }
-    return values.get(path)
+# The metrics a crossing can watch, read from the view after the receipt.
+METRICS: dict[str, Callable[[CustomerView], Any]] = {
+    "customer.lifetime_spend": lambda v: v.lifetime_spend,
+    "customer.spend_this_year": lambda v: v.spend_this_year,
+    "customer.points_this_year": lambda v: math.floor(v.spend_this_year),
+    "customer.purchase_count": lambda v: v.purchase_count,
+}
 
 
 def _sorted(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -64,17 +64,27 @@ class Crossing:
     def __init__(self, policy: CompiledPolicy, bundle: str) -> None:
         self.plan = PolicyPlan(policy, bundle)
         self.metric: str = policy.spec.trigger.metric  # type: ignore[union-attr]
+        self.read = METRICS[self.metric]  # the schema allows only these metrics
         self.yearly = self.metric in YEARLY_METRICS
         self.threshold: Evaluator = compile_python(policy.trigger_nodes["threshold"])
+        self._limits: dict[tuple[str | None, str | None], tuple[Any, str]] = {}
+
+    def limit(self, region: str | None, store: str | None) -> tuple[Any, str]:
+        """The threshold at a scope and its mark's prefix (resolved once per scope)."""
+        found = self._limits.get((region, store))
+        if found is None:
+            limit = self.threshold({}, self.plan.params.at(region, store)[0])
+            found = (limit, f"{self.metric}|{threshold_text(limit)}")
+            self._limits[(region, store)] = found  # a benign race between threads
+        return found
 
     def mark(self, after: CustomerView, region: str | None, store: str | None) -> str | None:
         """The crossing mark this receipt reaches, or None."""
-        params = self.plan.params.at(region, store)[0]
-        limit, value = self.threshold({}, params), _metric(after, self.metric)
+        limit, mark = self.limit(region, store)
+        value = self.read(after)
         if limit is None or value is None or not value >= limit:
             return None
-        key = threshold_text(limit) + (f":{after.year}" if self.yearly else "")
-        return f"{self.metric}|{key}"
+        return f"{mark}:{after.year}" if self.yearly else mark
 
 
 class EventEvaluator:
@@ -91,6 +101,9 @@ class EventEvaluator:
         self.crossings = [Crossing(p, plan.bundle) for p in live if p.kind == "crossing"]
         self.ladders = [PolicyPlan(p, plan.bundle) for p in live if p.kind == "tier_ladder"]
         self.schedules = [PolicyPlan(p, plan.bundle) for p in live if p.kind == "schedule"]
+        # A first purchase with no referrer (most of them): the referrer's facts are
+        # all empty whatever the day, so they are laid out once.
+        self.no_referrer = state_facts("referrer", None, None, dt.date.min, self.ladder)
 
     def region_of(self, store: str | None, view: CustomerView) -> str | None:
         """The scope region: the store's region, else the customer's."""
@@ -109,11 +122,11 @@ class EventEvaluator:
         """The view after the receipt, and each crossing's mark reached at it."""
         after = advance(view, receipt)
         if not self.crossings:
-            return after, []
+            return after, _NO_MARKS
         region = self.region_of(receipt.store_id, after)
         marks = [c.mark(after, region, receipt.store_id) for c in self.crossings]
         new = {m for m in marks if m is not None} - after.crossed
-        return (replace(after, crossed=after.crossed | new) if new else after), marks
+        return (after._replace(crossed=after.crossed | new) if new else after), marks
 
     def purchase(self, view: CustomerView, receipt: Receipt,
                  referrer: CustomerView | None = None
@@ -122,43 +135,51 @@ class EventEvaluator:
         after, marks = self._advance(view, receipt)
         if after.record is None:
             return [], after  # the batch's contexts join the customers table
-        facts = purchase_facts(after, receipt, self.ladder)
+        day = receipt.purchased_at.date()
+        facts = PurchaseFacts(after, receipt, self.ladder, {"as_of": day})
         store = receipt.store_id
         trig = Trigger("purchase", receipt.purchase_id, store, self.region_of(store, after),
-                       receipt.purchase_id)
-        found = [a for p in self.purchases for a in p.fire(facts, trig)]
+                       day, receipt.purchase_id)
+        found: list[dict[str, Any]] = []
+        for policy in self.purchases:
+            found += policy.fire(facts, trig)
         if after.purchase_count == 1 and self.firsts:
             found += self._first(facts, trig, referrer)
-        found += self._crossings(view, after, marks, facts, trig)
-        found += self._upgrades(view, after, facts, trig)
-        return _sorted(found), after
+        if self.crossings:
+            found += self._crossings(view, after, marks, facts, trig)
+        if self.ladders:
+            found += self._upgrades(view, after, facts, trig)
+        return (_sorted(found) if len(found) > 1 else found), after
 
-    def _first(self, facts: dict[str, Any], trig: Trigger, referrer: CustomerView | None
+    def _first(self, facts: PurchaseFacts, trig: Trigger, referrer: CustomerView | None
                ) -> list[dict[str, Any]]:
         record = referrer.record if referrer is not None else None
-        with_referrer = {**facts, **state_facts("referrer", referrer, record, facts["as_of"],
-                                                 self.ladder)}
-        first = replace(trig, event="first_purchase")
+        with_referrer = facts.extended(
+            self.no_referrer if referrer is None
+            else state_facts("referrer", referrer, record, facts["as_of"], self.ladder))
+        first = trig._replace(event="first_purchase")
         return [a for p in self.firsts for a in p.fire(with_referrer, first)]
 
     def _crossings(self, before: CustomerView, after: CustomerView, marks: list[str | None],
-                   facts: dict[str, Any], trig: Trigger) -> list[dict[str, Any]]:
+                   facts: PurchaseFacts, trig: Trigger) -> list[dict[str, Any]]:
         had = rolled(before, after.year or 0).crossed
         found = []
         for crossing, mark in zip(self.crossings, marks, strict=True):
             if mark is not None and mark not in had:
                 key = mark.split("|", 1)[1]
-                found += crossing.plan.fire(facts, replace(trig, event="crossing", key=key))
+                found += crossing.plan.fire(facts, trig._replace(event="crossing", key=key))
         return found
 
-    def _upgrades(self, before: CustomerView, after: CustomerView, facts: dict[str, Any],
+    def _upgrades(self, before: CustomerView, after: CustomerView, facts: PurchaseFacts,
                   trig: Trigger) -> list[dict[str, Any]]:
         if not self.ladders or after.record is None:
             return []
-        day: dt.date = facts["as_of"]
+        day = trig.day
         base = rolled(before, day.year)
         ly, l2 = base.last_year_max_points, base.year_before_max_points
         prev = 0 if first_of_year(before, day) else base.year_max_points
+        if after.year_max_points <= prev:
+            return []  # the points did not rise: no rung above the one held is reached
         region, store = after.record.region, after.record.home_store
         index = self.ladder.index
         now = index(max(after.year_max_points, ly), region, store) or 0
@@ -170,16 +191,17 @@ class EventEvaluator:
         return self._tier_change(facts, trig, "upgrade", now, held, f"{day.year}:"
                                  f"{self.ladder.name(now)}")
 
-    def _tier_change(self, facts: dict[str, Any], trig: Trigger, on: str, now: int,
-                     held: int, key: str) -> list[dict[str, Any]]:
+    def _tier_change(self, facts: PurchaseFacts | dict[str, Any], trig: Trigger, on: str,
+                     now: int, held: int, key: str) -> list[dict[str, Any]]:
         record = facts["customer.region"], facts["customer.home_store"]
-        tier_facts = {**facts, "tier.name": self.ladder.name(now),
-                      "tier.previous": self.ladder.name(held),
-                      "tier.discount_pct": self.ladder.discount(now, *record)}
+        tier = {"tier.name": self.ladder.name(now), "tier.previous": self.ladder.name(held),
+                "tier.discount_pct": self.ladder.discount(now, *record)}
+        tier_facts = (facts.extended(tier) if isinstance(facts, PurchaseFacts)
+                      else {**facts, **tier})
         found = []
         for plan in self.ladders:
             actions = [a for a in plan.actions if a.action.spec.on == on]
-            found += plan.fire(tier_facts, replace(trig, event=on, key=key), actions)
+            found += plan.fire(tier_facts, trig._replace(event=on, key=key), actions)
         return found
 
     # -- one customer on one day ---------------------------------------------------
@@ -191,14 +213,14 @@ class EventEvaluator:
         facts = state_facts("customer", view, record, day, self.ladder)
         facts["as_of"] = day
         store = record.home_store or view.last_positive_store or view.last_receipt_store
-        trig = Trigger("schedule", day.isoformat(), store, self.region_of(store, view))
+        trig = Trigger("schedule", day.isoformat(), store, self.region_of(store, view), day)
         found = []
         for plan in self.schedules:
             trigger = plan.policy.spec.trigger
             if trigger.every == "year":  # type: ignore[union-attr]
                 if not _is_yearly_date(str(trigger.on), day):  # type: ignore[union-attr]
                     continue
-                found += plan.fire(facts, replace(trig, key=str(day.year)))
+                found += plan.fire(facts, trig._replace(key=str(day.year)))
             else:
                 found += plan.fire(facts, trig)
         if (day.month, day.day) == (1, 1):
@@ -217,7 +239,7 @@ class EventEvaluator:
         held = self.ladder.index(max(ly, l2), region, store) or 0
         if now >= held:
             return []
-        return self._tier_change(facts, replace(trig, event="downgrade"), "downgrade", now,
+        return self._tier_change(facts, trig._replace(event="downgrade"), "downgrade", now,
                                  held, f"{day.year}:down")
 
 

@@ -1,6 +1,6 @@
 """Fact dicts for one event, named by fact path as the batch contexts name columns.
 
-Mirrors engine/contexts.py: `purchase_facts` is a row of `lr_purchase_ctx` (values
+Mirrors engine/contexts.py: `PurchaseFacts` is a row of `lr_purchase_ctx` (values
 right after the receipt), `state_facts` the schedule context's values at a date
 (also the referrer's facts of a first purchase). Params resolve per scope as the
 batch's CASE over store then region (engine/scope.py); the tier ladder's rungs for
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..conditions import compile_python
@@ -103,33 +103,83 @@ def _days(day: dt.date, since: dt.date | None) -> int | None:
     return (day - since).days if since is not None else None
 
 
-def purchase_facts(after: CustomerView, receipt: Receipt, ladder: Ladder) -> dict[str, Any]:
-    """A row of the purchase context: the receipt and the values right after it."""
-    day = receipt.day
-    facts = {
-        "as_of": day,
-        "purchase.purchase_id": receipt.purchase_id, "purchase.store_id": receipt.store_id,
-        "purchase.staff_id": receipt.staff_id, "purchase.amount": receipt.amount,
-        "purchase.date": day, "purchase.currency": receipt.currency,
-        "purchase.return_of": receipt.return_of, "purchase.is_return": receipt.amount < 0,
-        **record_facts("customer", after.record),
-        "customer.lifetime_spend": after.lifetime_spend,
-        "customer.spend_this_year": after.spend_this_year,
-        "customer.spend_last_year": after.last_year_spend,
-        "customer.points_this_year": after.points_this_year,
-        "customer.points_last_year": math.floor(after.last_year_spend),
-        "customer.first_purchase_date": after.first_purchase_date,
-        "customer.last_purchase_date": day,
-        "customer.last_positive_purchase_date": after.last_positive_date,
-        "customer.days_since_last_purchase": 0,
-        "customer.days_since_last_positive_purchase": _days(day, after.last_positive_date),
-        "customer.purchase_count": after.purchase_count,
-        "customer.last_store_id": after.last_positive_store,
-        "customer.last_staff_id": after.last_positive_staff,
-        "customer.tier": ladder.tier(max(after.year_max_points, after.last_year_max_points),
-                                     after.record),
-    }
-    return facts
+def _record_getter(name: str) -> Callable[[CustomerView, Receipt, Ladder], Any]:
+    def read(after: CustomerView, _r: Receipt, _l: Ladder) -> Any:
+        return getattr(after.record, name) if after.record is not None else None
+    return read
+
+
+# A row of the purchase context (lr_purchase_ctx): the receipt and the values right
+# after it, each computed from (view after the receipt, receipt, ladder).
+PURCHASE_FACTS: dict[str, Callable[[CustomerView, Receipt, Ladder], Any]] = {
+    "as_of": lambda a, r, _l: r.purchased_at.date(),
+    "purchase.purchase_id": lambda a, r, _l: r.purchase_id,
+    "purchase.store_id": lambda a, r, _l: r.store_id,
+    "purchase.staff_id": lambda a, r, _l: r.staff_id,
+    "purchase.amount": lambda a, r, _l: r.amount,
+    "purchase.date": lambda a, r, _l: r.purchased_at.date(),
+    "purchase.currency": lambda a, r, _l: r.currency,
+    "purchase.return_of": lambda a, r, _l: r.return_of,
+    "purchase.is_return": lambda a, r, _l: r.amount < 0,
+    **{f"customer.{n}": _record_getter(n) for n in RECORD_FIELDS},
+    "customer.lifetime_spend": lambda a, r, _l: a.lifetime_spend,
+    "customer.spend_this_year": lambda a, r, _l: a.spend_this_year,
+    "customer.spend_last_year": lambda a, r, _l: a.last_year_spend,
+    "customer.points_this_year": lambda a, r, _l: math.floor(a.spend_this_year),
+    "customer.points_last_year": lambda a, r, _l: math.floor(a.last_year_spend),
+    "customer.first_purchase_date": lambda a, r, _l: a.first_purchase_date,
+    "customer.last_purchase_date": lambda a, r, _l: r.purchased_at.date(),
+    "customer.last_positive_purchase_date": lambda a, r, _l: a.last_positive_date,
+    "customer.days_since_last_purchase": lambda a, r, _l: 0,
+    "customer.days_since_last_positive_purchase":
+        lambda a, r, _l: _days(r.purchased_at.date(), a.last_positive_date),
+    "customer.purchase_count": lambda a, r, _l: a.purchase_count,
+    "customer.last_store_id": lambda a, r, _l: a.last_positive_store,
+    "customer.last_staff_id": lambda a, r, _l: a.last_positive_staff,
+    "customer.tier": lambda a, r, ladder: ladder.tier(
+        max(a.year_max_points, a.last_year_max_points), a.record),
+}
+
+
+class PurchaseFacts(Mapping[str, Any]):
+    """A row of the purchase context, each fact computed when first read.
+
+    A receipt's conditions read one or two facts and most receipts fire nothing, so
+    laying out all forty facts per receipt would be most of the per-event cost.
+    `known` holds what was read so far and facts added by the trigger (the
+    referrer's, the tier change's), which take precedence."""
+
+    __slots__ = ("after", "known", "ladder", "receipt")
+
+    def __init__(self, after: CustomerView, receipt: Receipt, ladder: Ladder,
+                 values: dict[str, Any] | None = None) -> None:
+        self.after, self.receipt, self.ladder = after, receipt, ladder
+        self.known: dict[str, Any] = {} if values is None else values
+
+    def get(self, key: str, default: Any = None) -> Any:
+        known = self.known
+        if key in known:
+            return known[key]
+        read = PURCHASE_FACTS.get(key)
+        if read is None:
+            return default
+        value = known[key] = read(self.after, self.receipt, self.ladder)
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.known or key in PURCHASE_FACTS:
+            return self.get(key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(PURCHASE_FACTS), **self.known})
+
+    def __len__(self) -> int:
+        return len({**dict.fromkeys(PURCHASE_FACTS), **self.known})
+
+    def extended(self, extra: Mapping[str, Any]) -> PurchaseFacts:
+        """The same row with more facts (the referrer's, the tier change's)."""
+        return PurchaseFacts(self.after, self.receipt, self.ladder, {**self.known, **extra})
 
 
 def state_facts(group: str, view: CustomerView | None, record: CustomerRecord | None,

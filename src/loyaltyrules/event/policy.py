@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..conditions import compile_python
 from ..conditions.evaluate import Evaluator
@@ -31,14 +31,14 @@ def _maybe(action: CompiledAction, name: str) -> Evaluator | None:
     return compile_python(node) if node is not None else None
 
 
-@dataclass(frozen=True)
-class Trigger:
+class Trigger(NamedTuple):
     """Where a candidate row comes from, beyond its facts."""
 
     event: str  # reason.trigger: purchase, first_purchase, crossing, upgrade, schedule ...
     key: str  # the trigger key of the action id (before "#index")
     store: str | None  # scope store
     region: str | None  # scope region
+    day: dt.date  # the business date (as_of)
     purchase_id: str | None = None
 
 
@@ -94,24 +94,36 @@ class PolicyPlan:
         scope = policy.spec.scope
         self.regions = frozenset(scope.regions)
         self.stores = frozenset(scope.stores)
+        effective = policy.spec.effective
+        self.start, self.end = effective.start, effective.end
+        self.tests = tuple(c.fn for c in self.conditions)  # Evaluator.holds, unwrapped
+        self._scopes: dict[tuple[str | None, str | None], Mapping[str, Any] | None] = {}
 
-    def gate(self, day: dt.date, trigger: Trigger) -> Mapping[str, Any] | None:
-        """The params at the trigger's scope, or None when the policy does not apply."""
-        if not self.policy.in_force(day):
+    def _at(self, region: str | None, store: str | None) -> Mapping[str, Any] | None:
+        if self.regions and region not in self.regions:
             return None
-        if self.regions and trigger.region not in self.regions:
+        if self.stores and store not in self.stores:
             return None
-        if self.stores and trigger.store not in self.stores:
-            return None
-        params, enabled = self.params.at(trigger.region, trigger.store)
+        params, enabled = self.params.at(region, store)
         return params if enabled else None
 
     def fire(self, facts: Mapping[str, Any], trigger: Trigger,
              actions: Sequence[ActionPlan] | None = None) -> list[dict[str, Any]]:
-        day: dt.date = facts["as_of"]
-        params = self.gate(day, trigger)
-        if params is None or not all(c.holds(facts, params) for c in self.conditions):
+        # the gates: effective window, then scope and enabled flag (one lookup per scope)
+        day = trigger.day
+        if (self.start is not None and day < self.start) or (
+                self.end is not None and day > self.end):
             return []
+        scope = trigger.region, trigger.store
+        try:
+            params = self._scopes[scope]
+        except KeyError:
+            params = self._scopes[scope] = self._at(*scope)  # a benign race between threads
+        if params is None:
+            return []
+        for test in self.tests:
+            if test(facts, params) is not True:  # missing counts as false
+                return []
         reason: dict[str, Any] = {"trigger": trigger.event}
         if trigger.purchase_id is not None:
             reason["purchase_id"] = trigger.purchase_id

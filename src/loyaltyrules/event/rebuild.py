@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import replace
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -99,7 +98,7 @@ def _replay_pos(conn: sqlite3.Connection, through: dt.date, ev: EventEvaluator,
             known.append((customer_id,))  # the history has the customer now
             continue
         view = _get(conn, customer_id) or CustomerView(customer_id)
-        _put(conn, replace(view, record=record_from_json(text)))
+        _put(conn, view._replace(record=record_from_json(text)))
     conn.executemany("DELETE FROM pos_customers WHERE customer_id = ?", known)
     limit = (through + dt.timedelta(days=1)).isoformat()
     conn.execute("DELETE FROM pos_receipts WHERE purchased_at < ?", (limit,))
