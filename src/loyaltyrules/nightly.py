@@ -22,6 +22,7 @@ from typing import Any
 from .config import Config
 from .contact import STATUSES, ContactResult, in_memory, recorded
 from .engine.batch import evaluate
+from .engine.bulk import collector_paused
 from .event import rebuild
 from .ledger import Ledger, RunRecord
 from .lifecycle import lifecycle_actions
@@ -74,6 +75,12 @@ def run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date
     With no `state` (backtest) nothing is recorded and the contact rules start from
     an empty history.
     """
+    with collector_paused():  # every record of the run is kept to its end: engine/bulk.py
+        return _run_range(plan, source, as_of, through, state, progress, config)
+
+
+def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
+               state: Path | None, progress: Progress, config: Config | None) -> RunSummary:
     summary = RunSummary(as_of, through, source=source)
     progress(f"evaluating {len(plan.policies)} policies from {as_of} to {through}")
     evaluation = evaluate(source.connection, plan, as_of, through)
