@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import datetime as dt
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from loyaltyrules.contact import DEFAULT_RULES, History, Rules, StoreCalendar, decide_day
 from loyaltyrules.sinks import (
     ACTION_FIELDS,
     CSV_COLUMNS,
@@ -26,7 +28,12 @@ from loyaltyrules.sinks import (
     write_jsonl,
     write_task_sheets,
 )
-from loyaltyrules.sinks.record import ASSIGNEE_FIELDS, REASON_FIELDS
+from loyaltyrules.sinks.record import (
+    ASSIGNEE_FIELDS,
+    MERGED_FIELDS,
+    MERGED_REASON_FIELDS,
+    REASON_FIELDS,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION_SCHEMA = json.loads((ROOT / "schemas" / "action.schema.json").read_text("utf-8"))
@@ -94,6 +101,9 @@ def test_field_order_is_the_schema_order() -> None:
     assert tuple(props) == ACTION_FIELDS
     assert tuple(props["assignee"]["properties"]) == ASSIGNEE_FIELDS
     assert tuple(props["reason"]["properties"]) == REASON_FIELDS
+    merged = props["reason"]["properties"]["merged"]["items"]
+    assert tuple(merged["properties"]) == MERGED_FIELDS
+    assert tuple(merged["properties"]["reason"]["properties"]) == MERGED_REASON_FIELDS
 
 
 def test_the_sample_actions_are_valid_records() -> None:
@@ -135,8 +145,6 @@ def test_jsonl_is_compact_utf8_one_line_each(tmp_path: Path) -> None:
 
 
 def test_jsonl_turns_decimals_and_dates_into_json() -> None:
-    import datetime as dt
-
     from loyaltyrules.sinks import action_line
 
     line = action_line(make(1, params={"a": Decimal("12"), "b": Decimal("2.5"),
@@ -165,6 +173,14 @@ def test_empty_action_list_gives_an_empty_file(tmp_path: Path) -> None:
     ({**BASE, "assignee": {"role": "store_staff"}}, "assignee: missing field 'id'"),
     ({**BASE, "reason": {"trigger": "purchase", "x": 1}}, "reason: unknown field 'x'"),
     ({**BASE, "assignee": None}, "assignee: expected an object"),
+    ({**BASE, "reason": {"trigger": "purchase", "merged": {"action_id": "x"}}},
+     "reason.merged: expected a list"),
+    ({**BASE, "reason": {"trigger": "purchase", "merged": [
+        {"action_id": "x", "policy": "p", "type": "call", "reason": {"trigger": "schedule"},
+         "phone": "+1 555"}]}}, r"reason.merged\[0\]: unknown field 'phone'"),
+    ({**BASE, "reason": {"trigger": "purchase", "merged": [
+        {"action_id": "x", "policy": "p", "type": "call", "reason": {"values": {}}}]}},
+     r"reason.merged\[0\], reason: missing field 'trigger'"),
 ])
 def test_a_malformed_record_is_refused_and_the_old_file_kept(
         tmp_path: Path, broken: dict[str, Any], message: str) -> None:
@@ -246,6 +262,7 @@ def test_csv_columns_and_values(tmp_path: Path) -> None:
         "params": '{"amount":2350.0}', "reason_trigger": "purchase",
         "reason_purchase_id": "P9",
         "reason_values": "purchase.amount=2350.00; params.threshold=2000.00",
+        "reason_merged": "",
     }
     assert (second["assignee_id"], second["template"], second["params"]) == ("", "", "{}")
     assert third["customer_id"] == "Ç-顧客-7"
@@ -404,6 +421,148 @@ def test_task_sheets_keep_the_index_when_a_sheet_fails(
                           tmp_path)
     assert (tmp_path / "index.md").read_text("utf-8") == index_before
     assert leftovers(tmp_path) == []
+
+
+# ---------------------------------------------------------------- merged staff tasks
+
+MERGE_DAY = dt.date(2025, 11, 21)
+MERGE_TEMPLATES = {**TEMPLATES, "referral-welcome-call": {
+    "en": "Call {customer_id} to welcome them and ask how the first purchase is working out."}}
+MERGE_TITLES = {**TITLES, "referral-thanks": "Thank a referral, both sides, the same day"}
+BIG_PURCHASE_ID, WELCOME_ID, GIFT_ID, OTHER_ID = (f"{n:032x}" for n in (1, 2, 3, 4))
+
+
+def merged_run() -> list[dict[str, Any]]:
+    """The contact rules' emitted records for one day on which three staff tasks for C1
+    and E7 merge into the big-purchase call; C2's call stays alone."""
+    welcome = make(2, policy="referral-thanks", priority=55, template="referral-welcome-call",
+                   due_by="2025-11-24", params={},
+                   reason={"trigger": "first_purchase", "purchase_id": "P9",
+                           "values": {"referrer.customer_id": "C0101"}})
+    gift = make(3, policy="birthday-greeting", type="gift", priority=40, template=None,
+                params={"discount_pct": 10},
+                reason={"trigger": "schedule", "values": {"customer.birthday": "1990-11-21"}})
+    candidates = [welcome, make(1), gift, make(4, customer_id="C2")]
+    rules = Rules(DEFAULT_RULES, lambda _customer, _column: True, StoreCalendar(()))
+    decisions = decide_day(MERGE_DAY, candidates, History(), rules)
+    assert {d.action_id: d.status for d in decisions} == {
+        BIG_PURCHASE_ID: "open", WELCOME_ID: "merged", GIFT_ID: "merged", OTHER_ID: "open"}
+    return [d.record for d in decisions if d.status == "open"]
+
+
+def test_merged_records_are_valid_and_keep_the_schema_order_in_jsonl(tmp_path: Path) -> None:
+    actions = merged_run()
+    for action in actions:
+        VALIDATOR.validate(action)
+    survivor = next(a for a in actions if a["action_id"] == BIG_PURCHASE_ID)
+    backwards = copy.deepcopy(survivor)
+    backwards["reason"]["merged"] = [
+        {**{k: item[k] for k in reversed(list(item))},
+         "reason": {k: item["reason"][k] for k in reversed(list(item["reason"]))}}
+        for item in survivor["reason"]["merged"]]
+    out = tmp_path / "actions.jsonl"
+    write_jsonl([shuffled(backwards)], out)
+    [back] = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert back == survivor
+    for item in back["reason"]["merged"]:
+        assert tuple(item) == MERGED_FIELDS
+        assert list(item["reason"]) == [k for k in MERGED_REASON_FIELDS if k in item["reason"]]
+
+
+def test_csv_shows_the_merged_tasks_in_a_last_column(tmp_path: Path) -> None:
+    out = tmp_path / "actions.csv"
+    write_csv(merged_run(), out)
+    rows = {row["action_id"]: row for row in read_csv(out)}
+    assert CSV_COLUMNS[-1] == "reason_merged"
+    survivor = rows[BIG_PURCHASE_ID]
+    # The survivor's own columns are as before; it is due by the earliest due date.
+    assert (survivor["policy"], survivor["reason_trigger"], survivor["due_by"]) == (
+        "big-purchase-call", "purchase", "2025-11-24")
+    assert survivor["reason_values"] == "purchase.amount=2350.00; params.threshold=2000.00"
+    assert survivor["reason_merged"] == (
+        "referral-thanks: call, template referral-welcome-call, due 2025-11-24, priority 55;"
+        " trigger first_purchase, purchase P9; referrer.customer_id=C0101;"
+        f" action {WELCOME_ID}"
+        " | birthday-greeting: gift, due 2025-11-28, priority 40; trigger schedule;"
+        ' customer.birthday=1990-11-21; params {"discount_pct":10};'
+        f" action {GIFT_ID}")
+    assert rows[OTHER_ID]["reason_merged"] == ""
+    assert set(rows) == {BIG_PURCHASE_ID, OTHER_ID}
+
+
+def test_task_sheet_lists_the_merged_tasks_under_the_task(tmp_path: Path) -> None:
+    write_task_sheets(merged_run(), tmp_path, MERGE_TEMPLATES, titles=MERGE_TITLES)
+    text = (tmp_path / "S1-E7.md").read_text("utf-8")
+    task = text[text.index("## 1. Call: customer `C1`"):text.index("## 2. ")]
+    expected = "\n".join([
+        "- **Why:** Follow-up call after a big purchase (`big-purchase-call` v1), purchase `P9`",
+        "  - `purchase.amount = 2350.00`",
+        "  - `params.threshold = 2000.00`",
+        "- **Also covers:** 2 more tasks for this customer, merged into this one; "
+        "report the outcome under this task's action id",
+        "  - **Call**, template `referral-welcome-call`, due 2025-11-24, priority 55",
+        "    > Call {customer_id} to welcome them and ask how the first purchase is "
+        "working out.",
+        "    - **Why:** Thank a referral, both sides, the same day (`referral-thanks`), "
+        "first purchase `P9`",
+        "      - `referrer.customer_id = C0101`",
+        f"    - **Merged action id:** `{WELCOME_ID}`",
+        "  - **Gift**, due 2025-11-28, priority 40",
+        "    - **Why:** birthday-greeting (`birthday-greeting`), schedule",
+        "      - `customer.birthday = 1990-11-21`",
+        "    - **Values:** `discount_pct = 10`",
+        f"    - **Merged action id:** `{GIFT_ID}`",
+        "- **Priority:** 60",
+        "- **Values:** `amount = 2350.0`",
+        f"- **Action id:** `{BIG_PURCHASE_ID}`",
+    ]) + "\n"
+    assert expected in task
+    assert "- **When:** 2025-11-21 .. 2025-11-24\n" in task
+    other = text[text.index("## 2. "):]
+    assert "customer `C2`" in other and "Also covers" not in other
+    index = (tmp_path / "index.md").read_text("utf-8")
+    assert "2 tasks" in index  # the merged ones are not tasks of their own
+
+
+def test_merged_tasks_from_store_data_stay_inert(tmp_path: Path) -> None:
+    hostile = {"action_id": "x", "policy": "=cmd", "type": "call", "template": "a`b",
+               "reason": {"trigger": "purchase", "purchase_id": "P1\n# Injected heading",
+                          "values": {"fact": "v\n## also injected"}}}
+    action = make(1, reason={**BASE["reason"], "merged": [hostile]})
+    write_task_sheets([action], tmp_path, MERGE_TEMPLATES)
+    text = (tmp_path / "S1-E7.md").read_text("utf-8")
+    assert "\n# Injected" not in text and "\n## also" not in text
+    assert "template ``a`b``" in text and "`P1 # Injected heading`" in text
+    # The cell starts with the policy id: a would-be formula is made plain text.
+    write_csv([make(1, reason={"trigger": "purchase", "merged": [hostile]})],
+              tmp_path / "a.csv")
+    assert read_csv(tmp_path / "a.csv")[0]["reason_merged"].startswith("'=cmd: call")
+
+
+def test_run_on_the_example_store_shows_every_merged_task(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from loyaltyrules.cli import cli
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, [
+        "run", "--as-of", "2025-01-01", "--through", "2025-03-31", "--quiet",
+        "--state", str(tmp_path / "s.db"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in
+               (out / "actions-2025-03-31.jsonl").read_text("utf-8").splitlines()]
+    merging = {r["action_id"]: r for r in records if r["reason"].get("merged")}
+    assert merging, "the example store's first quarter has merged staff tasks"
+    rows = {row["action_id"]: row for row in read_csv(out / "actions-2025-03-31.csv")}
+    sheets = "".join(p.read_text("utf-8") for p in (out / "tasks-2025-03-31").iterdir())
+    for action_id, record in merging.items():
+        cell = rows[action_id]["reason_merged"]
+        assert cell.count(" | ") == len(record["reason"]["merged"]) - 1
+        for item in record["reason"]["merged"]:
+            assert f"{item['policy']}: {item['type']}" in cell
+            assert f"action {item['action_id']}" in cell
+            assert f"- **Merged action id:** `{item['action_id']}`" in sheets
+    assert all(row["reason_merged"] == "" for key, row in rows.items() if key not in merging)
 
 
 # ---------------------------------------------------------------- Sink

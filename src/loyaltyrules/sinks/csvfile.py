@@ -14,16 +14,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .atomic import atomic_text_file
-from .record import json_default, ordered_action, reason_pairs
+from .record import json_default, merged_items, ordered_action, reason_pairs
 
-__all__ = ["CSV_COLUMNS", "CSV_ENCODING", "csv_row", "guard_cell", "write_csv"]
+__all__ = ["CSV_COLUMNS", "CSV_ENCODING", "csv_row", "guard_cell", "merged_text", "write_csv"]
 
 CSV_ENCODING = "utf-8-sig"
 CSV_COLUMNS: tuple[str, ...] = (
     "action_id", "as_of", "policy", "policy_version", "type", "customer_id", "store_id",
     "region", "assignee_role", "assignee_id", "not_before", "due_by", "priority",
     "template", "params", "reason_trigger", "reason_purchase_id", "reason_values",
+    "reason_merged",  # added last, so columns read by position keep their place
 )
+MERGED_SEPARATOR = " | "
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP's list).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -36,6 +38,36 @@ def guard_cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
+def _params(params: Any) -> str:
+    return json.dumps(params, ensure_ascii=False, separators=(",", ":"),
+                      default=json_default)
+
+
+def _merged_item(item: Mapping[str, Any]) -> str:
+    """One merged task: what, which template, due when, why, and its own action id."""
+    head = f"{item['policy']}: {item['type']}"
+    if item.get("template"):
+        head += f", template {item['template']}"
+    if item.get("due_by") is not None:
+        head += f", due {item['due_by']}"
+    if item.get("priority") is not None:
+        head += f", priority {item['priority']}"
+    reason = item["reason"]
+    why = f"trigger {reason['trigger']}"
+    if reason.get("purchase_id") is not None:
+        why += f", purchase {reason['purchase_id']}"
+    parts = [head, why, *(f"{k}={v}" for k, v in reason_pairs(item))]
+    if item.get("params"):
+        parts.append(f"params {_params(item['params'])}")
+    return "; ".join([*parts, f"action {item['action_id']}"])
+
+
+def merged_text(record: Mapping[str, Any]) -> str:
+    """The `reason_merged` cell of an ordered record: one entry per merged task, joined
+    by " | "; empty when nothing was merged into it."""
+    return MERGED_SEPARATOR.join(_merged_item(item) for item in merged_items(record))
+
+
 def _flat(action: Mapping[str, Any]) -> dict[str, Any]:
     record = ordered_action(action)
     assignee, reason = record["assignee"], record["reason"]
@@ -43,11 +75,11 @@ def _flat(action: Mapping[str, Any]) -> dict[str, Any]:
         **{key: record[key] for key in CSV_COLUMNS if key in record},
         "assignee_role": assignee["role"],
         "assignee_id": assignee["id"],
-        "params": json.dumps(record["params"], ensure_ascii=False, separators=(",", ":"),
-                             default=json_default),
+        "params": _params(record["params"]),
         "reason_trigger": reason["trigger"],
         "reason_purchase_id": reason.get("purchase_id"),
         "reason_values": "; ".join(f"{k}={v}" for k, v in reason_pairs(record)),
+        "reason_merged": merged_text(record),
     }
 
 

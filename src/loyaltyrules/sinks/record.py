@@ -14,9 +14,12 @@ from typing import Any
 __all__ = [
     "ACTION_FIELDS",
     "ASSIGNEE_FIELDS",
+    "MERGED_FIELDS",
+    "MERGED_REASON_FIELDS",
     "REASON_FIELDS",
     "ActionRecordError",
     "json_default",
+    "merged_items",
     "ordered_action",
     "reason_pairs",
 ]
@@ -29,6 +32,12 @@ ACTION_FIELDS: tuple[str, ...] = (
 ASSIGNEE_FIELDS: tuple[str, ...] = ("role", "id")
 REASON_FIELDS: tuple[str, ...] = ("trigger", "purchase_id", "values", "merged")
 _REASON_REQUIRED = frozenset({"trigger"})
+# One entry of `reason.merged`: a staff task the contact rules merged into this one.
+MERGED_FIELDS: tuple[str, ...] = (
+    "action_id", "policy", "type", "due_by", "priority", "template", "params", "reason",
+)
+MERGED_REASON_FIELDS: tuple[str, ...] = ("trigger", "purchase_id", "values")
+_MERGED_REQUIRED = frozenset({"action_id", "policy", "type", "reason"})
 
 
 class ActionRecordError(ValueError):
@@ -54,12 +63,37 @@ def ordered_action(action: Mapping[str, Any]) -> dict[str, Any]:
     top = _ordered(action, ACTION_FIELDS, frozenset(ACTION_FIELDS), where)
     top["assignee"] = _ordered(top["assignee"], ASSIGNEE_FIELDS, frozenset(ASSIGNEE_FIELDS),
                                f"{where}, assignee")
-    top["reason"] = _ordered(top["reason"], REASON_FIELDS, _REASON_REQUIRED, f"{where}, reason")
+    reason = _ordered(top["reason"], REASON_FIELDS, _REASON_REQUIRED, f"{where}, reason")
+    if "merged" in reason:
+        reason["merged"] = _ordered_merged(reason["merged"], f"{where}, reason.merged")
+    top["reason"] = reason
     return top
 
 
+def _ordered_merged(merged: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(merged, (list, tuple)):
+        raise ActionRecordError(f"{where}: expected a list, got {type(merged).__name__}")
+    items = []
+    for number, item in enumerate(merged):
+        at = f"{where}[{number}]"
+        entry = _ordered(item, MERGED_FIELDS, _MERGED_REQUIRED, at)
+        entry["reason"] = _ordered(entry["reason"], MERGED_REASON_FIELDS, _REASON_REQUIRED,
+                                   f"{at}, reason")
+        items.append(entry)
+    return items
+
+
+def merged_items(action: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The tasks merged into `action` (an ordered record), in the record's order."""
+    merged: list[dict[str, Any]] = action["reason"].get("merged") or []
+    return merged
+
+
 def reason_pairs(action: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The reason's fact values as (fact path, value as text), in the record's order."""
+    """The reason's fact values as (fact path, value as text), in the record's order.
+
+    `action` is a record or one of its `reason.merged` entries (both have a reason).
+    """
     values: Mapping[str, Any] = action["reason"].get("values") or {}
     return [(str(path), str(value)) for path, value in values.items()]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from .atomic import atomic_text_file
 from .markdown import code, one_line, quote, safe_file_stem
-from .record import ordered_action, reason_pairs
+from .record import merged_items, ordered_action, reason_pairs
 
 __all__ = ["FALLBACK_LOCALE", "INDEX_NAME", "Templates", "write_task_sheets"]
 
@@ -75,7 +75,7 @@ def _name(sheets: list[Sheet]) -> None:
 
 def _template_text(action: Mapping[str, Any], templates: Templates | None,
                    locale: str) -> str | None:
-    texts = (templates or {}).get(action["template"] or "")
+    texts = (templates or {}).get(action.get("template") or "")
     if not texts:
         return None
     return texts.get(locale) or texts.get(FALLBACK_LOCALE)
@@ -86,27 +86,70 @@ def _dates(tasks: list[dict[str, Any]]) -> str:
     return days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]}"
 
 
-def _task_lines(number: int, task: Mapping[str, Any], text: str | None,
-                titles: Mapping[str, str]) -> list[str]:
-    label = task["type"].replace("_", " ").capitalize()
-    reason = task["reason"]
-    title = one_line(titles.get(task["policy"], "")) or task["policy"]
-    trigger = reason["trigger"].replace("_", " ")
-    why = f"{title} ({code(task['policy'])} v{task['policy_version']}), {trigger}"
+def _label(action_type: str) -> str:
+    return one_line(action_type.replace("_", " ").capitalize())
+
+
+def _why(item: Mapping[str, Any], titles: Mapping[str, str]) -> str:
+    """Policy title (else id), its id and version if known, the trigger, the purchase."""
+    reason = item["reason"]
+    title = one_line(titles.get(item["policy"], "")) or item["policy"]
+    version = f" v{item['policy_version']}" if "policy_version" in item else ""
+    trigger = one_line(reason["trigger"].replace("_", " "))
+    why = f"{title} ({code(item['policy'])}{version}), {trigger}"
     if reason.get("purchase_id") is not None:
         why += f" {code(reason['purchase_id'])}"
+    return why
+
+
+def _values(params: Mapping[str, Any]) -> str:
+    return ", ".join(code(f"{k} = {v}") for k, v in params.items())
+
+
+def _merged_lines(task: Mapping[str, Any], templates: Templates | None, locale: str,
+                  titles: Mapping[str, str]) -> list[str]:
+    """The tasks the contact rules merged into this one, each with what, why and its id."""
+    merged = merged_items(task)
+    if not merged:
+        return []
+    count = len(merged)
+    lines = [f"- **Also covers:** {count} more task{'s' * (count != 1)} for this customer, "
+             "merged into this one; report the outcome under this task's action id"]
+    for item in merged:
+        what = f"  - **{_label(item['type'])}**"
+        if item.get("template"):
+            what += f", template {code(item['template'])}"
+        if item.get("due_by") is not None:
+            what += f", due {one_line(str(item['due_by']))}"
+        if item.get("priority") is not None:
+            what += f", priority {one_line(str(item['priority']))}"
+        lines.append(what)
+        text = _template_text(item, templates, locale)
+        lines += quote(text, indent="    ") if text else []
+        lines.append(f"    - **Why:** {_why(item, titles)}")
+        lines += [f"      - {code(f'{fact} = {value}')}" for fact, value in reason_pairs(item)]
+        if item.get("params"):
+            lines.append(f"    - **Values:** {_values(item['params'])}")
+        lines.append(f"    - **Merged action id:** {code(item['action_id'])}")
+    return lines
+
+
+def _task_lines(number: int, task: Mapping[str, Any], templates: Templates | None,
+                locale: str, titles: Mapping[str, str]) -> list[str]:
+    label = _label(task["type"])
+    text = _template_text(task, templates, locale)
     lines = [f"## {number}. {label}: customer {code(task['customer_id'])}", "",
              f"- **What:** {label}" + (f", template {code(task['template'])}"
                                        if task["template"] else "")]
     lines += quote(text, indent="  ") if text else []
     lines += [f"- **For:** customer {code(task['customer_id'])}",
               f"- **When:** {task['not_before']} .. {task['due_by']}",
-              f"- **Why:** {why}"]
+              f"- **Why:** {_why(task, titles)}"]
     lines += [f"  - {code(f'{fact} = {value}')}" for fact, value in reason_pairs(task)]
+    lines += _merged_lines(task, templates, locale, titles)
     lines.append(f"- **Priority:** {task['priority']}")
     if task["params"]:
-        lines.append("- **Values:** " + ", ".join(code(f"{k} = {v}")
-                                                 for k, v in task["params"].items()))
+        lines.append(f"- **Values:** {_values(task['params'])}")
     return [*lines, f"- **Action id:** {code(task['action_id'])}", ""]
 
 
@@ -117,8 +160,7 @@ def _sheet_text(sheet: Sheet, templates: Templates | None, locale: str,
              f"As of {_dates(sheet.tasks)}: {count} task{'s' * (count != 1)}, "
              "by due date, then priority (highest first).", ""]
     for number, task in enumerate(sheet.tasks, start=1):
-        text = _template_text(task, templates, locale)
-        lines += _task_lines(number, task, text, titles)
+        lines += _task_lines(number, task, templates, locale, titles)
     return "\n".join(lines)
 
 
