@@ -2,18 +2,22 @@
 
     python benchmarks/bench_http.py [--rate 1000] [--duration 20] [--connections 32]
                                     [--state FILE] [--purchase-share 0.8] [--engine-alone]
+                                    [--sync normal|full]
 
 Starts `loyaltyrules serve` in its own process on a free loopback port with a fresh
-state file, then drives it from a second process over keep-alive HTTP/1.1
-connections (raw asyncio sockets, uvloop when installed). Pacing is open-loop: request
-i is due at start + i/rate whatever happened before, and its latency runs from that
-due time to the last byte of the response, so time spent queueing behind a slow
-request counts. The mix: POST /v1/purchases (new receipts from 2,000 customers) and
+state file (in the temporary folder, TMPDIR: it must be on the disk to be measured, not
+a tmpfs; or give --state) and `--sync` as given (default: serve's own, normal), then
+drives it from a second process over keep-alive HTTP/1.1 connections (raw asyncio
+sockets, uvloop when installed). Pacing is open-loop: request i is due at
+start + i/rate whatever happened before, and its latency runs from that due time to
+the last byte of the response, so time spent queueing behind a slow request counts.
+The mix: POST /v1/purchases (new receipts from 2,000 customers) and
 GET /v1/customers/{id}/actions. Prints the achieved rate and p50/p95/p99/max per
 endpoint and overall (design, section 7: p99 under 5 ms at 1,000 requests/s).
 `--engine-alone` then makes the same calls on the engine in process at the same
-pace and times each call on its own: the floor the HTTP layer adds to (on a slow
-disk a single caller cannot keep the pace, since every receipt is a durable commit).
+pace and times each call on its own: the floor the HTTP layer adds to (with
+`--sync full` on a slow disk a single caller cannot keep the pace, since every receipt
+then waits for an fsync).
 The exit status is 1 when a response is not 200 or the rate falls short by over 2%.
 """
 
@@ -45,9 +49,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(port: int, state: Path) -> subprocess.Popen[bytes]:
+def start_server(port: int, state: Path, sync: str | None) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "loyaltyrules", "serve", "--port", str(port),
-               "--state", str(state), "--reload-interval", "0", "--log-level", "warning"]
+               "--state", str(state), "--reload-interval", "0", "--log-level", "warning",
+               *(["--sync", sync] if sync else [])]
     server = subprocess.Popen(command, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -95,11 +100,12 @@ def requests(count: int, seed: int, purchase_share: float) -> list[tuple[str, by
     return out
 
 
-def engine_alone(rate: float, duration: float, purchase_share: float, state: Path) -> None:
+def engine_alone(rate: float, duration: float, purchase_share: float, state: Path,
+                 sync: str) -> None:
     """The floor: the same calls on the engine in process, paced, each call timed alone."""
     from loyaltyrules.api import Engine
 
-    engine = Engine.load(state=state)
+    engine = Engine.load(state=state, sync=sync)
     ops = operations(int(rate * duration), 1, purchase_share)
     results: list[tuple[str, float, int]] = []
     start = time.perf_counter() + 0.05
@@ -116,8 +122,8 @@ def engine_alone(rate: float, duration: float, purchase_share: float, state: Pat
         results.append((f"engine.{'on_purchase' if kind == 'purchase' else 'open_actions'}",
                         time.perf_counter() - began, 200))
     engine.close()
-    print("\nthe engine alone, in process, one thread, same calls and pacing (no HTTP);"
-          "\nlatency = the call's own time, without queueing:")
+    print(f"\nthe engine alone (sync {sync}), in process, one thread, same calls and pacing "
+          "(no HTTP);\nlatency = the call's own time, without queueing:")
     report(rate, {"elapsed": time.perf_counter() - start, "results": results})
 
 
@@ -185,13 +191,26 @@ def drive(port: int, rate: float, duration: float, connections: int, purchase_sh
     out.send(asyncio.run(_drive(port, rate, batch, connections, warmup)))
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc; 0 elsewhere)."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a process (Linux /proc; zeros elsewhere)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def stalled_us() -> dict[str, int]:
+    """Microseconds some task waited for a CPU / for I/O, machine-wide (Linux PSI; else {})."""
+    out = {}
+    for kind in ("cpu", "io"):
+        try:
+            first = Path(f"/proc/pressure/{kind}").read_text().splitlines()[0]
+        except (OSError, IndexError):
+            continue
+        out[kind] = int(first.rsplit("total=", 1)[1])
+    return out
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -206,8 +225,10 @@ def report(rate: float, data: dict[str, Any]) -> bool:
     print(f"target {rate:.0f} req/s, achieved {achieved:.0f} req/s over {data['elapsed']:.1f} s "
           f"({len(results)} requests, {bad} not 200)")
     if data.get("server_cpu"):
-        print(f"server CPU: {data['server_cpu']:.1f} s, "
-              f"{data['server_cpu'] / len(results) * 1e6:.0f} us per request (warm-up included)")
+        user, system = data["server_cpu"]
+        per = 1e6 / len(results)
+        print(f"server CPU: {user + system:.1f} s, {(user + system) * per:.0f} us per request "
+              f"(user {user * per:.0f}, system {system * per:.0f}; warm-up included)")
     print(f"{'endpoint':34} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     labels = [*sorted({label for label, _, _ in results}), "all"]
     for label in labels:
@@ -225,35 +246,47 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--purchase-share", type=float, default=0.8)
     parser.add_argument("--state", type=Path, help="state file (default: a fresh temporary one)")
+    parser.add_argument("--sync", choices=["normal", "full"],
+                        help="the server's --sync (default: serve's default, normal); "
+                             "also used by --engine-alone")
     parser.add_argument("--engine-alone", action="store_true",
                         help="also time the same calls on the engine in process (the floor)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         state = args.state or Path(folder) / "state.sqlite"
         port = free_port()
-        server = start_server(port, state)
+        server = start_server(port, state, args.sync)
         try:
             receiver, sender = multiprocessing.Pipe(duplex=False)
             load = multiprocessing.get_context("spawn").Process(
                 target=drive, args=(port, args.rate, args.duration, args.connections,
                                     args.purchase_share, sender))
-            before = cpu_seconds(server.pid)
+            before, pressure, began = cpu_seconds(server.pid), stalled_us(), time.monotonic()
             load.start()
             data = receiver.recv()
             load.join()
-            data["server_cpu"] = cpu_seconds(server.pid) - before
+            after = cpu_seconds(server.pid)
+            data["server_cpu"] = (after[0] - before[0], after[1] - before[1])
+            data["pressure"] = {k: (v - pressure[k]) / 1e6 / (time.monotonic() - began)
+                                for k, v in stalled_us().items()}
         finally:
             server.terminate()
             server.wait(timeout=30)
     load_avg = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"server: loyaltyrules serve on 127.0.0.1, state {'given' if args.state else 'fresh'}; "
-          f"{os.cpu_count()} CPUs shared with the load process; load average {load_avg}")
+    print(f"server: loyaltyrules serve --sync {args.sync or '(default)'} on 127.0.0.1, state "
+          f"{'given' if args.state else 'fresh'}; {os.cpu_count()} CPUs shared with the load "
+          f"process; load average {load_avg}")
+    if data["pressure"]:  # other work on the machine shows up in the tail: say how much
+        shares = ", ".join(f"{kind} {share:.0%}" for kind, share in data["pressure"].items())
+        print(f"time some task waited (Linux PSI, whole machine, load process included): "
+              f"{shares}")
     ok = report(args.rate, data)
     if args.engine_alone:
         with tempfile.TemporaryDirectory() as folder:
             fresh = Path(folder) / "alone.sqlite"
             engine_alone(args.rate, args.duration, args.purchase_share,
-                         fresh if args.state is None else args.state.with_suffix(".alone"))
+                         fresh if args.state is None else args.state.with_suffix(".alone"),
+                         args.sync or "normal")
     sys.exit(0 if ok else 1)
 
 

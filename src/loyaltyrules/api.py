@@ -117,12 +117,14 @@ class Engine:
     @classmethod
     def load(cls, policies: PolicyPaths = None, state: str | Path | None = None,
              stores: Mapping[str, str | None] | None = None, *,
-             consent_default: bool = True) -> Engine:
+             consent_default: bool = True, sync: str = "full") -> Engine:
         """Validate and compile `policies` (default: the bundled pack) and open `state`
         (default: a private in-memory store). `stores` maps store_id to region;
-        without it, the regions saved by the last nightly rebuild are used."""
+        without it, the regions saved by the last nightly rebuild are used. `sync`:
+        "full" fsyncs every event; "normal" keeps every event through a process crash
+        but may lose the last ones to an OS crash or power loss (docs/service.md)."""
         plan = _plan(policies)
-        store = ViewStore(Path(state) if state is not None else Path(":memory:"))
+        store = ViewStore(Path(state) if state is not None else Path(":memory:"), sync)
         store.read(migrate)  # the ledger's tables, created or migrated as ledger.py does
         store.ledger_ready()
         regions = dict(stores) if stores is not None else store.stores()

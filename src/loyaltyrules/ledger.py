@@ -36,6 +36,10 @@ __all__ = [
 ]
 
 BUSY_TIMEOUT_MS = 30_000
+# How a connection syncs its commits (PRAGMA synchronous; docs/service.md): "full"
+# fsyncs every commit, "normal" (WAL) keeps every commit through a process crash and
+# may lose the last ones to an OS crash or power loss.
+SYNC_MODES = ("full", "normal")
 _ID_CHUNK = 500  # stays below SQLite's historical 999 bound on host parameters
 
 # Migrations, in order: MIGRATIONS[n] brings a ledger from user_version n to n + 1.
@@ -212,12 +216,15 @@ def migrate(conn: sqlite3.Connection) -> int:
     return version
 
 
-def connect_state(path: Path) -> sqlite3.Connection:
-    """Open the state file the way every writer must: WAL, full sync, busy timeout.
+def connect_state(path: Path, sync: str = "full") -> sqlite3.Connection:
+    """Open the state file the way every writer must: WAL, a busy timeout, and `sync`
+    (one of SYNC_MODES; "full" unless a caller chose the POS trade-off).
 
     Shared by the ledger, the point-of-sale views and the outcomes, which keep their
     tables in the same file. Callers serialise use of the connection themselves.
     """
+    if sync not in SYNC_MODES:
+        raise ValueError(f"sync must be one of {', '.join(SYNC_MODES)} (got {sync!r})")
     conn = sqlite3.connect(
         str(path),
         timeout=BUSY_TIMEOUT_MS / 1000,
@@ -229,7 +236,7 @@ def connect_state(path: Path) -> sqlite3.Connection:
     if str(mode).lower() not in ("wal", "memory"):  # ":memory:" (a state for one process)
         conn.close()
         raise LedgerError(f"cannot put the ledger {path.name} in WAL mode (got {mode})")
-    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute(f"PRAGMA synchronous = {sync.upper()}")  # checked against SYNC_MODES above
     conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: big nightly batches stay in memory
     return conn
 

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import click
 
-from ..diagnostics import DiagnosticError
+from ..config import Config
+from ..diagnostics import DiagnosticError, did_you_mean
+from ..ledger import SYNC_MODES
+from ..service.settings import DEFAULT_SYNC  # plain data: importable without the extra
 from . import settings
 
 HINT = "loyaltyrules serve needs the service extra: pip install 'loyaltyrules[serve]'"
+SERVE_KEYS = ("sync",)  # the keys of [serve] in loyaltyrules.toml
 
 
 @click.command("serve")
@@ -28,12 +32,17 @@ HINT = "loyaltyrules serve needs the service extra: pip install 'loyaltyrules[se
               help="Largest request body accepted, in bytes.")
 @click.option("--reload-interval", default=2.0, show_default=True, type=click.FloatRange(0),
               help="Seconds between checks of the policy files for changes (0: never).")
+@click.option("--sync", type=click.Choice(SYNC_MODES, case_sensitive=False),
+              help="How each receipt's commit reaches the disk: 'normal' (default, also "
+                   "[serve] sync of loyaltyrules.toml) keeps every answered receipt through "
+                   "a crash of the service, an OS crash or power loss may drop the last "
+                   "ones; 'full' waits for an fsync on every receipt.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 @settings.config_option
 def serve_command(host: str, port: int, token: str | None, policies: tuple[Path, ...],
-                  state: Path | None, max_body: int, reload_interval: float, log_level: str,
-                  config_path: Path | None) -> None:
+                  state: Path | None, max_body: int, reload_interval: float,
+                  sync: str | None, log_level: str, config_path: Path | None) -> None:
     """Serve the engine over HTTP/JSON: actions for a receipt at checkout, a customer's
     open actions, outcomes, health and the active policy bundle (docs/service.md).
 
@@ -64,7 +73,7 @@ def serve_command(host: str, port: int, token: str | None, policies: tuple[Path,
     options = ServiceSettings(
         policies=tuple(settings.policy_paths(config, policies)),
         state=settings.state_path(config, state), token=token or None, max_body=max_body,
-        reload_interval=reload_interval)
+        reload_interval=reload_interval, sync=sync_mode(config, sync))
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     try:
         engines = load_engine(options)
@@ -77,7 +86,30 @@ def serve_command(host: str, port: int, token: str | None, policies: tuple[Path,
     click.echo(f"loyaltyrules: serving bundle {engines.current.engine.bundle} on "
                f"http://{host}:{port} (token {'required' if token else 'off'})", err=True)
     try:
+        # No proxy-header rewriting: nothing here reads the client's address, and it
+        # would cost a middleware pass per request.
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
-                    server_header=False)
+                    server_header=False, proxy_headers=False)
     finally:
         engines.close()
+
+
+def sync_mode(config: Config, given: str | None) -> str:
+    """--sync, else `[serve] sync` of the configuration file, else "normal".
+
+    Unknown keys in [serve] are refused: a misspelt `sync` would silently fall back
+    to the default, which is the less durable of the two."""
+    section = config.sections.get("serve") or {}
+    where = f"{config.path.name if config.path else 'the configuration'}: [serve]"
+    for key in section:
+        if key not in SERVE_KEYS:
+            hint = did_you_mean(key, SERVE_KEYS)
+            settings.fail(f"{where} has an unknown key {key!r}" + (f"; {hint}" if hint else ""),
+                          settings.EXIT_INVALID)
+    if given is not None:
+        return given.lower()
+    value = section.get("sync", DEFAULT_SYNC)
+    if not isinstance(value, str) or value.lower() not in SYNC_MODES:
+        settings.fail(f"{where} sync must be one of {', '.join(map(repr, SYNC_MODES))}",
+                      settings.EXIT_INVALID)
+    return value.lower()

@@ -6,6 +6,8 @@
     policies = "policies/"        # the policy set (default ./policies, else the bundled pack)
     state = "loyaltyrules-state.sqlite"   # the ledger
     out = "out/"                  # folder for actions, rejects, CSV and task sheets
+    [serve]
+    sync = "normal"               # the service's commits: "normal" or "full" (docs/service.md)
 
 With no configuration and no ./data folder, the bundled example store is used, so a
 new machine can see a nightly run at once.

@@ -4,26 +4,66 @@ Own tables, created if missing: `customer_views` (one JSON view per customer),
 `seen_purchases` (every purchase_id applied, so a receipt counts once),
 `pos_receipts` and `pos_customers` (what the POS applied, replayed by the nightly
 rebuild while the history does not have it yet), `view_stores`, `view_meta`.
-Same pragmas as the ledger: WAL, synchronous=FULL, a busy timeout, so a POS and
-the nightly job can write the file at once; every write is one BEGIN IMMEDIATE.
+Same pragmas as the ledger: WAL and a busy timeout, so a POS and the nightly job
+can write the file at once; every write is one BEGIN IMMEDIATE. The sync mode is the
+caller's (ledger.SYNC_MODES): FULL by default, NORMAL for `serve` (docs/service.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..ledger import connect_state, immediate
+from ..ledger import BUSY_TIMEOUT_MS, connect_state, immediate
 from .view import CustomerRecord, CustomerView, Receipt, view_from_json, view_to_json
 
 T = TypeVar("T")
+log = logging.getLogger("loyaltyrules.event")
+
+CHECKPOINT_EVERY = 0.2  # seconds between background checkpoints (sync "normal")
+WAL_LIMIT_PAGES = 16_384  # the writer's own checkpoint threshold then (64 MiB of 4 KiB pages)
+
+# False inside `without_waiting()`: a call that would wait for a lock raises Busy instead.
+_WAITING: ContextVar[bool] = ContextVar("loyaltyrules_store_waiting", default=True)
+
+
+class Busy(Exception):
+    """Raised inside `without_waiting()` instead of waiting for a lock; nothing was done."""
+
+
+@contextmanager
+def without_waiting() -> Iterator[None]:
+    """Store calls in this block raise Busy rather than wait for the store's lock or
+    the state file's write lock (held by another thread, or by a nightly run).
+
+    For a caller on an event loop: try the call inline, and hand it to a thread that
+    may wait only when it is Busy. Context variables are per thread and per asyncio
+    task, so other callers keep waiting as usual."""
+    token = _WAITING.set(False)
+    try:
+        yield
+    finally:
+        _WAITING.reset(token)
+
+
+_SQLITE_BUSY = 5  # the primary result code; sqlite3.SQLITE_BUSY from Python 3.11
+
+
+def _is_busy(err: sqlite3.OperationalError) -> bool:
+    code = getattr(err, "sqlite_errorcode", None)  # Python 3.11+
+    if isinstance(code, int):
+        return code & 0xFF == _SQLITE_BUSY
+    return "locked" in str(err)
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS customer_views (customer_id TEXT PRIMARY KEY, view TEXT NOT NULL)",
@@ -56,8 +96,8 @@ RECEIPT_COLUMNS = ("purchase_id", "customer_id", "store_id", "staff_id", "purcha
                    "amount", "currency", "return_of")
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    conn = connect_state(path)  # guarded by ViewStore's lock
+def connect(path: Path, sync: str = "full") -> sqlite3.Connection:
+    conn = connect_state(path, sync)  # guarded by ViewStore's lock
     for statement in SCHEMA:
         conn.execute(statement)
     return conn
@@ -127,33 +167,100 @@ class Tx:
                 if self.conn.execute(self.insert_action, row(a)).rowcount == 1]
 
 
+class Checkpointer:
+    """Copies the WAL into the database file off the request path.
+
+    SQLite checkpoints inside the commit that takes the WAL past 1,000 pages, with
+    two fsyncs; at about 7 pages per receipt that stalled every 140th receipt for
+    milliseconds (far more on a disk with fsync spikes). This thread runs PASSIVE
+    checkpoints, which never block a writer, on its own connection; the writer's
+    automatic checkpoint, raised to WAL_LIMIT_PAGES, then has only the last frames
+    to copy before the WAL starts over, so the file stays bounded.
+    """
+
+    def __init__(self, path: Path, sync: str, every: float = CHECKPOINT_EVERY) -> None:
+        self._conn = connect_state(path, sync)
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        failing = False
+        while not self._stop.wait(self._every):
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                failing = False
+            except sqlite3.Error as err:  # the writer's own checkpoint still bounds the WAL
+                if not failing:
+                    log.warning("background checkpoint failed: %s", type(err).__name__)
+                failing = True
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self._conn.close()
+
+
 class ViewStore:
     """The views of a state file; one store may be shared by threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, sync: str = "full") -> None:
         self.path = path
-        self._conn = connect(path)
+        self.sync = sync
+        self._conn = connect(path, sync)
         self._lock = threading.Lock()
         self._insert_action = ""
+        self._checkpointer: Checkpointer | None = None
 
     def ledger_ready(self) -> None:
-        """Call once the ledger's tables exist (after ledger.migrate)."""
+        """Call once the ledger's tables exist (after ledger.migrate). With sync
+        "normal" on a file, checkpoints move to a background thread from here on."""
         with self._lock:
             self._insert_action = insert_action_sql(self._conn)
+            if self.sync == "normal" and self.path != Path(":memory:") \
+                    and self._checkpointer is None:
+                self._conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_LIMIT_PAGES:d}")
+                self._checkpointer = Checkpointer(self.path, self.sync)
 
     def close(self) -> None:
         with self._lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
             self._conn.close()
 
     def write(self, work: Callable[[Tx], T]) -> T:
         """Run `work` in one BEGIN IMMEDIATE transaction: all of it is kept, or none."""
-        with self._lock, immediate(self._conn):
-            return work(Tx(self._conn, self._insert_action))
+        if _WAITING.get():
+            with self._lock, immediate(self._conn):
+                return work(Tx(self._conn, self._insert_action))
+        with self._held():
+            self._conn.execute("PRAGMA busy_timeout = 0")  # BEGIN fails at once if locked
+            try:
+                with immediate(self._conn):
+                    return work(Tx(self._conn, self._insert_action))
+            except sqlite3.OperationalError as err:
+                if _is_busy(err):  # rolled back (or never begun): nothing was written
+                    raise Busy("the state file is being written by another connection") from None
+                raise
+            finally:
+                self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
 
     def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` on the connection, serialised with the other calls."""
-        with self._lock:
+        with self._held():
             return work(self._conn)
+
+    @contextmanager
+    def _held(self) -> Iterator[None]:
+        """The store's lock: waited for, or Busy at once inside without_waiting()."""
+        if not self._lock.acquire(blocking=_WAITING.get()):
+            raise Busy("the state file is in use by another call")
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def view(self, customer_id: str) -> CustomerView | None:
         with self._lock:

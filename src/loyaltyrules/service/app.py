@@ -1,10 +1,14 @@
 """The Starlette application: routes, error rendering, and the engine they share.
 
-Engine calls run in a small pool of worker threads (the engine is thread-safe and
-waits on SQLite commits), so the event loop keeps parsing requests meanwhile; the
-engine serialises its writes anyway, so a few threads suffice, and a plain executor
-costs less per call than Starlette's general-purpose one. Each request reads the
-active engine once, so a reload in between never mixes two policy sets.
+With `sync = "normal"` an engine call never waits on the disk (a commit is a write
+into the OS cache and checkpoints run in the store's own thread), so it runs inline
+on the event loop: the hop to a worker thread and back cost more CPU than the call
+(docs/service.md, Performance). A call that would wait for a lock held elsewhere (a
+nightly run writing the state file) gives up at once and is retried in a small pool
+of worker threads, so the event loop never sleeps on a lock. With `sync = "full"`
+every engine call goes to the pool, which keeps parsing requests while a commit
+waits for its fsync. Each request reads the active engine once, so a reload in
+between never mixes two policy sets.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..api import Engine, EventError
+from ..event.store import Busy, without_waiting
 from .bodies import check, read_json
 from .catchall import CatchAll
 from .guard import Guard
@@ -42,14 +47,6 @@ _STATUS_KINDS = {400: "malformed-json", 401: "unauthorized", 404: "not-found",
                  405: "method-not-allowed", 413: "too-large", 415: "unsupported-media-type"}
 
 
-class JSON(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":"),
-                          default=_plain).encode()
-
-
 def _plain(value: object) -> str:
     if isinstance(value, Decimal):
         return str(value)
@@ -58,12 +55,22 @@ def _plain(value: object) -> str:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_plain)
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return _ENCODER.encode(content).encode()  # one encoder, not one per response
+
+
 def load_engine(settings: ServiceSettings) -> PolicyReloader[Engine]:
     """The first engine (raises DiagnosticError for invalid policies) and its reloader."""
-    state = settings.state
+    state, sync = settings.state, settings.sync
 
     def build(paths: Sequence[Path]) -> Engine:
-        return Engine.load(policies=list(paths), state=state)
+        return Engine.load(policies=list(paths), state=state, sync=sync)
 
     return PolicyReloader(settings.policies, build, settings.reload_interval)
 
@@ -72,9 +79,20 @@ def create_app(settings: ServiceSettings,
                reloader: PolicyReloader[Engine] | None = None) -> Starlette:
     engines = reloader or load_engine(settings)
     pool = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine")
+    inline = settings.sync == "normal"
 
     async def in_pool(fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    async def engine_call(fn: Callable[..., T], *args: Any) -> T:
+        """Inline when nothing can make it wait, else in the pool (see the module doc)."""
+        if inline:
+            try:
+                with without_waiting():
+                    return fn(*args)
+            except Busy:  # nothing was done; wait for the lock in a worker thread
+                pass
+        return await in_pool(fn, *args)
 
     async def post_event(request: Request, schema: str, method: str) -> Response:
         """A POS event checked against the document, then handed to the engine."""
@@ -82,7 +100,7 @@ def create_app(settings: ServiceSettings,
         check(body, schema)
         handler = getattr(engines.current.engine, method)
         try:
-            actions = await in_pool(handler, body)
+            actions = await engine_call(handler, body)
         except EventError as err:
             raise event_problem(err) from None
         return JSON({"actions": actions})
@@ -95,7 +113,7 @@ def create_app(settings: ServiceSettings,
 
     async def open_actions(request: Request) -> Response:
         engine = engines.current.engine
-        actions = await in_pool(engine.open_actions, request.path_params["customer_id"])
+        actions = await engine_call(engine.open_actions, request.path_params["customer_id"])
         return JSON({"actions": actions})
 
     async def post_outcomes(request: Request) -> Response:

@@ -9,6 +9,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY = 64 * 1024
 DEFAULT_RELOAD_INTERVAL = 2.0
+# WAL + synchronous=NORMAL: a commit survives kill -9 of the service; only an OS crash
+# or power loss can drop the last ones, which the nightly run then recomputes
+# (docs/service.md, "Durability"). FULL puts an fsync on every receipt's path.
+DEFAULT_SYNC = "normal"
 
 
 @dataclass(frozen=True)
@@ -18,3 +22,4 @@ class ServiceSettings:
     token: str | None = None  # when set, every endpoint but health needs it
     max_body: int = DEFAULT_MAX_BODY  # bytes
     reload_interval: float = DEFAULT_RELOAD_INTERVAL  # seconds; 0 turns reloading off
+    sync: str = DEFAULT_SYNC  # the state file's PRAGMA synchronous (ledger.SYNC_MODES)
