@@ -12,6 +12,8 @@ the actions, and each side's peak RSS (the worst run's high-water mark).
 The engine's and the baseline's actions must agree: per policy, and as multisets of
 (policy, recipient, as_of). A disagreement is printed and the exit status is 1.
 `--profile` times each step of the engine (history tables, each policy query).
+`--rebuild` also times the point-of-sale views' rebuild after the night (N runs on
+one state file: the first night, then nights with the state already there).
 """
 
 from __future__ import annotations
@@ -192,6 +194,49 @@ def profile_engine(
     return steps
 
 
+# The customers table shaped as loyaltyrules.sources leaves it (defaults filled in,
+# has_* flags for the contact details), which the views keep. A temp table of that
+# name hides the canonical one.
+CLEAN_CUSTOMERS = """
+CREATE OR REPLACE TEMP TABLE customers AS
+SELECT * EXCLUDE (name, phone, email, address, region, consent_sms, consent_call,
+                  consent_mail, consent_visit),
+       coalesce(region, 'default') AS region,
+       coalesce(consent_sms, true) AS consent_sms, coalesce(consent_call, true) AS consent_call,
+       coalesce(consent_mail, true) AS consent_mail,
+       coalesce(consent_visit, true) AS consent_visit,
+       address IS NOT NULL AS has_address, phone IS NOT NULL AS has_phone,
+       email IS NOT NULL AS has_email
+FROM {catalog}.main.customers
+"""
+
+
+def run_rebuild(db: str, policies: str, night: dt.date, state: str) -> tuple[float, float, int]:
+    """Seconds, peak RSS (MB) and views of one rebuild of the POS views after `night`."""
+    from loyaltyrules.event import rebuild
+    from loyaltyrules.plan import compile_paths
+
+    plan = compile_paths([Path(policies)])
+    con = connect(db)
+    catalog = con.execute("SELECT current_database()").fetchone()
+    con.execute(CLEAN_CUSTOMERS.format(catalog=f'"{catalog[0]}"' if catalog else "main"))
+    started = time.perf_counter()
+    views = rebuild(state, con, night, plan)
+    return time.perf_counter() - started, _peak_rss_mb(), views
+
+
+def measure_rebuild(db: str, policies: str, night: dt.date, repeat: int, workdir: Path) -> None:
+    state = str(workdir / "state.db")
+    runs = []
+    for i in range(repeat):
+        seconds, rss, views = in_child(run_rebuild, db, policies, night, state)
+        runs.append(seconds)
+        first = " (first night: empty state)" if i == 0 else ""
+        print(f"  rebuild run {i + 1}: {seconds:.3f} s, {views:,} views, "
+              f"peak RSS {rss:,.0f} MB{first}", flush=True)
+    print(f"rebuild of the POS views after {night}: median {statistics.median(runs):.3f} s")
+
+
 # ---- the parent -------------------------------------------------------------------
 
 
@@ -297,8 +342,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--policies", type=Path, default=DEFAULT_POLICIES)
     parser.add_argument("--workdir", type=Path, help="for the DuckDB file (default: a temp dir)")
     parser.add_argument("--profile", action="store_true", help="time each engine step too")
-    parser.add_argument("--only", choices=["night", "catch-up"],
-                        help="run one phase only (full scale catch-up takes minutes)")
+    parser.add_argument("--only", choices=["night", "catch-up", "none"],
+                        help="run one phase only (full scale catch-up takes minutes); "
+                        "none: with --rebuild, only the rebuild")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="time the rebuild of the POS views after the night too")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -330,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             for phase in phases:
                 _print_profile(phase, db, policies)
+        if args.rebuild:
+            print()
+            measure_rebuild(db, policies, night, args.repeat, workdir)
     if problems:
         print("\nFAILED: the engine and the baseline disagree:", file=sys.stderr)
         for problem in problems:

@@ -1,0 +1,266 @@
+"""The nightly rebuild's SQL fold against the per-event fold it replaced.
+
+For generated histories (returns, several years with gaps of one, two and more,
+crossings with overrides per region and store, customers without receipts, receipts
+without a customer record, ties in time), every view `rebuild` stores equals,
+customer for customer, the view folded receipt by receipt with
+`EventEvaluator.advance` (the reference, `python_fold` below).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from loyaltyrules import Engine
+from loyaltyrules.event import rebuild
+from loyaltyrules.event.evaluator import EventEvaluator
+from loyaltyrules.event.facts import RECORD_FIELDS
+from loyaltyrules.event.store import receipt_from_row
+from loyaltyrules.event.view import CustomerRecord, CustomerView, view_from_json, view_to_json
+from loyaltyrules.plan import Plan, compile_paths
+from loyaltyrules.sources import open_source
+
+from _paths import PACK
+
+SLOW = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+RECEIPT_COLUMNS = ("purchase_id, customer_id, store_id, staff_id, purchased_at, amount, "
+                   "currency, return_of")
+
+# -- the plan: the pack's lifetime crossing, plus this-year and count crossings, with
+#    overrides per region and per store -----------------------------------------------
+_NOTE = """id: {id}
+title: A note when a running value reaches a level
+description: A crossing for the rebuild tests.
+version: 1
+trigger: {{kind: crossing, metric: {metric}, threshold: "{threshold}"}}
+{params}actions:
+  - type: sms
+    recipient: customer
+    assignee: {{role: store_staff}}
+    window: {{due_by: 7d}}
+    template: cumulative-thanks-sms
+    priority: 40
+"""
+_PARAM = """params:
+  {name}: {{type: {type}, default: {default}, overridable: true, min: 1,
+    description: The level.}}
+"""
+NOTES = {  # this-year metrics with an int and a decimal threshold, a count with a literal
+    "points-note": ("customer.points_this_year", "params.points",
+                    _PARAM.format(name="points", type="int", default=3000)),
+    "spend-note": ("customer.spend_this_year", "params.amount * 2",
+                   _PARAM.format(name="amount", type="decimal", default=1250.25)),
+    "count-note": ("customer.purchase_count", "3", ""),
+}
+OVERRIDES = {
+    "north": """kind: override
+target: {region: north}
+policies:
+  cumulative-thanks: {params: {threshold: 9000}}
+  points-note: {params: {points: 2000}}
+""",
+    "s2": """kind: override
+target: {store: S2}
+policies:
+  cumulative-thanks: {params: {threshold: 12000.5}}
+  spend-note: {params: {amount: 100.125}}
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    policies = tmp_path_factory.mktemp("policies") / "pack"
+    shutil.copytree(PACK, policies)
+    for name, (metric, threshold, params) in NOTES.items():
+        (policies / f"{name}.yaml").write_text(
+            _NOTE.format(id=name, metric=metric, threshold=threshold, params=params))
+    (policies / "overrides").mkdir()
+    for name, text in OVERRIDES.items():
+        (policies / "overrides" / f"{name}.yaml").write_text(text)
+    return compile_paths([policies])
+
+
+@pytest.fixture(scope="module")
+def clean_schema(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """CREATE statements of the clean tables, as the sources leave them."""
+    folder = tmp_path_factory.mktemp("empty")
+    (folder / "customers.csv").write_text("customer_id,region\n")
+    (folder / "purchases.csv").write_text("purchase_id,customer_id,store_id,purchased_at,amount\n")
+    (folder / "stores.csv").write_text("store_id,region\n")
+    con = open_source(folder).connection
+    return [sql for (sql,) in con.execute(
+        "SELECT sql FROM duckdb_tables() "
+        "WHERE table_name IN ('customers', 'purchases', 'stores')").fetchall()]
+
+
+# -- generated histories --------------------------------------------------------------
+IDS = ["C1", "C2", "C3", "C4", 'C"5', "Cé6"]  # may have a record
+STRANGERS = ["X1", "X2"]  # never have one
+STORES = {"S1": "south", "S2": "north", "S3": None}  # S4: not in the stores table
+# the years of a history: gaps of 1, 2 and 3+ years between them
+YEAR_SETS = [(2019, 2020), (2018, 2020), (2020, 2024), (2018, 2019, 2020), (2019, 2021, 2022),
+             (2019, 2022, 2023), (2025,)]
+AMOUNTS = [Decimal(v) for v in ("-12000", "-2500.5", "-0.001", "0", "0.001", "35.505",
+                                "999.999", "2000", "2999.999", "5000", "9000", "10000",
+                                "12000.5", "25000")]
+TIMES = [dt.time(10, 0), dt.time(10, 0), dt.time(23, 59, 59), dt.time(0, 0, 0, 1),
+         dt.time(12, 30, 15, 123456)]  # repeats make ties, broken by purchase_id
+DAYS = st.sampled_from([(1, 1), (12, 31), (2, 29), (6, 15)]) | st.tuples(
+    st.integers(1, 12), st.integers(1, 28))
+
+
+@dataclass(frozen=True)
+class History:
+    customers: list[tuple[Any, ...]]  # RECORD_FIELDS
+    receipts: list[tuple[Any, ...]]  # purchases columns
+    through: dt.date
+    earlier: dt.date  # a first rebuild, as the night before
+
+
+def _day(year: int, month_day: tuple[int, int]) -> dt.date:
+    month, day = month_day
+    return dt.date(year, month, 28 if (month, day) == (2, 29) and year % 4 else day)
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> History:
+    maybe = st.sampled_from([True, False, None])
+    customers = [
+        (cid, draw(st.none() | st.dates(dt.date(1950, 1, 1), dt.date(2005, 12, 31))),
+         draw(st.sampled_from(["north", "south", "default", None])),
+         draw(st.sampled_from([None, "S1", "S2", "S4"])),
+         draw(st.none() | st.just(dt.date(2017, 5, 1))), draw(st.sampled_from([None, "C1"])),
+         draw(st.sampled_from([None, "E1"])), draw(maybe), draw(maybe), draw(maybe),
+         draw(maybe), draw(st.booleans()), draw(st.booleans()), draw(st.booleans()))
+        for cid in draw(st.lists(st.sampled_from(IDS), unique=True, max_size=len(IDS)))]
+    # a few buyers and years per history, so that years follow each other often
+    buyers = draw(st.lists(st.sampled_from([*IDS, *STRANGERS, None]), min_size=1,
+                           max_size=4, unique=True))
+    years = draw(st.sampled_from(YEAR_SETS))
+    rows = draw(st.lists(st.tuples(
+        st.sampled_from(buyers), st.sampled_from([*STORES, "S4"]),
+        st.sampled_from([None, "E1", "E2"]), st.sampled_from(years), DAYS,
+        st.sampled_from(TIMES), st.sampled_from(AMOUNTS)), max_size=30))
+    numbers = draw(st.permutations(range(len(rows))))
+    receipts = []
+    for n, (cid, store, staff, year, month_day, time, amount) in zip(numbers, rows,
+                                                                    strict=True):
+        at = dt.datetime.combine(_day(year, month_day), time)
+        suffix = draw(st.sampled_from(["", "", '"', "\\", "é"]))  # ids SQLite must keep
+        receipts.append((f"P{n}{suffix}", cid, store, staff, at, at.date(), amount, None,
+                         None, amount < 0))
+    through = draw(st.just(dt.date(2025, 12, 31)) | st.builds(_day, st.sampled_from(years), DAYS))
+    return History(customers, receipts, through, through - dt.timedelta(days=400))
+
+
+def _tables(schema: list[str], history: History) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    for sql in schema:
+        con.execute(sql)
+    inserts = {f"customers ({', '.join(RECORD_FIELDS)})": history.customers,
+               "purchases": history.receipts, "stores (store_id, region)": list(STORES.items())}
+    for table, rows in inserts.items():
+        if rows:
+            con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})",
+                            rows)
+    return con
+
+
+# -- the reference -------------------------------------------------------------------
+def python_fold(con: duckdb.DuckDBPyConnection, through: dt.date, plan: Plan
+                ) -> dict[str, CustomerView]:
+    """Every view folded receipt by receipt in event order (the rebuild before SQL)."""
+    ev = EventEvaluator(plan, dict(con.execute("SELECT store_id, region FROM stores").fetchall()))
+    views = {row[0]: CustomerView(customer_id=row[0],
+                                  record=CustomerRecord(**dict(zip(RECORD_FIELDS, row,
+                                                                   strict=True))))
+             for row in con.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM customers")
+             .fetchall()}
+    for row in con.execute(f"SELECT {RECEIPT_COLUMNS} FROM purchases WHERE customer_id IS "
+                           "NOT NULL AND purchase_date <= $through ORDER BY purchased_at, "
+                           "purchase_id", {"through": through}).fetchall():
+        view = views.get(row[1]) or CustomerView(customer_id=row[1])
+        views[row[1]] = ev.advance(view, receipt_from_row(row))
+    return views
+
+
+def _stored(state: Path, table: str = "customer_views") -> dict[str, str]:
+    with sqlite3.connect(state) as conn:
+        return dict(conn.execute(f"SELECT * FROM {table}").fetchall())  # our own table name
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=SLOW)
+@given(history=histories())
+def test_the_sql_fold_equals_the_per_event_fold(
+        plan: Plan, clean_schema: list[str], tmp_path_factory: pytest.TempPathFactory,
+        history: History) -> None:
+    con = _tables(clean_schema, history)
+    state = tmp_path_factory.mktemp("state") / "state.db"
+    rebuild(state, con, history.earlier, plan)  # the night before: swapped out below
+    count = rebuild(state, con, history.through, plan)
+    expected = python_fold(con, history.through, plan)
+    stored = _stored(state)
+    assert count == len(stored) == len(expected)
+    assert {cid: view_from_json(text) for cid, text in stored.items()} == expected
+    for cid, text in stored.items():  # the very text, but for non-ASCII left unescaped
+        want = view_to_json(expected[cid])
+        assert text == want if text.isascii() else json.loads(text) == json.loads(want)
+    assert _stored(state, "customer_views_next") == {}
+    with sqlite3.connect(state) as conn:
+        seen = {pid for (pid,) in conn.execute("SELECT purchase_id FROM seen_purchases")}
+    assert seen == {r[0] for r in history.receipts if r[5] <= history.through}
+
+
+def test_without_crossing_policies_no_marks(clean_schema: list[str], tmp_path: Path) -> None:
+    policies = tmp_path / "pack"
+    shutil.copytree(PACK, policies)
+    (policies / "cumulative-thanks.yaml").unlink()
+    plan = compile_paths([policies])
+    at = dt.datetime(2025, 3, 1, 10)
+    history = History([("C1", *[None] * 6, True, True, True, True, False, False, False)],
+                      [("P1", "C1", "S1", None, at, at.date(), Decimal("20000"), None, None,
+                        False)], at.date(), at.date())
+    con = _tables(clean_schema, history)
+    rebuild(tmp_path / "state.db", con, at.date(), plan)
+    view = view_from_json(_stored(tmp_path / "state.db")["C1"])
+    assert view == python_fold(con, at.date(), plan)["C1"]
+    assert view.crossed == frozenset() and view.lifetime_spend == Decimal("20000.000")
+
+
+def test_an_engine_open_across_the_swap_sees_the_new_views(
+        clean_schema: list[str], pack_plan: Plan, tmp_path: Path) -> None:
+    """The swap renames tables under open POS connections; they follow the new ones."""
+    at = dt.datetime(2025, 3, 1, 10)
+    history = History([("C1", *[None] * 6, True, True, True, True, False, False, False)],
+                      [("P1", "C1", "S1", None, at, at.date(), Decimal("100"), None, None,
+                        False)], at.date(), at.date())
+    con = _tables(clean_schema, history)
+    state = tmp_path / "state.db"
+    engine = Engine.load(PACK, state=state)
+    try:
+        receipt = {"purchase_id": "P2", "customer_id": "C1", "store_id": "S1",
+                   "purchased_at": "2025-03-02T10:00:00", "amount": "50"}
+        engine.on_purchase(receipt)
+        for _night in range(2):  # the second swap puts the first night's table back
+            rebuild(state, con, at.date(), pack_plan)
+            view = engine.view("C1")
+            assert view is not None and view.purchase_count == 2  # P1, and P2 replayed
+            assert view.lifetime_spend == Decimal("150.000")
+        engine.on_purchase({**receipt, "purchase_id": "P3"})
+        view = engine.view("C1")
+        assert view is not None and view.purchase_count == 3
+    finally:
+        engine.close()
