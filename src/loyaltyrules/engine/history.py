@@ -27,6 +27,12 @@ import duckdb
 
 IN_SCOPE = "AND p.customer_id IN (SELECT customer_id FROM lr_scope)"
 
+# Two sorts: the customer's receipts in event order, then each (customer, year) run of
+# them. purchase_date is the date part of purchased_at (sources/finish.py), so in event
+# order a customer's years come in runs: this year's spend after a receipt is the
+# lifetime spend minus the lifetime spend before the year's first receipt, and the
+# highest points reached so far is the floor of the highest lifetime spend so far minus
+# that same base (floor is monotonic, so the floor of the highest is the highest floor).
 EVENTS = """
 CREATE OR REPLACE TEMP TABLE lr_events AS
 WITH ordered AS (
@@ -34,7 +40,6 @@ WITH ordered AS (
            year(p.purchase_date) AS year,
            row_number() OVER w AS seq,
            sum(p.amount) OVER w AS lifetime_spend,
-           sum(p.amount) OVER wy AS spend_this_year,
            min(p.purchase_date) OVER w AS first_purchase_date,
            max(CASE WHEN p.amount > 0 THEN p.purchase_date END) OVER w
                AS last_positive_purchase_date,
@@ -44,26 +49,32 @@ WITH ordered AS (
     FROM purchases AS p
     WHERE p.customer_id IS NOT NULL AND p.purchase_date <= $through {scope}
     WINDOW w AS (PARTITION BY p.customer_id ORDER BY p.purchased_at, p.purchase_id
-                 ROWS UNBOUNDED PRECEDING),
-           wy AS (PARTITION BY p.customer_id, year(p.purchase_date)
-                  ORDER BY p.purchased_at, p.purchase_id ROWS UNBOUNDED PRECEDING)
+                 ROWS UNBOUNDED PRECEDING)
+),
+yearly AS (
+    SELECT *,
+           first_value(lifetime_spend - amount) OVER wy AS year_base,
+           max(lifetime_spend) OVER wy AS year_high,
+           max(lifetime_spend) OVER (PARTITION BY customer_id, year ORDER BY seq
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+               AS prev_year_high,
+           -- the day's last receipt carries the state at the end of the day (a year's
+           -- last receipt is always its day's last, so the year partition suffices)
+           lead(purchase_date) OVER wy IS DISTINCT FROM purchase_date AS last_of_day
+    FROM ordered
+    WINDOW wy AS (PARTITION BY customer_id, year ORDER BY seq ROWS UNBOUNDED PRECEDING)
 )
-SELECT * EXCLUDE (last_positive),
-       CAST(floor(spend_this_year) AS BIGINT) AS points_this_year,
-       max(CAST(floor(spend_this_year) AS BIGINT)) OVER (
-           PARTITION BY customer_id, year ORDER BY seq ROWS UNBOUNDED PRECEDING
-       ) AS year_max_points,
-       max(CAST(floor(spend_this_year) AS BIGINT)) OVER (
-           PARTITION BY customer_id, year ORDER BY seq
-           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-       ) AS prev_year_max_points,
-       -- the day's last receipt carries the state at the end of the day (a year's
-       -- last receipt is always its day's last, so the year partition suffices)
-       lead(purchase_date) OVER (PARTITION BY customer_id, year ORDER BY seq)
-           IS DISTINCT FROM purchase_date AS last_of_day,
+SELECT purchase_id, customer_id, store_id, staff_id, purchase_date, amount, year, seq,
+       lifetime_spend,
+       lifetime_spend - year_base AS spend_this_year,
+       first_purchase_date, last_positive_purchase_date,
+       CAST(floor(lifetime_spend - year_base) AS BIGINT) AS points_this_year,
+       CAST(floor(year_high - year_base) AS BIGINT) AS year_max_points,
+       CAST(floor(prev_year_high - year_base) AS BIGINT) AS prev_year_max_points,
+       last_of_day,
        last_positive.store_id AS last_store_id,
        last_positive.staff_id AS last_staff_id
-FROM ordered
+FROM yearly
 """
 
 DAY_STATE = """

@@ -218,11 +218,15 @@ FROM purchases WHERE customer_id IS NOT NULL AND :positive_only
                         AND CAST(:b AS DATE) - CAST(:days AS INTEGER)
 """
 # Tight form (the candidates): only receipts not followed by another within the days.
+# Only receipts from `days` before the range on can be one or be the next: dates follow
+# seq (purchase_date is the date part of purchased_at), so a next receipt dated after
+# the range is past the days either way.
 _DAYS_AFTER_LAST = """
 SELECT DISTINCT customer_id, CAST(purchase_date + CAST(:days AS INTEGER) AS DATE) AS as_of
 FROM (SELECT customer_id, purchase_date,
              lead(purchase_date) OVER (PARTITION BY customer_id ORDER BY seq) AS next_date
-      FROM lr_events WHERE :positive_only)
+      FROM lr_events WHERE :positive_only
+        AND purchase_date BETWEEN CAST(:a AS DATE) - CAST(:days AS INTEGER) AND :b)
 WHERE purchase_date + CAST(:days AS INTEGER) BETWEEN :a AND :b
   AND (next_date IS NULL OR next_date > purchase_date + CAST(:days AS INTEGER))
 """
