@@ -13,7 +13,6 @@ import csv
 import datetime as dt
 import json
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -23,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from loyaltyrules.api import Engine
 from loyaltyrules.ledger import Ledger
 
 from _paths import PACK
+from _service import start_serve
 
 CUSTOMERS = 40
 RECEIPTS = 400
@@ -77,27 +76,6 @@ def _finish(process: subprocess.Popen[bytes]) -> None:
     assert process.returncode == 0, err.decode()
 
 
-def _serve(state: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "loyaltyrules", "serve", "--port", str(port), "--state",
-         str(state), "--policies", str(PACK), "--reload-interval", "0", "--log-level",
-         "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/v1/health").status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-            time.sleep(0.1)
-    server.kill()
-    pytest.fail("the service did not start")
-
-
 def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
@@ -119,7 +97,7 @@ def test_service_and_nightly_run_share_the_state(tmp_path: Path) -> None:
     assert expected and len(expected) == len(set(expected))
 
     state = tmp_path / "shared.sqlite"
-    server, base = _serve(state)
+    server, base = start_serve(state)
     try:
         with httpx.Client(base_url=base, timeout=60) as client:
             for customer in customers:

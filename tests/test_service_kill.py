@@ -13,10 +13,7 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,35 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from loyaltyrules.api import Engine
 
 from _paths import PACK
+from _service import start_serve
 
 CUSTOMERS = 30
 KILLS = 4
-
-
-def _serve(state: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "loyaltyrules", "serve", "--port", str(port), "--state",
-         str(state), "--policies", str(PACK), "--reload-interval", "0", "--log-level",
-         "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/v1/health").status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-            time.sleep(0.1)
-    server.kill()
-    pytest.fail("the service did not start")
 
 
 def _receipt(n: int, rng: random.Random) -> dict[str, Any]:
@@ -110,7 +86,7 @@ def test_kill_9_loses_no_answered_receipt(tmp_path: Path) -> None:
     answered: dict[str, list[str]] = {}
     next_id = 0
     for kill in range(KILLS):
-        server, base = _serve(state)
+        server, base = start_serve(state)
         try:
             if kill == 0:
                 with httpx.Client(base_url=base, timeout=10) as client:
