@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .atomic import atomic_text_file
-from .record import json_default, merged_items, ordered_action, reason_pairs
+from .record import json_default, merged_details, merged_items, ordered_action, reason_pairs
 
 __all__ = ["CSV_COLUMNS", "CSV_ENCODING", "csv_row", "guard_cell", "merged_text", "write_csv"]
 
@@ -45,13 +45,8 @@ def _params(params: Any) -> str:
 
 def _merged_item(item: Mapping[str, Any]) -> str:
     """One merged task: what, which template, due when, why, and its own action id."""
-    head = f"{item['policy']}: {item['type']}"
-    if item.get("template"):
-        head += f", template {item['template']}"
-    if item.get("due_by") is not None:
-        head += f", due {item['due_by']}"
-    if item.get("priority") is not None:
-        head += f", priority {item['priority']}"
+    head = ", ".join([f"{item['policy']}: {item['type']}",
+                      *(f"{label} {text}" for label, text in merged_details(item))])
     reason = item["reason"]
     why = f"trigger {reason['trigger']}"
     if reason.get("purchase_id") is not None:

@@ -89,6 +89,13 @@ def merged_items(action: Mapping[str, Any]) -> list[dict[str, Any]]:
     return merged
 
 
+def merged_details(item: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A merged task's template, due date and priority, those it has, as (label, text)."""
+    found = [("template", item.get("template")), ("due", item.get("due_by")),
+             ("priority", item.get("priority"))]
+    return [(label, str(value)) for label, value in found if value not in (None, "")]
+
+
 def reason_pairs(action: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The reason's fact values as (fact path, value as text), in the record's order.
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from .atomic import atomic_text_file
 from .markdown import code, one_line, quote, safe_file_stem
-from .record import merged_items, ordered_action, reason_pairs
+from .record import merged_details, merged_items, ordered_action, reason_pairs
 
 __all__ = ["FALLBACK_LOCALE", "INDEX_NAME", "Templates", "write_task_sheets"]
 
@@ -116,14 +116,9 @@ def _merged_lines(task: Mapping[str, Any], templates: Templates | None, locale: 
     lines = [f"- **Also covers:** {count} more task{'s' * (count != 1)} for this customer, "
              "merged into this one; report the outcome under this task's action id"]
     for item in merged:
-        what = f"  - **{_label(item['type'])}**"
-        if item.get("template"):
-            what += f", template {code(item['template'])}"
-        if item.get("due_by") is not None:
-            what += f", due {one_line(str(item['due_by']))}"
-        if item.get("priority") is not None:
-            what += f", priority {one_line(str(item['priority']))}"
-        lines.append(what)
+        details = [f"{label} {code(text) if label == 'template' else one_line(text)}"
+                   for label, text in merged_details(item)]
+        lines.append(", ".join([f"  - **{_label(item['type'])}**", *details]))
         text = _template_text(item, templates, locale)
         lines += quote(text, indent="    ") if text else []
         lines.append(f"    - **Why:** {_why(item, titles)}")
