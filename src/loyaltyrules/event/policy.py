@@ -88,7 +88,6 @@ class PolicyPlan:
     def __init__(self, policy: CompiledPolicy, bundle: str) -> None:
         self.policy, self.bundle = policy, bundle
         self.params = Params(policy)
-        self.conditions = tuple(compile_python(c) for _t, c in policy.conditions)
         self.reason_paths = reason_paths(policy)
         self.actions = tuple(ActionPlan.of(a) for a in policy.actions)
         scope = policy.spec.scope
@@ -96,7 +95,8 @@ class PolicyPlan:
         self.stores = frozenset(scope.stores)
         effective = policy.spec.effective
         self.start, self.end = effective.start, effective.end
-        self.tests = tuple(c.fn for c in self.conditions)  # Evaluator.holds, unwrapped
+        # each condition's closure, called directly (Evaluator.holds without the wrapper)
+        self.tests = tuple(compile_python(c).fn for _t, c in policy.conditions)
         self._scopes: dict[tuple[str | None, str | None], Mapping[str, Any] | None] = {}
 
     def _at(self, region: str | None, store: str | None) -> Mapping[str, Any] | None:
