@@ -65,12 +65,16 @@ def test_kill_at_random_points_loses_and_doubles_nothing(
     example_store: Path, tmp_path: Path
 ) -> None:
     reference = tmp_path / "reference.sqlite"
+    started = time.monotonic()
     assert _run(example_store, reference, tmp_path / "ref-out", START, END).wait(120) == 0
+    whole_run = time.monotonic() - started
     expected = _contents(reference)
     assert len(expected) > 100
 
+    # kill points spread over the run as long as it takes on this machine
     state = tmp_path / "killed.sqlite"
-    killed = _kill_many(example_store, state, tmp_path, random.Random(20251122), same_range=True)
+    killed = _kill_many(example_store, state, tmp_path, random.Random(20251122), same_range=True,
+                        within=whole_run)
     assert killed >= KILLS // 2, "most runs must really be interrupted"
 
     assert _run(example_store, state, tmp_path / "out", START, END).wait(120) == 0
@@ -78,7 +82,9 @@ def test_kill_at_random_points_loses_and_doubles_nothing(
 
 
 def _kill_many(store: Path, state: Path, tmp_path: Path, rng: random.Random,
-               *, same_range: bool) -> int:
+               *, same_range: bool, within: float = 2.5) -> int:
+    """Start a run and SIGKILL it at a random moment in the first `within` seconds,
+    KILLS times; the number of runs really interrupted."""
     days = (END - START).days
     killed = 0
     for _ in range(KILLS):
@@ -87,7 +93,7 @@ def _kill_many(store: Path, state: Path, tmp_path: Path, rng: random.Random,
             first = START + dt.timedelta(days=rng.randrange(days))
             last = min(END, first + dt.timedelta(days=rng.randrange(60)))
         process = _run(store, state, tmp_path / "out", first, last)
-        time.sleep(rng.uniform(0.05, 2.5))
+        time.sleep(rng.uniform(0.02, 0.95) * within)
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             killed += 1
