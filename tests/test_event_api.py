@@ -67,7 +67,8 @@ def test_referral_birthday_and_open_actions(engine: Engine) -> None:
       "amount": "1"}, "missing-field"),
     (_receipt("P3", "C1", "+1 555 0100"), "bad-amount"),
     (_receipt("P3", "C1", "NaN"), "bad-amount"),
-    (_receipt("P3", "C1", "1", purchased_at="2025-03-10T10:00:00+02:00"), "bad-timestamp"),
+    (_receipt("P3", "C1", "4006381333931"), "bad-amount"),  # a barcode: beyond the money limit
+    (_receipt("P3", "C1", "1", purchased_at="2025-02-30T10:00:00+02:00"), "bad-timestamp"),
     (_receipt("P3", "C1", "1", purchased_at="yesterday"), "bad-timestamp"),
     (_receipt("P3", 7, "1"), "bad-type"),  # type: ignore[arg-type]
     (["not", "a", "mapping"], "bad-event"),

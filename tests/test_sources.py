@@ -34,9 +34,11 @@ EXPECTED_ERRORS = {
     22: (None, "malformed-line"),
     25: ("amount", "bad-amount"),
     27: (None, "bad-encoding"),
+    29: ("amount", "bad-amount"),  # a barcode: beyond the money limit
+    32: ("amount", "bad-amount"),  # -999999999999.9996 rounds onto the limit
 }
 EXPECTED_WARNINGS = {23: ("amount", "zero-amount"), 24: ("return_of", "unknown-return")}
-KEPT = {"P1", "P2", "P3", "P4", "P5", "P15", "P22", "P23", "P25", "P26"}
+KEPT = {"P1", "P2", "P3", "P4", "P5", "P15", "P22", "P23", "P25", "P26", "P28", "P29"}
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,7 @@ def test_every_good_row_is_kept(loaded: LoadedSource) -> None:
     ids = {r[0] for r in loaded.connection.execute("SELECT purchase_id FROM purchases").fetchall()}
     assert ids == KEPT
     counts = loaded.counts["purchases"]
-    assert counts.rows_read == 28
+    assert counts.rows_read == 32
     assert counts.rows_kept == len(KEPT)
     assert counts.rows_rejected == len(EXPECTED_ERRORS)
     assert counts.info == {"duplicate-identical": 1}  # P15 twice, same content
@@ -81,6 +83,8 @@ def test_clean_purchase_values(loaded: LoadedSource) -> None:
         ).fetchall()
     }
     assert rows["P4"] == ("2024-03-04 12:00:00", "2024-03-04", "-19.990", "GBP", "P2", True)
+    assert rows["P28"][2] == "999999999999.999"  # the largest amount there is
+    assert rows["P29"][0] == "2024-03-10 12:00:00"  # Z: the wall-clock time as written
     assert rows["P2"][3] == "GBP"  # missing currency takes the configured one
     assert rows["P25"][3] == "GBP"  # 'gbp'
     assert rows["P23"][4:] == (None, True)  # unknown return link cleared, still a return

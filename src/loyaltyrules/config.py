@@ -41,7 +41,19 @@ _SOURCE_KEYS = {
     "fingerprint",
     "tables",
 }
-_TABLE_KEYS = {"path", "columns", "defaults", "derive_from", "timestamp_format", "delimiter"}
+_TABLE_KEYS = {
+    "path",
+    "columns",
+    "defaults",
+    "derive_from",
+    "timestamp_format",
+    "delimiter",
+    "decimal_separator",
+    "thousands_separator",
+}
+# Number formats as spreadsheets export them: `1,999.00`, `1.999,00`, `1 999,00`, `1'999.00`.
+DECIMAL_SEPARATORS = (".", ",")
+THOUSANDS_SEPARATORS = (",", ".", " ", "'", "\u00a0", "\u202f")
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,13 @@ class TableConfig:
     derive_from: str | None = None  # customers only: build from purchases / purchase_lines
     timestamp_format: str | None = None  # strptime format; default ISO 8601
     delimiter: str | None = None  # CSV only; default sniffed
+    decimal_separator: str = "."  # in money and quantity text
+    thousands_separator: str | None = None  # none: digits are not grouped
+
+    @property
+    def plain_numbers(self) -> bool:
+        """Numbers in the strict default form (`1999.00`, `-3`), read as DuckDB reads them."""
+        return self.decimal_separator == "." and self.thousands_separator is None
 
 
 @dataclass(frozen=True)
@@ -161,6 +180,7 @@ def _parse_table(name: str, raw: object, ctx: _Context) -> TableConfig:
             "derive_from is allowed on customers only, from purchases or purchase_lines",
             "derive_from",
         )
+    decimal, thousands = _separators(raw, ctx)
     return TableConfig(
         path=_opt_str(raw, "path", ctx),
         columns=_str_map(raw, "columns", ctx),
@@ -168,7 +188,24 @@ def _parse_table(name: str, raw: object, ctx: _Context) -> TableConfig:
         derive_from=derive,
         timestamp_format=_opt_str(raw, "timestamp_format", ctx),
         delimiter=_opt_str(raw, "delimiter", ctx),
+        decimal_separator=decimal,
+        thousands_separator=thousands,
     )
+
+
+def _separators(raw: Mapping[str, object], ctx: _Context) -> tuple[str, str | None]:
+    decimal = _opt_str(raw, "decimal_separator", ctx) or "."
+    if decimal not in DECIMAL_SEPARATORS:
+        ctx.fail("config.bad-value", "decimal_separator must be '.' or ','", "decimal_separator")
+    thousands = _opt_str(raw, "thousands_separator", ctx) or None
+    if thousands is not None and (thousands not in THOUSANDS_SEPARATORS or thousands == decimal):
+        shown = ", ".join(repr(t) for t in THOUSANDS_SEPARATORS)
+        ctx.fail(
+            "config.bad-value",
+            f"thousands_separator must be one of {shown}, and not the decimal separator",
+            "thousands_separator",
+        )
+    return decimal, thousands
 
 
 _LINE_TABLES = ("purchases", "purchase_lines")

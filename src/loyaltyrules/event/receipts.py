@@ -9,11 +9,11 @@ from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from ..inputs import MONEY_LIMIT, wall_clock
 from .errors import EventError
 from .view import CENTS3, CustomerRecord, Receipt, money
 
 T = TypeVar("T")
-LIMIT = Decimal("1e15")  # DECIMAL(18,3) holds 15 digits before the point
 PERSONAL = ("address", "phone", "email")
 
 
@@ -43,13 +43,15 @@ def _parsed(event: Mapping[str, Any], name: str, code: str,
 
 
 def _timestamp(value: Any) -> dt.datetime | None:
+    """Store-local time: naive as given, or the wall-clock time of one with an offset
+    (the input tables' rule, inputs.py)."""
     if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime.combine(value, dt.time())
-    if not isinstance(value, dt.datetime) or value.tzinfo is not None:
-        return None  # naive means the store's local time, as in the input tables
-    return value
+        return wall_clock(value)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return dt.datetime.combine(value, dt.time())
+    if not isinstance(value, dt.datetime):
+        return None
+    return value.replace(tzinfo=None) if value.tzinfo is not None else value
 
 
 def _date(value: Any) -> dt.date | None:
@@ -68,7 +70,10 @@ def _amount(value: Any) -> Decimal | None:
     if not isinstance(value, int | str | Decimal):
         return None
     amount = Decimal(value)
-    return money(amount) if amount.is_finite() and abs(amount) < LIMIT else None
+    if not (amount.is_finite() and abs(amount) < MONEY_LIMIT):
+        return None
+    rounded = money(amount)  # bounded after rounding too, as the input tables are
+    return rounded if abs(rounded) < MONEY_LIMIT else None
 
 
 def _bool(value: Any) -> bool | None:
@@ -87,11 +92,10 @@ def parse_receipt(event: Mapping[str, Any]) -> Receipt:
     at = get("purchased_at")
     if at.__class__ is str and at:
         try:
-            at = _from_iso(at)
+            at = _wall_clock(at)
         except ValueError:
-            at = None
-        if at is None or at.tzinfo is not None:
-            raise EventError("bad-timestamp", "purchased_at is not valid", "purchased_at")
+            raise EventError("bad-timestamp", "purchased_at is not valid",
+                             "purchased_at") from None
     else:
         at = _parsed(event, "purchased_at", "bad-timestamp", _timestamp)
     amount = get("amount")
@@ -100,9 +104,11 @@ def parse_receipt(event: Mapping[str, Any]) -> Receipt:
             amount = Decimal(amount)
         except InvalidOperation:
             raise EventError("bad-amount", "amount is not valid", "amount") from None
-        if not (amount.is_finite() and -LIMIT < amount < LIMIT):
+        if not (amount.is_finite() and -MONEY_LIMIT < amount < MONEY_LIMIT):
             raise EventError("bad-amount", "amount is not valid", "amount")
         amount = amount.quantize(CENTS3, ROUND_HALF_UP)
+        if amount.copy_abs() == MONEY_LIMIT:  # rounded up onto the bound
+            raise EventError("bad-amount", "amount is not valid", "amount")
     else:
         amount = _parsed(event, "amount", "bad-amount", _amount)
     if at is None:
@@ -129,7 +135,7 @@ def parse_receipt(event: Mapping[str, Any]) -> Receipt:
     ))
 
 
-_from_iso = dt.datetime.fromisoformat
+_wall_clock = wall_clock
 _new = tuple.__new__
 
 

@@ -14,13 +14,12 @@ from datetime import date
 import duckdb
 
 from loyaltyrules.config import TableConfig
+from loyaltyrules.inputs import OFFSET
 from loyaltyrules.sources.errors import UnusableInput
 from loyaltyrules.sources.readers import SourceTable
 from loyaltyrules.sources.sql import ident, lit
-from loyaltyrules.sources.tables import SQL_TYPES, Column, TableSpec
+from loyaltyrules.sources.tables import LIMITS, SQL_TYPES, Column, TableSpec
 
-# A trailing UTC offset after a time of day: the wall-clock time is kept as written.
-_OFFSET = r"^(.*[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 _ISO_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ].*)?$"
 FLOAT_ID = r"^(-?[0-9]+)\.0+$"
 _TRUE = ("true", "t", "yes", "y", "1")
@@ -83,6 +82,7 @@ def check_rows(
     typed = [f"{_typed_expr(spec, c, cfg, ctx)} AS {ident(c.name)}" for c in spec.columns]
     problems = [p for c in spec.columns for p in _problems(spec, c, cfg, ctx)]
     problems += _currency_problem(spec, ctx)
+    problems += _line_total_problem(spec, cfg)
     listed = "[" + ", ".join(problems) + "]" if problems else "[]"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {ident("_typed_" + spec.name)} AS
@@ -111,12 +111,17 @@ def ids_map(spec: TableSpec, alias: str = "") -> str:
 
 
 def _parse(col: Column, raw: str, cfg: TableConfig) -> str:
-    if col.kind in ("money", "number"):
-        return f"TRY_CAST({raw} AS {SQL_TYPES[col.kind]})"
+    if col.kind in LIMITS:
+        wide = _wide_number(raw, cfg)
+        return (
+            f"CASE WHEN abs({wide}) < {LIMITS[col.kind]} "
+            f"THEN CAST({wide} AS {SQL_TYPES[col.kind]}) END"
+        )
     if col.kind == "timestamp":
-        if cfg.timestamp_format:
-            return f"try_strptime({raw}, {lit(cfg.timestamp_format)})"
-        return f"TRY_CAST(regexp_replace({raw}, {lit(_OFFSET)}, '\\1') AS TIMESTAMP)"
+        iso = f"TRY_CAST(regexp_replace({raw}, {lit(OFFSET)}, '\\1') AS TIMESTAMP)"
+        if cfg.timestamp_format:  # ISO 8601 is unambiguous, so it is read as well
+            return f"coalesce(try_strptime({raw}, {lit(cfg.timestamp_format)}), {iso})"
+        return iso
     if col.kind == "date":
         return f"TRY_CAST({raw} AS DATE)"
     if col.kind == "bool":
@@ -125,6 +130,25 @@ def _parse(col: Column, raw: str, cfg: TableConfig) -> str:
             f"WHEN lower({raw}) IN ({', '.join(map(lit, _FALSE))}) THEN false END"
         )
     return raw
+
+
+def _wide_number(raw: str, cfg: TableConfig) -> str:
+    """The number in DECIMAL(38,3), wide enough to read any value before bounding it."""
+    return f"TRY_CAST({_number_text(raw, cfg)} AS DECIMAL(38,3))"
+
+
+def _number_text(raw: str, cfg: TableConfig) -> str:
+    """Configured separators (`1,999.00`, `1.999,00`) to plain notation; text that does
+    not follow them exactly (digits grouped by three) reads as no number."""
+    if cfg.plain_numbers:
+        return raw
+    point, group = f"[{cfg.decimal_separator}]", cfg.thousands_separator
+    whole = f"[0-9]+|[0-9]{{1,3}}([{group}][0-9]{{3}})+" if group else "[0-9]+"
+    pattern = f"[+-]?({whole})({point}[0-9]+)?"
+    plain = f"replace({raw}, {lit(group)}, '')" if group else raw
+    if cfg.decimal_separator != ".":
+        plain = f"replace({plain}, {lit(cfg.decimal_separator)}, '.')"
+    return f"CASE WHEN regexp_full_match({raw}, {lit(pattern)}) THEN {plain} END"
 
 
 def _is_future(spec: TableSpec, col: Column, value: str, ctx: CheckContext) -> str | None:
@@ -156,18 +180,30 @@ def _problems(spec: TableSpec, col: Column, cfg: TableConfig, ctx: CheckContext)
     found = []
     if col.required:
         found.append(_problem(f"{raw} IS NULL", col.name, "missing-value", "error"))
-    if value != raw:
+    if col.kind in LIMITS:
+        found += _number_problems(col, raw, cfg, severity)
+    elif value != raw:
         unparsed = f"{raw} IS NOT NULL AND ({value}) IS NULL"
-        found.append(_problem(unparsed, col.name, _bad_reason(col, raw, cfg), severity))
+        found.append(_problem(unparsed, col.name, _bad_reason(col, raw), severity))
     future = _is_future(spec, col, value, ctx)
     if future:
         found.append(_problem(future, col.name, "'future-date'", severity))
     return found
 
 
-def _bad_reason(col: Column, raw: str, cfg: TableConfig) -> str:
-    """2023-02-30 is an impossible date; 'soon' is merely unreadable."""
-    if col.kind not in ("timestamp", "date") or cfg.timestamp_format:
+def _number_problems(col: Column, raw: str, cfg: TableConfig, severity: str) -> list[str]:
+    """Not a number at all, or a number beyond its kind's limit (a barcode as a price)."""
+    wide = _wide_number(raw, cfg)
+    return [
+        _problem(f"{raw} IS NOT NULL AND {wide} IS NULL", col.name, col.reason, severity),
+        _problem(f"abs({wide}) >= {LIMITS[col.kind]}", col.name, col.range_reason, severity),
+    ]
+
+
+def _bad_reason(col: Column, raw: str) -> str:
+    """2023-02-30 is an impossible date; 'soon' is merely unreadable. ISO 8601 is read
+    under a custom timestamp_format too, so its impossible days are named as such."""
+    if col.kind not in ("timestamp", "date"):
         return lit(col.reason)
     return (
         f"CASE WHEN regexp_matches({raw}, {lit(_ISO_DAY)}) "
@@ -181,6 +217,16 @@ def _currency_problem(spec: TableSpec, ctx: CheckContext) -> list[str]:
         return []
     cond = f"r.currency IS NOT NULL AND upper(r.currency) <> {lit(ctx.currency)}"
     return [_problem(cond, "currency", "'wrong-currency'", "error")]
+
+
+def _line_total_problem(spec: TableSpec, cfg: TableConfig) -> list[str]:
+    """A line's quantity x unit_price is money too, held to the same limit."""
+    if spec.name != "purchase_lines":
+        return []
+    quantity = _parse(spec.column("quantity"), "r.quantity", cfg)  # NULL if bad: named above
+    price = _parse(spec.column("unit_price"), "r.unit_price", cfg)
+    total = f"abs(CAST({quantity} AS DECIMAL(38,3)) * {price}) >= {LIMITS['money']}"
+    return [_problem(total, "unit_price", "bad-amount", "error")]
 
 
 def _problem(condition: str, column: str, reason_sql: str, severity: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
+from loyaltyrules.inputs import MONEY_LIMIT
 from loyaltyrules.sources.checks import ids_map
 from loyaltyrules.sources.sql import ident, lit, scalars
 from loyaltyrules.sources.tables import PURCHASE_LINES, PURCHASES, SPECS, TableSpec
@@ -64,6 +65,8 @@ def build_receipts(con: duckdb.DuckDBPyConnection) -> None:
     A receipt whose lines disagree on a receipt field is rejected line by line; a
     receipt that lost a line to a row check is rejected whole, since its amount would
     be wrong. purchased_at is the earliest line's (real exports straddle a minute).
+    Lines are bounded (inputs.py), so the products and their sum are exact in
+    DECIMAL(38,6); a total beyond the money limit is a bad amount.
     """
     lines = PURCHASE_LINES
     _receipt_conflicts(con)
@@ -71,7 +74,8 @@ def build_receipts(con: duckdb.DuckDBPyConnection) -> None:
         f"""CREATE OR REPLACE TEMP TABLE _ok_purchases AS
             SELECT purchase_id, {", ".join(f"first({c}) AS {c}" for c in _RECEIPT_FIELDS)},
                    min(purchased_at) AS purchased_at,
-                   TRY_CAST(sum(quantity * unit_price) AS DECIMAL(18,3)) AS amount,
+                   TRY_CAST(sum(CAST(quantity AS DECIMAL(38,3)) * unit_price)
+                            AS DECIMAL(18,3)) AS amount,
                    first(_file ORDER BY _file, _row) AS _file,
                    first(_row ORDER BY _file, _row) AS _row,
                    bool_or(purchase_id IN (SELECT purchase_id FROM _typed_purchase_lines
@@ -79,9 +83,10 @@ def build_receipts(con: duckdb.DuckDBPyConnection) -> None:
             FROM _ok_{lines.name} GROUP BY purchase_id"""
     )
     _reject(con, PURCHASES, "_incomplete", "purchase_id", "incomplete-receipt", "error")
-    _reject(con, PURCHASES, "NOT _incomplete AND amount IS NULL", "amount", "bad-amount", "error")
-    con.execute("""CREATE OR REPLACE TEMP TABLE _ok_purchases AS SELECT * EXCLUDE (_incomplete)
-                   FROM _ok_purchases WHERE NOT _incomplete AND amount IS NOT NULL""")
+    too_large = f"(amount IS NULL OR abs(amount) >= {MONEY_LIMIT})"
+    _reject(con, PURCHASES, f"NOT _incomplete AND {too_large}", "amount", "bad-amount", "error")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _ok_purchases AS SELECT * EXCLUDE (_incomplete)
+                    FROM _ok_purchases WHERE NOT _incomplete AND NOT {too_large}""")
 
 
 def _receipt_conflicts(con: duckdb.DuckDBPyConnection) -> None:

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import gzip
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import duckdb
 
 from loyaltyrules.sources.discover import SourceLayout, TableInput
 from loyaltyrules.sources.errors import UnusableInput
+from loyaltyrules.sources.rejects import MAX_LINE_BYTES
 from loyaltyrules.sources.sql import ident, lit, scalars
 
-_ENCODING_ERROR = "INVALID ENCODING"
+_SAMPLE_LINES = 20_480  # DuckDB's sniffer reads this many rows
 
 
 @dataclass(frozen=True)
@@ -80,15 +82,27 @@ def _read_csv(
     _union_parts(con, item.table, parts)
 
 
+def _line_reason(other: str) -> str:
+    """The reason for a line DuckDB could not read, from its error types."""
+    return f"""CASE WHEN bool_or(error_type = 'INVALID ENCODING') THEN 'bad-encoding'
+                    WHEN bool_or(error_type = 'LINE SIZE OVER MAXIMUM') THEN 'line-too-long'
+                    ELSE {lit(other)} END"""
+
+
+def _open_bytes(file: Path) -> IO[bytes]:
+    if file.name.lower().endswith(".gz"):
+        return cast(IO[bytes], gzip.open(file, "rb"))
+    return file.open("rb")
+
+
 def _header_groups(files: tuple[Path, ...]) -> list[list[Path]]:
     """Files with the same header line are read in one scan (DuckDB needs one schema)."""
     groups: dict[bytes, list[Path]] = {}
     for file in files:
         if file.stat().st_size == 0:
             continue
-        opener = gzip.open if file.name.lower().endswith(".gz") else open
-        with opener(file, "rb") as fh:
-            header = fh.readline().rstrip(b"\r\n")
+        with _open_bytes(file) as fh:
+            header = fh.readline(MAX_LINE_BYTES).rstrip(b"\r\n")
         groups.setdefault(header, []).append(file)
     return list(groups.values())
 
@@ -101,26 +115,76 @@ def _read_csv_group(
     delimiter: str | None,
     part: str,
 ) -> None:
-    con.execute("DROP TABLE IF EXISTS _csv_errors; DROP TABLE IF EXISTS _csv_scans")
-    options = ", delim = $delim" if delimiter else ""
-    params: dict[str, Any] = {"files": [str(f) for f in files]}
-    if delimiter:
-        params["delim"] = delimiter
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _load AS
-            SELECT *, file_index AS _fi FROM read_csv($files, all_varchar = true, header = true,
-                store_rejects = true, rejects_table = '_csv_errors',
-                rejects_scan = '_csv_scans'{options})""",
-        params,
-    )
+    try:
+        _scan_csv(con, files, {"delim": delimiter} if delimiter else {})
+    except duckdb.InvalidInputException as exc:
+        if "Maximum line size" not in str(exc):
+            raise
+        # DuckDB's sniffer gives up on an over-long line in its sample: sniff the
+        # other lines, then scan with that dialect, where the line is one reject.
+        _scan_csv(con, files, _dialect_of_short_lines(con, files[0], delimiter))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _bad AS
             SELECT file_id::BIGINT AS _fi, line::BIGINT - 1 AS _row,
-                   CASE WHEN bool_or(error_type = {lit(_ENCODING_ERROR)})
-                        THEN 'bad-encoding' ELSE 'malformed-line' END AS reason
+                   {_line_reason("malformed-line")} AS reason
             FROM _csv_errors GROUP BY ALL"""
     )
     _number_rows(con, files, layout, table, part)
+
+
+def _scan_csv(con: duckdb.DuckDBPyConnection, files: list[Path], options: dict[str, Any]) -> None:
+    """All files into `_load`, as text; lines DuckDB cannot read go to `_csv_errors`."""
+    con.execute("DROP TABLE IF EXISTS _csv_errors; DROP TABLE IF EXISTS _csv_scans")
+    named = "".join(f", {name} = ${name}" for name in options if name != "columns")
+    if "columns" in options:  # a struct literal: DuckDB takes no parameter here
+        listed = ", ".join(f"{lit(c)}: 'VARCHAR'" for c in options["columns"])
+        named += f", columns = {{{listed}}}"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _load AS
+            SELECT *, file_index AS _fi FROM read_csv($files, all_varchar = true, header = true,
+                max_line_size = {MAX_LINE_BYTES:d}, store_rejects = true,
+                rejects_table = '_csv_errors', rejects_scan = '_csv_scans'{named})""",
+        {"files": [str(f) for f in files]} | {k: v for k, v in options.items() if k != "columns"},
+    )
+
+
+def _dialect_of_short_lines(
+    con: duckdb.DuckDBPyConnection, file: Path, delimiter: str | None
+) -> dict[str, Any]:
+    """The CSV dialect DuckDB sniffs from the file's first lines that fit the limit."""
+    with tempfile.TemporaryDirectory(prefix="loyaltyrules-sniff-") as folder:
+        sample = Path(folder) / "sample.csv"
+        with _open_bytes(file) as source, sample.open("wb") as out:
+            for line in _short_lines(source, _SAMPLE_LINES):
+                out.write(line)
+        given = ", delim = $delim" if delimiter else ""
+        row = con.execute(
+            f"""SELECT Delimiter, Quote, Escape, NewLineDelimiter, Columns
+                FROM sniff_csv($sample, header = true, all_varchar = true{given})""",
+            {"sample": str(sample)} | ({"delim": delimiter} if delimiter else {}),
+        ).fetchone()
+    assert row is not None  # sniff_csv returns one row or raises
+    delim, quote, escape, new_line, columns = row
+    blank = {"(empty)": ""}
+    return {
+        "auto_detect": False,
+        "delim": delim,
+        "quote": blank.get(quote, quote),
+        "escape": blank.get(escape, escape),
+        "new_line": new_line,
+        "columns": [c["name"] for c in columns],
+    }
+
+
+def _short_lines(source: IO[bytes], wanted: int) -> Iterator[bytes]:
+    """Up to `wanted` lines that fit the line limit; longer ones are skipped, never held."""
+    while wanted > 0 and (line := source.readline(MAX_LINE_BYTES + 1)):
+        if len(line) <= MAX_LINE_BYTES:
+            yield line
+            wanted -= 1
+            continue
+        while line and not line.endswith(b"\n"):  # the rest of the long line
+            line = source.readline(MAX_LINE_BYTES)
 
 
 def _number_rows(
@@ -197,17 +261,17 @@ def _read_json(
     JSON), so line numbers survive and a bad line becomes a reject, not an error."""
     con.execute("DROP TABLE IF EXISTS _csv_errors; DROP TABLE IF EXISTS _csv_scans")
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _load AS
-           SELECT _line, file_index AS _fi FROM read_csv($files, columns = {'_line': 'VARCHAR'},
+        f"""CREATE OR REPLACE TEMP TABLE _load AS
+           SELECT _line, file_index AS _fi FROM read_csv($files, columns = {{'_line': 'VARCHAR'}},
                header = false, delim = '\x1e', quote = '', escape = '', auto_detect = false,
-               new_line = '\\n', strict_mode = false, store_rejects = true,
-               rejects_table = '_csv_errors', rejects_scan = '_csv_scans')""",
+               new_line = '\\n', strict_mode = false, max_line_size = {MAX_LINE_BYTES:d},
+               store_rejects = true, rejects_table = '_csv_errors', rejects_scan = '_csv_scans')""",
         {"files": [str(f) for f in item.files]},
     )
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _bad AS
+        f"""CREATE OR REPLACE TEMP TABLE _bad AS
            SELECT file_id::BIGINT AS _fi, line::BIGINT AS _row,  -- no header: row = line
-                  'bad-encoding' AS reason
+                  {_line_reason("bad-encoding")} AS reason
            FROM _csv_errors GROUP BY ALL"""
     )
     part = "_part_json"

@@ -13,19 +13,26 @@ from pathlib import Path
 
 import duckdb
 
+from loyaltyrules.inputs import MONEY_LIMIT, QUANTITY_LIMIT, shown
+
+MAX_LINE_BYTES = 2_000_000  # longest line a CSV or JSON Lines file may have
+_MONEY, _QUANTITY = shown(MONEY_LIMIT), shown(QUANTITY_LIMIT)
+
 REASONS: dict[str, str] = {
     "missing-value": "{column} is required but missing",
-    "bad-amount": "{column} is not a decimal number",
-    "bad-quantity": "{column} is not a number",
+    "bad-amount": f"{{column}} is not an amount from -{_MONEY} to {_MONEY} "
+    "(or the total it makes is not)",
+    "bad-quantity": f"{{column}} is not a number from -{_QUANTITY} to {_QUANTITY}",
     "bad-unit-price": "{column} is not a decimal number",
     "bad-number": "{column} is not a number",
-    "bad-timestamp": "{column} is not an ISO 8601 timestamp",
+    "bad-timestamp": "{column} is not a timestamp (ISO 8601, or the table's timestamp_format)",
     "bad-date": "{column} is not a YYYY-MM-DD date",
     "impossible-date": "{column} names a calendar day that does not exist",
     "future-date": "{column} is after the evaluation limit",
     "bad-boolean": "{column} is not a boolean (true/false, yes/no, 1/0)",
     "bad-encoding": "the line is not valid UTF-8 text",
     "malformed-line": "the line does not parse as a row (column count, quoting or JSON)",
+    "line-too-long": f"the line is longer than {MAX_LINE_BYTES:,} bytes",
     "duplicate-conflict": "{column} repeats with different content; every copy is rejected",
     "receipt-conflict": "lines of one receipt disagree on {column}; every line is rejected",
     "incomplete-receipt": "a line of this receipt was rejected, so its amount is unknown",

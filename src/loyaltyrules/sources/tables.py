@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
+
+from loyaltyrules.inputs import MONEY_LIMIT, QUANTITY_LIMIT
 
 Kind = Literal["id", "text", "personal", "money", "number", "timestamp", "date", "bool"]
 
@@ -18,6 +21,9 @@ SQL_TYPES: dict[Kind, str] = {
     "date": "DATE",
     "bool": "BOOLEAN",
 }
+# The magnitude each numeric kind must stay below (inputs.py): a value beyond it is a
+# reject where it is read, so no later sum or product can overflow.
+LIMITS: dict[Kind, Decimal] = {"money": MONEY_LIMIT, "number": QUANTITY_LIMIT}
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,12 @@ class Column:
         return {"timestamp": "bad-timestamp", "date": "bad-date", "bool": "bad-boolean"}.get(
             self.kind, "bad-number"
         )
+
+    @property
+    def range_reason(self) -> str:
+        """A number that reads but is too large: any money beyond the limit is a bad
+        amount (a barcode in unit_price), a quantity keeps its own reason."""
+        return "bad-amount" if self.kind == "money" else self.reason
 
 
 @dataclass(frozen=True)
