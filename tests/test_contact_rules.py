@@ -94,7 +94,7 @@ def test_contact_rules_file_kind_and_semantic_checks(tmp_path: Path) -> None:
 
 def test_run_on_the_example_store_shows_the_four_counts(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, [
-        "run", "--as-of", "2025-01-01", "--through", "2025-03-31", "--quiet",
+        "run", "--example", "--as-of", "2025-01-01", "--through", "2025-03-31", "--quiet",
         "--state", str(tmp_path / "s.db"), "--out", str(tmp_path / "out"),
         "--summary-json", str(tmp_path / "summary.json")])
     assert result.exit_code == 0, result.output

@@ -546,7 +546,7 @@ def test_run_on_the_example_store_shows_every_merged_task(tmp_path: Path) -> Non
 
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, [
-        "run", "--as-of", "2025-01-01", "--through", "2025-03-31", "--quiet",
+        "run", "--example", "--as-of", "2025-01-01", "--through", "2025-03-31", "--quiet",
         "--state", str(tmp_path / "s.db"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in

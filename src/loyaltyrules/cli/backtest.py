@@ -21,6 +21,7 @@ from . import settings
     "--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last business date."
 )
 @settings.data_option
+@settings.example_option
 @settings.policies_option
 @click.option(
     "--out", default=None, help="Write the simulated actions here (.jsonl, - for stdout)."
@@ -30,6 +31,7 @@ def backtest_command(
     start: dt.datetime,
     end: dt.datetime,
     data: Path | None,
+    example: bool,
     policies: tuple[Path, ...],
     out: str | None,
     config_path: Path | None,
@@ -40,7 +42,7 @@ def backtest_command(
     """
     config = settings.load(config_path)
     plan = settings.compile_plan(settings.policy_paths(config, policies))
-    source_ref, _example = settings.data_source(config, data)
+    source_ref = settings.data_source(config, data, example)
     first, last = start.date(), end.date()
     if last < first:
         settings.fail("--to is before --from", settings.EXIT_INVALID)

@@ -44,6 +44,7 @@ def _render(trace: PolicyTrace) -> list[str]:
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @settings.data_option
+@settings.example_option
 @settings.policies_option
 @settings.config_option
 def explain_command(
@@ -52,6 +53,7 @@ def explain_command(
     policy_id: str | None,
     fmt: str,
     data: Path | None,
+    example: bool,
     policies: tuple[Path, ...],
     config_path: Path | None,
 ) -> None:
@@ -66,7 +68,7 @@ def explain_command(
     plan = settings.compile_plan(settings.policy_paths(config, policies))
     if policy_id and not plan.policy(policy_id):
         settings.fail(f"no policy named {policy_id!r}", settings.EXIT_INVALID)
-    source_ref, _example = settings.data_source(config, data)
+    source_ref = settings.data_source(config, data, example)
     day = as_of.date()
     try:
         source = load_source(source_ref, day, None)

@@ -116,9 +116,10 @@ def actions_command(state: Path | None, start: dt.datetime, end: dt.datetime, fm
 @click.option("--expected-years", help="Years a customer is expected to stay, for lifetime "
                                        "value (default: [reports] expected_years, else 3).")
 @settings.data_option
+@settings.example_option
 @_output
 def churn_command(period: str, year: int | None, expected_years: str | None, data: Path | None,
-                  fmt: str, out: Path | None, config_path: Path | None) -> None:
+                  example: bool, fmt: str, out: Path | None, config_path: Path | None) -> None:
     """Customers active last year and not this year, churn rate, lost customers by last
     store and associate, and lifetime value (spend per visit x visits per year x years).
 
@@ -129,7 +130,7 @@ def churn_command(period: str, year: int | None, expected_years: str | None, dat
     config = settings.load(config_path)
     chosen = year if year is not None else dt.date.today().year - 1
     years = _expected_years(config, expected_years)
-    source_ref, _ = settings.data_source(config, data)
+    source_ref = settings.data_source(config, data, example)
     limit = max(dt.date.today(), dt.date(chosen, 12, 31))
     try:
         source = open_source(source_ref, as_of_limit=limit)

@@ -80,6 +80,7 @@ def _show_contact(summary: RunSummary, echo: Callable[[str], None]) -> None:
 @click.option("--through", type=click.DateTime(["%Y-%m-%d"]),
               help="Last date of a range; every date from --as-of on is evaluated in one pass.")
 @settings.data_option
+@settings.example_option
 @click.option("--state", type=click.Path(path_type=Path, dir_okay=False),
               help=f"The ledger (SQLite; default {settings.DEFAULT_STATE}).")
 @settings.policies_option
@@ -90,31 +91,32 @@ def _show_contact(summary: RunSummary, echo: Callable[[str], None]) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
 @settings.config_option
 def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: Path | None,
-                state: Path | None, policies: tuple[Path, ...], out: str | None,
+                example: bool, state: Path | None, policies: tuple[Path, ...], out: str | None,
                 summary_json: Path | None, quiet: bool, config_path: Path | None) -> None:
     """Evaluate the policies for a business date (or a range) and emit the new actions.
 
     Each action has a deterministic id and is recorded in the ledger: re-running any
-    date emits nothing new, and a missed night is caught up by the next run. With no
-    configuration and no ./data folder, the bundled example store is used.
+    date emits nothing new, and a missed night is caught up by the next run. The data
+    is --data, else [source] of loyaltyrules.toml, else ./data; with none of them the
+    run refuses. --example runs on the bundled example store instead.
 
-    Exit status: 0 done; 1 invalid policies or configuration; 2 unusable input.
+    Exit status: 0 done; 1 invalid policies or configuration (or no data source);
+    2 unusable input.
 
     \b
     Examples:
-      loyaltyrules run --as-of 2025-11-20
+      loyaltyrules run --example --as-of 2025-11-20
+      loyaltyrules run --as-of 2025-11-20 --data data/
       loyaltyrules run --as-of 2025-01-01 --through 2025-12-31 --out -
       loyaltyrules run                  # catch up from the last run to today
     """
     config = settings.load(config_path)
+    source_ref = settings.data_source(config, data, example)
     ledger = settings.state_path(config, state)
     start, end = dates(as_of.date() if as_of else None, through.date() if through else None, ledger)
     plan = settings.compile_plan(settings.policy_paths(config, policies))
-    source_ref, example = settings.data_source(config, data)
     target = settings.out_dir(config, out)
     progress = _progress(quiet)
-    if example:
-        progress("no ./data and no loyaltyrules.toml: using the bundled example store")
     rejects = _rejects_path(target, end)
     if rejects is not None:
         rejects.parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,10 @@
     [serve]
     sync = "normal"               # the service's commits: "normal" or "full" (docs/service.md)
 
-With no configuration and no ./data folder, the bundled example store is used, so a
-new machine can see a nightly run at once.
+The data source is never guessed: --data, else --example (the bundled example store,
+a deliberate choice), else `[source]` of loyaltyrules.toml, else a ./data folder;
+with none of them a command refuses with the fix (exit 1) rather than evaluate some
+other data under cron.
 """
 
 from __future__ import annotations
@@ -59,15 +61,26 @@ def _relative_to_config(config: Config, value: str) -> Path:
     return (base / value) if not Path(value).is_absolute() else Path(value)
 
 
-def data_source(config: Config, data: Path | None) -> tuple[Path | Config, bool]:
-    """The data to read, and whether it is the bundled example store."""
+NO_DATA = (
+    "no data source: no --data, no loyaltyrules.toml and no ./data folder here. Give "
+    "--data DIR (a folder of table files or a SQLite file), set [source] data in "
+    "loyaltyrules.toml, or run on the bundled example store with --example"
+)
+
+
+def data_source(config: Config, data: Path | None, example: bool = False) -> Path | Config:
+    """The data to read (see the module doc); exit 1 when none was named."""
+    if example and data is not None:
+        fail("--example and --data name two data sources; give one", EXIT_INVALID)
+    if example:
+        return example_data_dir()
     if data is not None:
-        return data, False
+        return data
     if config.path is not None:
-        return config, False
+        return config
     if Path("data").is_dir():
-        return Config(source=SourceConfig(data=Path("data").resolve())), False
-    return example_data_dir(), True
+        return Config(source=SourceConfig(data=Path("data").resolve()))
+    fail(NO_DATA, EXIT_INVALID)
 
 
 def policy_paths(config: Config, given: Sequence[Path]) -> list[Path]:
@@ -123,6 +136,15 @@ def data_option(f: F) -> F:
         type=click.Path(path_type=Path),
         help="Data source: a folder of table files or a SQLite file "
         "(default: [source] data of loyaltyrules.toml).",
+    )(f)
+
+
+def example_option(f: F) -> F:
+    return click.option(
+        "--example",
+        is_flag=True,
+        help="Use the bundled example store (a fictional franchise) as the data, to try "
+        "loyaltyrules without data of your own.",
     )(f)
 
 
