@@ -27,6 +27,7 @@ from loyaltyrules.ledger import (
     RunRecord,
     action_id,
 )
+from loyaltyrules.statefile import UnusableState
 
 
 def make_action(n: int, policy: str = "big-purchase-call", customer: str = "") -> dict[str, Any]:
@@ -222,8 +223,10 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(LedgerError, match="newer"):
+    before = path.read_bytes()
+    with pytest.raises(UnusableState, match="newer"):
         Ledger.open(path)
+    assert path.read_bytes() == before  # refused before any write
 
 
 def test_two_writers_at_once_never_duplicate(tmp_path: Path) -> None:

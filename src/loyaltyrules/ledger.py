@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .statefile import check_state
+
 __all__ = [
     "SCHEMA_VERSION",
     "Ledger",
@@ -218,13 +220,17 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 def connect_state(path: Path, sync: str = "full") -> sqlite3.Connection:
     """Open the state file the way every writer must: WAL, a busy timeout, and `sync`
-    (one of SYNC_MODES; "full" unless a caller chose the POS trade-off).
+    (one of SYNC_MODES; "full" unless a caller chose the POS trade-off). A file that
+    cannot be a state is refused untouched (statefile.UnusableState).
 
     Shared by the ledger, the point-of-sale views and the outcomes, which keep their
     tables in the same file. Callers serialise use of the connection themselves.
     """
     if sync not in SYNC_MODES:
         raise ValueError(f"sync must be one of {', '.join(SYNC_MODES)} (got {sync!r})")
+    check_state(path, SCHEMA_VERSION)  # before anything here can write to the file
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(
         str(path),
         timeout=BUSY_TIMEOUT_MS / 1000,
@@ -274,7 +280,6 @@ class Ledger:
     def open(cls, path: str | Path) -> Ledger:
         """Open the ledger at ``path``, creating it or migrating its schema as needed."""
         db_path = Path(path)
-        db_path.parent.mkdir(parents=True, exist_ok=True)
         conn = connect_state(db_path)
         try:
             migrate(conn)

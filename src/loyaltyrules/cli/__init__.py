@@ -1,6 +1,7 @@
 """The `loyaltyrules` command: one module per verb, registered on one group.
 
 Exit status: 0 done; 1 invalid policies or configuration; 2 unusable input;
+3 unusable state file (not a state, damaged, from a newer release, or a URL);
 70 an internal error (reported in one line; set LOYALTYRULES_DEBUG=1 for the trace).
 """
 
@@ -12,6 +13,7 @@ import sys
 import click
 
 from .. import __version__
+from ..statefile import UnusableState
 from .backtest import backtest_command
 from .explain import explain_command
 from .outcomes import outcomes_command
@@ -19,13 +21,27 @@ from .report import report_command
 from .run import run_command
 from .schema import schema_command
 from .serve import serve_command
+from .settings import EXIT_STATE
 from .test import test_command
 from .validate import validate_command
 
 EXIT_INTERNAL = 70
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The verbs; a state file refused wherever a command opens it is the user's
+    mistake, reported with its own exit status, never as an internal error."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except UnusableState as err:
+            click.echo(f"loyaltyrules: unusable state file: {err}", err=True)
+            ctx.exit(EXIT_STATE)
+
+
+@click.group(cls=_Commands,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="loyaltyrules")
 def cli() -> None:
     """Run a retail franchise's customer-retention playbook as code.

@@ -101,7 +101,7 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: Pa
     run refuses. --example runs on the bundled example store instead.
 
     Exit status: 0 done; 1 invalid policies or configuration (or no data source);
-    2 unusable input.
+    2 unusable input; 3 unusable state file.
 
     \b
     Examples:

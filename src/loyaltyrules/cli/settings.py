@@ -29,10 +29,12 @@ from ..diagnostics import DiagnosticError
 from ..examples import example_data_dir
 from ..plan import Plan, compile_paths
 from ..sources import UnusableInput
+from ..statefile import locate
 from .common import default_policy_paths
 
 EXIT_INVALID = 1
 EXIT_UNUSABLE = 2
+EXIT_STATE = 3  # the state file is not one (statefile.UnusableState)
 DEFAULT_STATE = "loyaltyrules-state.sqlite"
 DEFAULT_OUT = "out"
 
@@ -93,9 +95,11 @@ def policy_paths(config: Config, given: Sequence[Path]) -> list[Path]:
 
 
 def state_path(config: Config, given: Path | None) -> Path:
+    """--state, else `[run] state`; a URL in either is refused (exit 3) before any use."""
     if given is not None:
-        return given
-    return _relative_to_config(config, run_setting(config, "state", DEFAULT_STATE) or DEFAULT_STATE)
+        return locate(given)
+    value = run_setting(config, "state", DEFAULT_STATE) or DEFAULT_STATE
+    return _relative_to_config(config, str(locate(value)))
 
 
 def out_dir(config: Config, given: str | None) -> str:
