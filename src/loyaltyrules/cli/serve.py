@@ -66,6 +66,7 @@ def serve_command(host: str, port: int, token: str | None, policies: tuple[Path,
         import uvicorn
 
         from ..service.app import create_app, load_engine
+        from ..service.protocol import problem_protocol
         from ..service.settings import ServiceSettings
     except ImportError:
         settings.fail(HINT, settings.EXIT_INVALID)
@@ -89,7 +90,7 @@ def serve_command(host: str, port: int, token: str | None, policies: tuple[Path,
         # No proxy-header rewriting: nothing here reads the client's address, and it
         # would cost a middleware pass per request.
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
-                    server_header=False, proxy_headers=False)
+                    server_header=False, proxy_headers=False, http=problem_protocol())
     finally:
         engines.close()
 

@@ -124,7 +124,7 @@ def create_app(settings: ServiceSettings,
         return JSON(await in_pool(import_rows, settings.state, body["outcomes"]))
 
     async def health(request: Request) -> Response:
-        return JSON({"status": "ok", "bundle": engines.current.engine.bundle})
+        return JSON(health_view(engines))
 
     async def bundle(request: Request) -> Response:
         return JSON(bundle_view(engines))
@@ -155,6 +155,15 @@ def create_app(settings: ServiceSettings,
                     exception_handlers={Problem: _problem, HTTPException: _http_problem})
     app.state.engines = engines
     return app
+
+
+def health_view(engines: PolicyReloader[Engine]) -> dict[str, Any]:
+    """Up, with the active bundle; `degraded` while the policy files on disk failed to
+    load (the last good set still answers). Details stay behind the token, in /v1/bundle."""
+    error = engines.error
+    view = {"status": "ok" if error is None else "degraded",
+            "bundle": engines.current.engine.bundle}
+    return view if error is None else {**view, "reload_failed_at": error.at}
 
 
 def bundle_view(engines: PolicyReloader[Engine]) -> dict[str, Any]:

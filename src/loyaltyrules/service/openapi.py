@@ -121,7 +121,17 @@ _OUTCOMES_RESULT = {
 
 _HEALTH = {
     "type": "object",
-    "properties": {"status": {"const": "ok"}, "bundle": {"type": "string"}},
+    "properties": {
+        "status": {
+            "enum": ["ok", "degraded"],
+            "description": "`degraded`: the last policy reload failed; the service answers "
+                           "with the last good set (GET /v1/bundle for the diagnostics).",
+        },
+        "bundle": {"type": "string", "description": "Content hash of the active policy set."},
+        "reload_failed_at": {"type": "string",
+                             "description": "When the failed reload was tried (UTC); "
+                                            "only when degraded."},
+    },
     "required": ["status", "bundle"],
 }
 
@@ -206,7 +216,8 @@ def document() -> dict[str, Any]:
         }},
         "/v1/health": {"get": {
             "operationId": "health",
-            "summary": "Liveness; open without a token.",
+            "summary": "Liveness, and whether the last policy reload failed; open without "
+                       "a token.",
             "security": [],
             "responses": {"200": _ok("Up, with the active bundle.", "Health"),
                           "500": _problem(500)},

@@ -20,6 +20,7 @@ TYPE_BASE = "https://loyaltyrules.dev/problems/"
 # kind -> (status, title)
 KINDS: dict[str, tuple[int, str]] = {
     "malformed-json": (400, "Malformed JSON"),
+    "malformed-request": (400, "Malformed HTTP request"),
     "unauthorized": (401, "Missing or wrong bearer token"),
     "not-found": (404, "Not found"),
     "method-not-allowed": (405, "Method not allowed"),
