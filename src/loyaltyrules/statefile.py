@@ -109,7 +109,8 @@ def _read_only_look(path: Path) -> tuple[int, set[str]]:
     except sqlite3.DatabaseError as err:
         if isinstance(err, sqlite3.OperationalError) and _busy(err):
             raise  # locked by a writer: a real state in use, for the caller's busy timeout
-        raise UnusableState("state.damaged", f"is damaged or truncated ({err})", path) from None
+        raise UnusableState("state.damaged", f"cannot be read: damaged or truncated ({err})",
+                            path) from None
     return version, tables
 
 

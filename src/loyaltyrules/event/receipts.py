@@ -92,7 +92,7 @@ def parse_receipt(event: Mapping[str, Any]) -> Receipt:
     at = get("purchased_at")
     if at.__class__ is str and at:
         try:
-            at = _wall_clock(at)
+            at = wall_clock(at)
         except ValueError:
             raise EventError("bad-timestamp", "purchased_at is not valid",
                              "purchased_at") from None
@@ -135,7 +135,6 @@ def parse_receipt(event: Mapping[str, Any]) -> Receipt:
     ))
 
 
-_wall_clock = wall_clock
 _new = tuple.__new__
 
 
