@@ -8,6 +8,8 @@ import datetime as dt
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from click.testing import CliRunner, Result
 from loyaltyrules.api import Engine
 from loyaltyrules.cli import cli
 from loyaltyrules.examples import example_data_dir
-from loyaltyrules.ledger import SCHEMA_VERSION, Ledger
+from loyaltyrules.ledger import SCHEMA_VERSION, Ledger, connect_state
 from loyaltyrules.outcomes import import_outcomes
 from loyaltyrules.reports import staff_report, volumes_report
 from loyaltyrules.statefile import UnusableState, check_state, locate
@@ -206,3 +208,30 @@ def test_a_new_and_an_empty_state_are_created(tmp_path: Path) -> None:
         check_state(path, SCHEMA_VERSION)
         with Ledger.open(path) as ledger:
             assert ledger.count() == 0
+
+
+def test_checking_keeps_this_process_locks(tmp_path: Path) -> None:
+    """A run checks its state again while its ledger is open: the check must not drop
+    the locks this process holds (a plain open and close of the file releases every
+    POSIX lock of the process on it). Without its shared lock, another process that
+    closes the file believes it is the last user and removes the WAL under us."""
+    state = tmp_path / "state.sqlite"
+    Ledger.open(state).close()
+    conn = connect_state(state)
+    try:
+        conn.execute("SELECT count(*) FROM actions").fetchone()
+        for _ in range(3):
+            check_state(state, SCHEMA_VERSION)
+            connect_state(state).close()
+        other = subprocess.run(
+            [sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+             "c.execute('INSERT INTO runs SELECT * FROM runs'); c.commit(); c.close()",
+             str(state)], capture_output=True, text=True, timeout=60)
+        assert other.returncode == 0, other.stderr
+        assert state.with_name("state.sqlite-wal").exists()  # still ours, still in use
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("DELETE FROM runs")
+        conn.execute("COMMIT")
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        conn.close()

@@ -16,7 +16,6 @@ from pathlib import Path
 
 __all__ = ["STATE_TABLES", "UnusableState", "check_state", "locate"]
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 # A state file holds the ledger or the point of sale's views (or both).
 STATE_TABLES = ("actions", "customer_views")
 # scheme://... or scheme:/... (what a URL becomes as a Path); one letter is a drive (C:)
@@ -62,11 +61,6 @@ def check_state(path: Path, newest: int) -> None:
         return
     if not path.is_file():
         raise UnusableState("state.not-a-file", "is not a file", path)
-    head = _head(path)
-    if not head:
-        return  # an empty file: SQLite makes a new database in it
-    if not head.startswith(SQLITE_HEADER):
-        raise UnusableState("state.not-sqlite", _NOT_STATE + " (it is not a SQLite file)", path)
     version, tables = _read_only_look(path)
     if version > newest:
         raise UnusableState(
@@ -82,20 +76,20 @@ def check_state(path: Path, newest: int) -> None:
 
 
 _NOT_STATE = "is not a loyaltyrules state file; give the state of an earlier run, or a new path"
-
-
-def _head(path: Path) -> bytes:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(len(SQLITE_HEADER))
-    except OSError as err:
-        raise UnusableState("state.not-a-file", f"cannot be read ({err.strerror})", path) from None
+_NOT_A_DATABASE = 26  # SQLITE_NOTADB: the file is not SQLite at all (a CSV, random bytes)
 
 
 def _read_only_look(path: Path) -> tuple[int, set[str]]:
-    """user_version and table names, read without taking any write lock. With no WAL
-    beside it, no one is writing the file: it is read as immutable, which leaves no
-    -wal or -shm file next to a file that may not even be a state."""
+    """user_version and table names, read without taking any write lock.
+
+    Only SQLite touches the file: a plain open() and close() of it would drop the
+    POSIX locks this process's own connections hold on it (a run checks its state
+    again while its ledger is open), letting another writer in; SQLite defers such
+    closes while its connections hold locks. With no WAL beside it, no connection has
+    the file open anywhere, this process included (an open WAL-mode connection keeps
+    its -wal), so it is read as immutable: no locks, and no -wal or -shm file left
+    next to a file that may not even be a state.
+    """
     in_use = path.with_name(path.name + "-wal").exists()
     uri = f"{path.resolve().as_uri()}?mode=ro" + ("" if in_use else "&immutable=1")
     try:
@@ -109,9 +103,15 @@ def _read_only_look(path: Path) -> tuple[int, set[str]]:
     except sqlite3.DatabaseError as err:
         if isinstance(err, sqlite3.OperationalError) and _busy(err):
             raise  # locked by a writer: a real state in use, for the caller's busy timeout
-        raise UnusableState("state.damaged", f"cannot be read: damaged or truncated ({err})",
-                            path) from None
+        raise _unreadable(err, path) from None
     return version, tables
+
+
+def _unreadable(err: sqlite3.DatabaseError, path: Path) -> UnusableState:
+    code = getattr(err, "sqlite_errorcode", None)  # Python 3.11+
+    if code == _NOT_A_DATABASE or (code is None and "not a database" in str(err)):
+        return UnusableState("state.not-sqlite", _NOT_STATE + " (it is not a SQLite file)", path)
+    return UnusableState("state.damaged", f"cannot be read: damaged or truncated ({err})", path)
 
 
 def _busy(err: sqlite3.OperationalError) -> bool:
