@@ -29,6 +29,7 @@ from .errors import ExprError
 from .parser import parse
 from .types import (
     BOOL,
+    DATE,
     DECIMAL,
     DURATION,
     DYN,
@@ -44,12 +45,13 @@ from .types import (
     negate,
     unify,
 )
-from .values import parse_date
+from .values import INT_MAX, decimal_fits, parse_date
 
 # SQL repeats the arguments of some functions; bound the size of the generated SQL.
 SQL_REPEATS = {"is_birthday": 6}
 MAX_SQL_WEIGHT = 20_000
 ORDERING = {"<", "<=", ">", ">="}
+ARITHMETIC_OPS = {"+", "-", "*", "/", "%"}
 LITERAL_TYPES: Mapping[type, Type] = {
     IntLit: INT,
     DecimalLit: DECIMAL,
@@ -96,8 +98,22 @@ class Checker:
     def visit(self, node: Node) -> Type:
         literal = LITERAL_TYPES.get(type(node))
         result = literal if literal is not None else self.rules[type(node)](node)
+        if isinstance(node, IntLit) and node.value > INT_MAX:
+            self.error("expr.bad-number", f"integer {node.value} is out of range", node,
+                       f"integers are {-INT_MAX - 1} to {INT_MAX}")
         self.types[node] = result
         return result
+
+    def check_coercions(self, root: Node) -> None:
+        """An int constant used as a decimal must fit a decimal: both evaluators would
+        otherwise find it missing (or, in SQL, fail to convert it)."""
+        for node in walk(root):
+            for operand in decimal_operands(node, self.types):
+                if isinstance(operand, IntLit) and not decimal_fits(operand.value):
+                    self.error("expr.out-of-range",
+                               f"{operand.value} is used as a decimal here, and decimals are "
+                               "below 10^15 (15 digits before the point)", operand,
+                               "use a smaller number, or keep the whole expression int")
 
     # -- names ---------------------------------------------------------------
     def _path(self, node: Path) -> Type:
@@ -303,6 +319,22 @@ class Checker:
         return True
 
 
+def decimal_operands(node: Node, types: Mapping[Node, Type]) -> tuple[Node, ...]:
+    """The operands of `node` that are converted to decimal when it is evaluated: both
+    sides of decimal arithmetic, the branches of a decimal `?:`, min/max arguments."""
+    if types.get(node) != DECIMAL:
+        return ()
+    if isinstance(node, Binary) and node.op in ARITHMETIC_OPS:
+        operands: tuple[Node, ...] = (node.left, node.right)
+    elif isinstance(node, Ternary):
+        operands = (node.then, node.other)
+    elif isinstance(node, Call) and node.name in ("min", "max"):
+        operands = node.args
+    else:
+        return ()
+    return tuple(o for o in operands if types.get(o) == INT)
+
+
 def _accepts(param: Type, arg: Type) -> bool:
     if param in (DYN, arg) or arg == DYN:
         return True
@@ -311,11 +343,14 @@ def _accepts(param: Type, arg: Type) -> bool:
     return is_list(param) and is_list(arg)
 
 
-def sql_weight(node: Node) -> int:
-    """Roughly how many SQL nodes `node` compiles to (some functions repeat arguments)."""
+def sql_weight(node: Node, types: Mapping[Node, Type] | None = None) -> int:
+    """Roughly how many SQL nodes `node` compiles to (some functions repeat arguments,
+    and date arithmetic repeats its result to test its range)."""
     weights: dict[int, int] = {}
     for current in reversed(walk(node)):
         repeat = SQL_REPEATS.get(current.name, 1) if isinstance(current, Call) else 1
+        if isinstance(current, Binary) and types and types.get(current) == DATE:
+            repeat = 2
         kids = [weights[id(child)] for child in children(current)]
         weights[id(current)] = 1 + repeat * sum(kids)
     return weights[id(node)]
@@ -332,9 +367,10 @@ def check(expr: str | Node, env: Env, *, want_bool: bool = False) -> CheckResult
         return CheckResult(None, [err])
     checker = Checker(env)
     result = checker.visit(node)
+    checker.check_coercions(node)
     if want_bool and result not in (BOOL, DYN):
         checker.error("expr.not-bool", f"a condition must be bool, this is {result}", node)
-    if sql_weight(node) > MAX_SQL_WEIGHT:
+    if sql_weight(node, checker.types) > MAX_SQL_WEIGHT:
         checker.error("expr.too-complex", "expression is too complex to compile", node)
     errors = sorted(set(checker.errors), key=ExprError.key)
     return CheckResult(result, errors, node, checker.types)
@@ -349,4 +385,4 @@ def reads_rank(node: Node) -> str | None:
     return None
 
 
-__all__ = ["CheckResult", "Checker", "check", "reads_rank", "sql_weight"]
+__all__ = ["CheckResult", "Checker", "check", "decimal_operands", "reads_rank", "sql_weight"]

@@ -6,9 +6,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .errors import ExprError
+from .values import DURATION_DAYS, INT_MAX
 
 MAX_LENGTH = 2000
-MAX_INT = 2**63 - 1
+MAX_INT = INT_MAX
+# -9223372036854775808 is `-` and 9223372036854775808: the token may be one above
+# MAX_INT, and the checker refuses it unless a minus sign made it a negative literal.
+MAX_INT_TOKEN = INT_MAX + 1
 # Decimals are DECIMAL(18,3) in SQL: at most 15 integer digits and 3 decimal places.
 MAX_DECIMAL_DIGITS = 15
 MAX_DECIMAL_PLACES = 3
@@ -153,8 +157,7 @@ class Lexer:
     def _suffixed(self, start: int, body_end: int, suffix: str, is_decimal: bool) -> Token:
         text = self.text[start : self.pos]
         if suffix == "d" and not is_decimal:
-            days = _int_value(text[:-1], start)
-            return Token("duration", text, start, self.pos, days)
+            return Token("duration", text, start, self.pos, _days_value(text[:-1], start))
         if suffix[0] in "eE" and (len(suffix) == 1 or suffix[1:].isdigit()):
             raise ExprError(
                 "expr.bad-number",
@@ -221,13 +224,26 @@ class Lexer:
 
 def _int_value(body: str, start: int) -> int:
     value = int(body)
-    if value > MAX_INT:
+    if value > MAX_INT_TOKEN:
         raise ExprError(
             "expr.bad-number",
             f"integer {body} is out of range",
             start,
             start + len(body),
-            f"integers are at most {MAX_INT}",
+            f"integers are {-MAX_INT_TOKEN} to {MAX_INT}",
+        )
+    return value
+
+
+def _days_value(body: str, start: int) -> int:
+    value = int(body)
+    if value > DURATION_DAYS:
+        raise ExprError(
+            "expr.bad-duration",
+            f"duration {body}d is out of range",
+            start,
+            start + len(body) + 1,
+            f"durations are at most {DURATION_DAYS}d either way",
         )
     return value
 

@@ -2,7 +2,8 @@
 
 Same meaning as evaluate.py, NULL for missing: DuckDB's AND/OR/NOT/IN are already
 Kleene. Values are DECIMAL(18,3), BIGINT, DATE, VARCHAR, BOOLEAN and, for durations,
-BIGINT days. User text only ever enters as `exp.Literal` values.
+BIGINT days. A result outside its type's range (values.py) is NULL, as it is missing
+in Python. User text only ever enters as `exp.Literal` values.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .catalog import RANK_PREFIX
 from .checker import CheckResult
 from .errors import ExprError
 from .types import BOOL, DATE, DECIMAL, DURATION, INT, STRING, Type
+from .values import DURATION_DAYS
 
 Resolver = Callable[[str], exp.Expression]
 
@@ -40,7 +42,10 @@ WIDE_DEC = exp.DataType.build("DECIMAL(38,3)")
 HUGEINT = exp.DataType.build("HUGEINT")
 BIGINT = exp.DataType.build("BIGINT")
 INTEGER = exp.DataType.build("INTEGER")
+# Exactly the range of a duration, +-999,999,999 days: TRY_CAST to it is the range check.
+DURATION_RANGE = exp.DataType.build(f"DECIMAL({len(str(DURATION_DAYS))},0)")
 DATE_TYPE = exp.DataType.build("DATE")
+FIRST_DAY, LAST_DAY = "0001-01-01", "9999-12-31"
 SQL_TYPES: Mapping[Type, exp.DataType] = {
     BOOL: exp.DataType.build("BOOLEAN"),
     INT: BIGINT,
@@ -96,6 +101,25 @@ def _int_math(cls: type[exp.Expression], a: exp.Expression, b: exp.Expression) -
     return _cast(_op(cls, _cast(a, HUGEINT), b), BIGINT, safe=True)
 
 
+def _duration_math(cls: type[exp.Expression], a: exp.Expression, b: exp.Expression
+                   ) -> exp.Expression:
+    """Days + or - days, NULL outside the duration range (Python's timedelta overflows)."""
+    in_range = _cast(_op(cls, _cast(a, HUGEINT), b), DURATION_RANGE, safe=True)
+    return _cast(in_range, BIGINT)
+
+
+def _date_math(cls: type[exp.Expression], day: exp.Expression, days: exp.Expression
+               ) -> exp.Expression:
+    """A date plus or minus days, NULL outside the years 1-9999 (as Python's date).
+
+    The result is tested and returned, so it appears twice: the checker counts that in
+    the expression's SQL weight."""
+    moved = _op(cls, day, _cast(days, INTEGER))
+    bounds = exp.Between(this=_p(moved), low=_cast(exp.Literal.string(FIRST_DAY), DATE_TYPE),
+                         high=_cast(exp.Literal.string(LAST_DAY), DATE_TYPE))
+    return exp.Case(ifs=[exp.If(this=bounds, true=moved.copy())])
+
+
 def _dec_math(cls: type[exp.Expression], a: exp.Expression, b: exp.Expression) -> exp.Expression:
     """DECIMAL(18,3) arithmetic: exact in DECIMAL(38,x), then rounded (NULL on overflow)."""
     if cls is exp.IntDiv:
@@ -143,8 +167,9 @@ class SqlCompiler:
         return literal(node)
 
     def coerced(self, node: Node, want: Type) -> exp.Expression:
+        """An int where a decimal is wanted; one that does not fit is NULL (missing)."""
         if want == DECIMAL and isinstance(node, IntLit):
-            return _cast(exp.Literal.string(str(node.value)), DEC)
+            return _cast(exp.Literal.string(str(node.value)), DEC, safe=True)
         sql = self.compile(node)
         if want == DECIMAL and self.types[node] == INT:
             return _cast(sql, DEC, safe=True)
@@ -174,11 +199,16 @@ class SqlCompiler:
         return self._arithmetic(node)
 
     def _in(self, node: Binary) -> exp.Expression:
+        """`x in [a, b]` means `x == a || x == b`: numbers are compared exactly, so ints
+        and decimals meet in DECIMAL(38,3), which holds both (no item is converted to
+        DECIMAL(18,3), where a big int would not fit)."""
         assert isinstance(node.right, ListLit)
         subject = self.compile(node.left)
-        list_type = self.types.get(node.right)
-        elem = list_type.elem if list_type is not None and list_type.elem else INT
-        items = [self.coerced(item, elem) for item in node.right.items]
+        items = [self.compile(item) for item in node.right.items]
+        numbers = {self.types[n] for n in (node.left, *node.right.items)} & {INT, DECIMAL}
+        if len(numbers) == 2:
+            subject = _cast(subject, WIDE_DEC)
+            items = [_cast(item, WIDE_DEC) for item in items]
         if not items:  # x in [] is false, or missing when x is missing
             return exp.Case(
                 ifs=[exp.If(this=exp.Is(this=_p(subject), expression=exp.Null()), true=exp.Null())],
@@ -198,9 +228,11 @@ class SqlCompiler:
         if result == DATE:  # DuckDB adds INTEGER (not BIGINT) days to a DATE
             if self.types[node.left] == DURATION:
                 left, right = right, left
-            return _op(cls, left, _cast(right, INTEGER, safe=True))
+            return _date_math(cls, left, right)
         if result == DURATION and self.types[node.left] == DATE:
             return _op(exp.Sub, left, right)  # DATE - DATE is BIGINT days
+        if result == DURATION:
+            return _duration_math(cls, left, right)
         return _int_math(cls, left, right)
 
     def _ternary(self, node: Ternary) -> exp.Expression:

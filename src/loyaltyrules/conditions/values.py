@@ -1,9 +1,17 @@
-"""Runtime values and the exact arithmetic shared by the Python evaluator.
+"""Runtime values, the range of each type, and the exact arithmetic of the Python
+evaluator.
 
-Decimals behave like SQL DECIMAL(18,3): every decimal result is rounded half away
-from zero to 3 places, and a result outside +-999,999,999,999,999.999 is missing.
-Ints are 64-bit: a result outside that range is missing. The SQL compiler gives
-the same answers (see sql.py).
+Every type has one range, the same for literals, params, overrides and results
+(docs/conditions.md, "Ranges"), chosen so that both evaluators hold every value:
+
+* int: 64-bit, -2**63 .. 2**63 - 1 (SQL BIGINT);
+* decimal: at most 3 places, magnitude below 10**15 (SQL DECIMAL(18,3)); every
+  decimal result is rounded half away from zero to 3 places;
+* duration: whole days, -999,999,999 .. 999,999,999 (Python's timedelta);
+* date: 0001-01-01 .. 9999-12-31 (Python's date).
+
+A constant outside its range is refused when the policy is loaded; a result outside
+it is missing, on both paths (see sql.py).
 """
 
 from __future__ import annotations
@@ -13,8 +21,10 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 
 PLACES = Decimal("0.001")
+DECIMAL_PLACES = 3
 DECIMAL_LIMIT = Decimal(10) ** 15
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+DURATION_DAYS = 999_999_999  # the largest timedelta, in whole days
 # Wide enough that + - * of two DECIMAL(18,3) values are exact before rounding.
 EXACT = Context(prec=80)
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -32,6 +42,18 @@ def parse_date(text: str) -> date | None:
 
 def int_result(value: int) -> int | None:
     return value if INT_MIN <= value <= INT_MAX else None
+
+
+def decimal_fits(value: Decimal | int) -> bool:
+    """Exactly representable as a decimal: at most 3 places, below 10**15."""
+    exact = Decimal(value)
+    if not exact.is_finite() or abs(exact) >= DECIMAL_LIMIT:
+        return False
+    return exact == exact.quantize(PLACES, context=EXACT)
+
+
+def duration_result(days: int) -> int | None:
+    return days if -DURATION_DAYS <= days <= DURATION_DAYS else None
 
 
 def dec_result(value: Decimal | int) -> Decimal | None:

@@ -1,7 +1,9 @@
 """Declared parameters: checking a value against its declaration.
 
 Shared by the defaults in HQ's policy files and the values in region and store
-override files, so both are held to the same rules.
+override files, so both are held to the same rules, and to the same ranges as
+literals in expressions (conditions/values.py): a value that validates is one both
+evaluators hold exactly.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import datetime as dt
 import re
 from decimal import Decimal
 from typing import Any
+
+from ..conditions.values import DURATION_DAYS, INT_MAX, INT_MIN, decimal_fits
 
 _DURATION = re.compile(r"^-?[0-9]+d$")
 
@@ -67,6 +71,27 @@ _CONVERTERS = {
 
 ORDERED_KINDS = ("int", "decimal", "duration", "date")
 
+# What each type can hold, for the messages; the tests are the functions below.
+RANGES = {
+    "int": f"{INT_MIN} to {INT_MAX} (64 bits)",
+    "decimal": "below 10^15 in size, with at most 3 decimal places",
+    "duration": f"-{DURATION_DAYS}d to {DURATION_DAYS}d",
+}
+_FITS = {
+    "int": lambda v: INT_MIN <= v <= INT_MAX,
+    "decimal": decimal_fits,
+    "duration": lambda v: -DURATION_DAYS <= v <= DURATION_DAYS,
+}
+
+
+def range_problem(kind: str, typed: Any) -> str | None:
+    """Why a value of the declared type is outside what the type holds, or None."""
+    fits = _FITS.get(kind)
+    if fits is None or fits(typed):
+        return None
+    shown = f"{typed}d" if kind == "duration" else str(typed)
+    return f"{shown} is out of range: {kind} values are {RANGES[kind]}"
+
 
 def describe(kind: str) -> str:
     return {"duration": "a duration like 7d", "date": "a date YYYY-MM-DD"}.get(kind, f"a {kind}")
@@ -78,8 +103,9 @@ def check_value(spec: dict[str, Any], value: Any) -> str | None:
     typed = as_typed(kind, value)
     if typed is None:
         return f"{value!r} is not {describe(kind)}"
-    if kind not in ORDERED_KINDS:
-        return None
+    out_of_range = range_problem(kind, typed)
+    if out_of_range or kind not in ORDERED_KINDS:
+        return out_of_range
     low = as_typed(kind, spec["min"]) if "min" in spec else None
     high = as_typed(kind, spec["max"]) if "max" in spec else None
     if low is not None and typed < low:

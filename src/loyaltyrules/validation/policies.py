@@ -13,7 +13,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic
 from ..yamlsource import YamlDocument
-from .params import as_typed, check_value, describe
+from .params import as_typed, check_value, describe, range_problem
 
 FAR_PAST = dt.date.min
 FAR_FUTURE = dt.date.max
@@ -35,10 +35,8 @@ def check_params(doc: YamlDocument) -> Iterator[Diagnostic]:
     for name, spec in (doc.data.get("params") or {}).items():
         base = ("params", name)
         for bound in ("min", "max"):
-            if bound in spec and as_typed(spec["type"], spec[bound]) is None:
-                yield Diagnostic("param.type",
-                                 f"params.{name}.{bound}: {spec[bound]!r} is not "
-                                 f"{describe(spec['type'])}", doc.location((*base, bound)))
+            if bound in spec:
+                yield from _check_bound(doc, name, spec, bound)
         low = as_typed(spec["type"], spec.get("min"))
         high = as_typed(spec["type"], spec.get("max"))
         if low is not None and high is not None and low > high:
@@ -48,9 +46,21 @@ def check_params(doc: YamlDocument) -> Iterator[Diagnostic]:
             continue  # no default can fit inverted bounds: saying so again is noise
         problem = check_value(spec, spec["default"])
         if problem:
+            typed = as_typed(spec["type"], spec["default"])
+            hint = ("change the default or the bounds" if typed is None
+                    or not range_problem(spec["type"], typed) else "use a value the type holds")
             yield Diagnostic("param.default", f"params.{name}.default: {problem}",
-                             doc.location((*base, "default")),
-                             "change the default or the bounds")
+                             doc.location((*base, "default")), hint)
+
+
+def _check_bound(doc: YamlDocument, name: str, spec: dict[str, Any], bound: str
+                 ) -> Iterator[Diagnostic]:
+    typed = as_typed(spec["type"], spec[bound])
+    problem = (f"{spec[bound]!r} is not {describe(spec['type'])}" if typed is None
+               else range_problem(spec["type"], typed))
+    if problem:
+        yield Diagnostic("param.type", f"params.{name}.{bound}: {problem}",
+                         doc.location(("params", name, bound)))
 
 
 def check_effective(doc: YamlDocument) -> Iterator[Diagnostic]:
