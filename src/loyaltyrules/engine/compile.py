@@ -118,6 +118,19 @@ def _effective(policy: CompiledPolicy) -> exp.Expr:
     return exp.and_(*tests)
 
 
+def _all_hold(c: _Compiler, policy: CompiledPolicy) -> exp.Expr:
+    """Every condition holds, missing counting as false, as ONE conjunct of the filter:
+    `COALESCE(c1 AND c2 AND ..., FALSE)`. DuckDB's optimizer takes time quadratic in
+    the number of top-level conjuncts of a filter (3,000 conditions each wrapped in its
+    own COALESCE took 28 s and 6 GB to plan); one conjunct is planned in linear time.
+    Kleene AND is true exactly when every condition is true, so the meaning is the same."""
+    if not policy.conditions:
+        return exp.true()
+    each = [c.sql(checked) for _text, checked in policy.conditions]
+    return exp.Coalesce(this=exp.Paren(this=exp.and_(*each, copy=False)),
+                        expressions=[exp.false()])
+
+
 def _base_columns(cand: Candidates) -> list[exp.Expr]:
     purchase_driven = cand.event != "schedule" and cand.event != "downgrade"
     trigger_purchase = column("purchase.purchase_id") if purchase_driven else exp.Null()
@@ -168,7 +181,7 @@ def build_query(
     store, region = column("scope_store"), column("scope_region")
     gates = [_effective(policy), in_scope(policy, store, region), enabled(policy, store, region)]
     if explain_for is None:
-        tests = gates + [c.sql(checked, condition=True) for _t, checked in policy.conditions]
+        tests = [*gates, _all_hold(c, policy)]
     else:
         customer, day = explain_for
         columns += [_alias(g, f"gate.{i}") for i, g in enumerate(gates)]

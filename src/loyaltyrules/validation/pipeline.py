@@ -1,8 +1,9 @@
 """Validation as an ordered list of named stages over a policy set.
 
-load -> schema -> models -> policies -> expressions -> templates -> overrides -> contact.
-A file that fails a stage is left out of the later ones (its later errors would
-only echo the first); every other file goes on, so one run reports everything.
+load -> schema -> models -> limits -> policies -> expressions -> templates -> overrides
+-> contact. A file that fails a stage is left out of the later ones (its later errors
+would only echo the first, and a policy over the limits is not worth checking
+further); every other file goes on, so one run reports everything.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..model import parse_override, parse_policy, parse_templates
 from ..yamlsource import YamlDocument
 from .discover import KINDS, LoadedFile, PolicySetFile, discover, load
 from .expressions import ParsedPolicy, check_expressions
+from .limits import check_limits
 from .overrides import check_overrides
 from .policies import PER_POLICY, check_versions
 from .schema import check_schema
@@ -100,6 +102,11 @@ def stage_models(ctx: Context) -> None:
                 ctx.models[file.source.display] = model
 
 
+def stage_limits(ctx: Context) -> None:
+    for file in ctx.of_kind("policy"):
+        ctx.diagnostics.extend(check_limits(file.doc))
+
+
 def stage_policies(ctx: Context) -> None:
     docs = [f.doc for f in ctx.of_kind("policy")]
     for doc in docs:
@@ -147,6 +154,7 @@ STAGES: Sequence[tuple[str, Callable[[Context], None], bool]] = (
     ("load", stage_load, False),
     ("schema", stage_schema, False),
     ("models", stage_models, True),
+    ("limits", stage_limits, False),
     ("policies", stage_policies, True),
     ("expressions", stage_expressions, False),
     ("templates", stage_templates, False),
