@@ -203,3 +203,59 @@ def test_valid_corpus_without_cross_pack_clashes() -> None:
     alone = [p for p in VALID if _kind(p) == "policy" and p.name != "birthday-greeting.yaml"]
     for path in alone:
         assert errors_of(path) == [], path.name
+
+
+# ------------------------------------------------------------ symbolic links
+# (made here: a committed link loop would trip tools that walk the repository)
+
+
+def _one_policy(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(POLICIES / "big-purchase-call.yaml", folder)
+    return folder
+
+
+def _named(path: Path) -> list[tuple[str, str, int]]:
+    return [(d.code, Path(d.location.file).name, d.location.line) for d in errors_of(path)]
+
+
+def test_a_dangling_link_is_an_error_naming_it(tmp_path: Path) -> None:
+    folder = _one_policy(tmp_path / "policies")
+    (folder / "lapsed-contact.yaml").symlink_to("../elsewhere/lapsed-contact.yaml")
+    assert _named(folder) == [("file.broken-link", "lapsed-contact.yaml", 0)]
+    assert "does not exist" in errors_of(folder)[0].message
+
+
+def test_a_link_loop_is_an_error_naming_it(tmp_path: Path) -> None:
+    folder = _one_policy(tmp_path / "policies")
+    (folder / "loop.yaml").symlink_to("loop.yaml")
+    (folder / "a.yaml").symlink_to("b.yaml")
+    (folder / "b.yaml").symlink_to("a.yaml")
+    assert _named(folder) == [("file.broken-link", "a.yaml", 0), ("file.broken-link", "b.yaml", 0),
+                              ("file.broken-link", "loop.yaml", 0)]
+    assert all("loop" in d.message for d in errors_of(folder))
+
+
+def test_a_folder_link_back_up_is_a_loop(tmp_path: Path) -> None:
+    folder = _one_policy(tmp_path / "policies")
+    (folder / "regions").mkdir()
+    (folder / "regions" / "up").symlink_to("..")
+    assert _named(folder) == [("file.broken-link", "up", 0)]
+
+
+def test_links_to_files_and_folders_are_followed(tmp_path: Path) -> None:
+    shared = _one_policy(tmp_path / "shared")
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "pack").symlink_to(shared, target_is_directory=True)
+    (folder / "lapsed.yaml").symlink_to(POLICIES / "lapsed-contact.yaml")
+    (folder / ".#lapsed.yaml").symlink_to("user@host.1234")  # an editor's lock: not ours
+    result = validate_paths([folder])
+    assert result.errors == []
+    assert sorted(Path(f.source.display).name for f in result.context.loaded) == [
+        "big-purchase-call.yaml", "lapsed.yaml"]
+
+
+def test_a_dangling_link_given_by_name(tmp_path: Path) -> None:
+    (tmp_path / "gone.yaml").symlink_to("nowhere.yaml")
+    assert _named(tmp_path / "gone.yaml") == [("file.broken-link", "gone.yaml", 0)]

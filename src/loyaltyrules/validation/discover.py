@@ -51,28 +51,86 @@ def discover(paths: Iterable[Path]) -> tuple[list[PolicySetFile], list[Diagnosti
     problems: list[Diagnostic] = []
     for given in paths:
         if given.is_dir():
-            files.extend(_walk(given))
+            found, broken = _walk(given)
+            files.extend(found)
+            problems.extend(broken)
         elif given.is_file():
             kind = ("contact-rules" if given.name in CONTACT_RULES_NAMES
                     else _folder_kind(given.parent.name))
             files.append(PolicySetFile(given, display_name(given), given.parent, kind))
+        elif given.is_symlink():
+            problems.append(_broken_link(given))
         else:
             problems.append(Diagnostic("file.not-found", "no such file or folder",
                                        Location(str(given)), "check the path"))
     return sorted(set(files), key=lambda f: f.display), problems
 
 
-def _walk(root: Path) -> list[PolicySetFile]:
-    found = []
-    for path in sorted(root.rglob("*")):
-        if path.suffix not in YAML_SUFFIXES or not path.is_file():
-            continue
-        parts = path.relative_to(root).parts[:-1]
-        kind = next((_FOLDER_KINDS[p] for p in parts if p in _FOLDER_KINDS), "policy")
-        if not parts and path.name in CONTACT_RULES_NAMES:
-            kind = "contact-rules"  # at the root of the policy set, the name says it
-        found.append(PolicySetFile(path, display_name(path), root, kind))
-    return found
+def _walk(root: Path) -> tuple[list[PolicySetFile], list[Diagnostic]]:
+    """Every policy-set file under root, following links to folders (a link back to
+    a folder it sits in is a loop, reported); a link to a file that cannot be read
+    is reported too, never skipped in silence."""
+    found: list[PolicySetFile] = []
+    problems: list[Diagnostic] = []
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        here = Path(folder)
+        ancestors = _real_ancestors(root, here)
+        for name in list(subfolders):
+            if (here / name).resolve() in ancestors:
+                subfolders.remove(name)  # os.walk would go round the loop forever
+                problems.append(_link_loop(here / name))
+        for name in sorted(names):
+            path = here / name
+            if not path.is_file():
+                if path.is_symlink() and _may_be_ours(name):
+                    problems.append(_broken_link(path))
+                continue
+            if path.suffix in YAML_SUFFIXES:
+                found.append(_set_file(root, path))
+    return sorted(found, key=lambda f: f.path), problems
+
+
+def _set_file(root: Path, path: Path) -> PolicySetFile:
+    parts = path.relative_to(root).parts[:-1]
+    kind = next((_FOLDER_KINDS[p] for p in parts if p in _FOLDER_KINDS), "policy")
+    if not parts and path.name in CONTACT_RULES_NAMES:
+        kind = "contact-rules"  # at the root of the policy set, the name says it
+    return PolicySetFile(path, display_name(path), root, kind)
+
+
+def _real_ancestors(root: Path, folder: Path) -> set[Path]:
+    """The real folders from root down to `folder` (the path os.walk took)."""
+    chain = {root.resolve()}
+    current = root
+    for part in folder.relative_to(root).parts:
+        current = current / part
+        chain.add(current.resolve())
+    return chain
+
+
+def _may_be_ours(name: str) -> bool:
+    """A policy file or a folder of them; not an editor's lock link (`.#name.yaml`)."""
+    return not name.startswith(".#") and Path(name).suffix in (*YAML_SUFFIXES, "")
+
+
+def _broken_link(path: Path) -> Diagnostic:
+    target = os.readlink(path)
+    try:
+        path.resolve(strict=True)
+    except FileNotFoundError:
+        problem = f"a symbolic link to {target!r}, which does not exist"
+    except (OSError, RuntimeError):  # ELOOP: RuntimeError before Python 3.13
+        problem = f"a symbolic link to {target!r} that leads back to itself (a loop)"
+    else:
+        problem = f"a symbolic link to {target!r}, which is not a readable file"
+    return Diagnostic("file.broken-link", problem, Location(display_name(path)),
+                      "point the link at an existing policy file, or remove it")
+
+
+def _link_loop(path: Path) -> Diagnostic:
+    return Diagnostic("file.broken-link",
+                      f"a symbolic link to {os.readlink(path)!r}, a folder it sits in "
+                      "(a loop)", Location(display_name(path)), "remove the link")
 
 
 def _folder_kind(name: str) -> str:
