@@ -20,7 +20,7 @@ from .model import Action, PolicyFile
 from .validation.expressions import ParsedPolicy
 from .validation.overrides import Override, collect, resolve
 from .validation.params import as_typed
-from .validation.pipeline import ValidationResult, bundle_hash, validate_paths
+from .validation.pipeline import ValidationResult, bundle_hash, empty_set, validate_paths
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,8 @@ def compile_result(result: ValidationResult) -> Plan:
     if not result.ok:
         raise DiagnosticError(result.errors)
     ctx = result.context
+    if not ctx.of_kind("policy"):  # files only, none a policy: nothing to run
+        raise DiagnosticError([empty_set(ctx.given)])
     overrides = collect([f.doc for f in ctx.of_kind("override")])
     policies = tuple(
         _policy(ctx.models[f.source.display], f.source.display, ctx.parsed[f.source.display],

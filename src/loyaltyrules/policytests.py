@@ -21,7 +21,7 @@ from .diagnostics import Diagnostic, DiagnosticError
 from .engine.batch import evaluate
 from .plan import Plan
 from .sources import UnusableInput, open_source
-from .validation.discover import LoadedFile
+from .validation.discover import LoadedFile, discover, load
 from .validation.schema import check_schema
 
 
@@ -131,6 +131,32 @@ def run_cases(plan: Plan, file: LoadedFile) -> list[CaseResult]:
             result.failures.extend(_check(case, actions, data.get("policy")))
         results.append(result)
     return results
+
+
+def split_test_files(paths: Sequence[Path]) -> tuple[list[Path], set[Path] | None]:
+    """The policy sets to load for `paths`, and the test files to run (None: every test
+    file of the sets). A test file given on its own brings the policy set it belongs
+    to: the folder holding its `tests/` folder, else the folder it sits in."""
+    sets: list[Path] = []
+    chosen: set[Path] = set()
+    for path in paths:
+        if not (path.is_file() and _is_test_file(path)):
+            sets.append(path)
+            continue
+        chosen.add(path.resolve())
+        folders = [p for p in path.parents if p.name == "tests"]
+        home = folders[0].parent if folders else path.parent
+        if home.resolve() not in {s.resolve() for s in sets}:
+            sets.append(home)
+    whole_sets = any(p.is_dir() for p in paths)
+    return sets, (None if whole_sets or not chosen else chosen)
+
+
+def _is_test_file(path: Path) -> bool:
+    """As `validate` would take the file: a test by its folder or its declared kind."""
+    sources, _problems = discover([path])
+    loaded = [load(source) for source in sources]
+    return any(isinstance(f, LoadedFile) and f.kind == "policy-test" for f in loaded)
 
 
 def check_test_file(file: LoadedFile) -> list[Diagnostic]:

@@ -9,7 +9,7 @@ import click
 
 from ..diagnostics import DiagnosticError
 from ..plan import compile_result
-from ..policytests import raise_if_invalid, run_cases
+from ..policytests import raise_if_invalid, run_cases, split_test_files
 from ..validation.pipeline import validate_paths
 from . import settings
 
@@ -24,19 +24,27 @@ def test_command(
 ) -> None:
     """Run the policy test cases (`tests/*.yaml` beside the policies) through the engine.
 
-    PATHS are policy folders (default: as for `run`). Each case gives a few input
+    PATHS are policy folders or test files (default: as for `run`); a test file is
+    run against the policy set it sits in (the folder holding its `tests/` folder),
+    and then only the test files given run. Each case gives a few input
     rows and a business date and names the actions it expects, exactly or as a
     subset, and those it must not see. Exit status: 0 all pass, 1 a failure or
     invalid policies.
     """
     config = settings.load(config_path)
-    result = validate_paths(settings.policy_paths(config, paths))
+    policy_sets, chosen = split_test_files(settings.policy_paths(config, paths))
+    result = validate_paths(policy_sets)
     if not result.ok:
         for diagnostic in result.errors[:50]:
             click.echo(diagnostic.render(), err=True)
         settings.fail("the policies do not validate", settings.EXIT_INVALID)
-    plan = compile_result(result)
-    files = result.context.of_kind("policy-test")
+    try:
+        plan = compile_result(result)
+    except DiagnosticError as err:
+        click.echo(str(err), err=True)
+        settings.fail("the policies do not validate", settings.EXIT_INVALID)
+    files = [f for f in result.context.of_kind("policy-test")
+             if chosen is None or f.source.path.resolve() in chosen]
     try:
         raise_if_invalid(files)
     except DiagnosticError as err:

@@ -21,7 +21,7 @@ from ..contact.model import ContactRules, parse_contact_rules
 from ..diagnostics import Diagnostic, Location, Severity, did_you_mean, sort_diagnostics
 from ..model import parse_override, parse_policy, parse_templates
 from ..yamlsource import YamlDocument
-from .discover import KINDS, LoadedFile, PolicySetFile, discover, load
+from .discover import KINDS, LoadedFile, PolicySetFile, discover, display_name, load
 from .expressions import ParsedPolicy, check_expressions
 from .limits import check_limits
 from .overrides import check_overrides
@@ -43,6 +43,7 @@ class Context:
     """What the stages share: the files still in play and everything found so far."""
 
     sources: list[PolicySetFile]
+    given: list[Path] = field(default_factory=list)  # the files and folders named
     loaded: list[LoadedFile] = field(default_factory=list)
     models: dict[str, Any] = field(default_factory=dict)  # display name -> pydantic model
     parsed: dict[str, ParsedPolicy] = field(default_factory=dict)
@@ -58,11 +59,14 @@ class Context:
 
 
 def stage_load(ctx: Context) -> None:
+    maybe_policies = 0  # loaded as policies, or unreadable where a policy would be
     for source in ctx.sources:
         result = load(source)
         if isinstance(result, list):
             ctx.diagnostics.extend(result)
+            maybe_policies += source.folder_kind == "policy"
             continue
+        maybe_policies += result.kind == "policy"
         declared = result.doc.data.get("kind") if isinstance(result.doc.data, dict) else None
         if declared is not None and declared not in KINDS:
             ctx.diagnostics.append(Diagnostic(
@@ -71,6 +75,17 @@ def stage_load(ctx: Context) -> None:
                 did_you_mean(str(declared), KINDS) or f"one of: {', '.join(KINDS)}"))
             continue
         ctx.loaded.append(result)
+    folders = [p for p in ctx.given if p.is_dir()]
+    if folders and not maybe_policies:
+        ctx.diagnostics.append(empty_set(folders))
+
+
+def empty_set(given: Sequence[Path]) -> Diagnostic:
+    """A policy set without a policy: nothing would ever be evaluated."""
+    names = ", ".join(display_name(p) for p in given) or "the given paths"
+    return Diagnostic("policy-set.empty", f"no policy in {names}: there is nothing to evaluate",
+                      Location(display_name(given[0]) if given else "."),
+                      "point at the folder that holds the policy files (*.yaml)")
 
 
 def stage_schema(ctx: Context) -> None:
@@ -178,8 +193,9 @@ class ValidationResult:
 
 
 def validate_paths(paths: Iterable[Path]) -> ValidationResult:
-    sources, problems = discover(paths)
-    ctx = Context(sources, diagnostics=list(problems))
+    given = list(paths)
+    sources, problems = discover(given)
+    ctx = Context(sources, given, diagnostics=list(problems))
     for _name, stage, drop_failed_first in STAGES:
         if drop_failed_first:
             ctx.drop_failed()
