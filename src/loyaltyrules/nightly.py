@@ -28,6 +28,7 @@ from .ledger import Ledger, RunRecord
 from .lifecycle import lifecycle_actions
 from .plan import Plan
 from .sources import LoadedSource, open_source
+from .validation.targets import known_targets, unknown_targets
 
 Progress = Callable[[str], None]
 
@@ -42,6 +43,7 @@ class RunSummary:
     source: LoadedSource | None = None
     contact: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
     contact_reasons: dict[str, int] = field(default_factory=dict)
+    unknown_targets: list[str] = field(default_factory=list)  # overrides that do nothing
 
     def to_json(self) -> dict[str, Any]:
         counts = self.source.counts if self.source else {}
@@ -55,6 +57,7 @@ class RunSummary:
             "contact": {"candidates": sum(self.contact.values()), **self.contact,
                         "reasons": self.contact_reasons},
             "input": {t: c.to_json() for t, c in counts.items()},
+            "unknown_override_targets": self.unknown_targets,
         }
 
 
@@ -82,6 +85,8 @@ def run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date
 def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
                state: Path | None, progress: Progress, config: Config | None) -> RunSummary:
     summary = RunSummary(as_of, through, source=source)
+    summary.unknown_targets = unknown_targets(
+        (o for p in plan.policies for o in p.overrides), known_targets(source.connection))
     progress(f"evaluating {len(plan.policies)} policies from {as_of} to {through}")
     evaluation = evaluate(source.connection, plan, as_of, through)
     if state is not None:

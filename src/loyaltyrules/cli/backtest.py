@@ -11,6 +11,7 @@ from ..nightly import load_source, run_range
 from ..sinks import write_jsonl
 from ..sources import UnusableInput
 from . import settings
+from .run import show_unknown_targets
 
 
 @click.command("backtest")
@@ -58,3 +59,4 @@ def backtest_command(
     for policy in sorted(summary.candidates):
         echo(f"  {policy:22} {summary.candidates[policy]:>8}")
     echo(f"  {'total':22} {sum(summary.candidates.values()):>8}")
+    show_unknown_targets(summary, echo)

@@ -58,9 +58,15 @@ def _show(summary: RunSummary, to_stdout: bool, quiet: bool) -> None:
     total_new = sum(summary.new.values())
     echo(f"{'total':22} {sum(summary.candidates.values()):>10} {total_new:>6}")
     _show_contact(summary, echo)
+    show_unknown_targets(summary, echo)
     if summary.source is not None and summary.source.reject_total:
         echo(f"input rows rejected or cleared: {summary.source.reject_total} "
              "(see the rejects file)")
+
+
+def show_unknown_targets(summary: RunSummary, echo: Callable[[str], None]) -> None:
+    for line in summary.unknown_targets:
+        echo(f"warning: override for {line}: no such name in the data, so it changes nothing")
 
 
 def _show_contact(summary: RunSummary, echo: Callable[[str], None]) -> None:

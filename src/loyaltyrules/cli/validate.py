@@ -8,7 +8,10 @@ from pathlib import Path
 
 import click
 
-from ..validation.pipeline import validate_paths
+from ..sources import UnusableInput, open_source
+from ..validation.pipeline import ValidationResult, validate_paths
+from ..validation.targets import check_targets, known_targets
+from . import settings
 from .common import default_policy_paths
 
 MAX_SHOWN = 200
@@ -19,7 +22,12 @@ MAX_SHOWN = 200
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: one object with every diagnostic, for CI tools.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-def validate_command(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
+@click.option("--data", type=click.Path(path_type=Path),
+              help="Also check the overrides against this data source (a folder of table "
+                   "files, a SQLite file or a loyaltyrules.toml): a region or store it does "
+                   "not know is a warning.")
+def validate_command(paths: tuple[Path, ...], fmt: str, strict: bool, data: Path | None
+                     ) -> None:
     """Check policy files, templates and overrides; report every problem.
 
     PATHS are files or folders (default: the `policies` setting of loyaltyrules.toml,
@@ -27,14 +35,17 @@ def validate_command(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
     the semantic checks: condition types, unknown facts and params, duplicate ids,
     windows, overrides. Each problem has a stable code and file:line:col.
 
-    Exit status: 0 valid, 1 problems found.
+    Exit status: 0 valid, 1 problems found, 2 the --data source is unusable.
 
     \b
     Examples:
       loyaltyrules validate
       loyaltyrules validate policies/ --format json
+      loyaltyrules validate policies/ --data data/
     """
     result = validate_paths(list(paths) or default_policy_paths())
+    if data is not None:
+        _check_against(result, data)
     failing = result.errors if not strict else result.diagnostics
     if fmt == "json":
         click.echo(json.dumps({
@@ -51,3 +62,18 @@ def validate_command(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
         summary = f"{len(result.context.sources)} files: {errors} errors, {warnings} warnings"
         click.echo(summary if failing else f"{summary}; valid", err=bool(failing))
     sys.exit(1 if failing else 0)
+
+
+def _check_against(result: ValidationResult, data: Path) -> None:
+    """Add the warnings for override targets the data source does not know."""
+    try:
+        source = open_source(data)
+    except UnusableInput as err:
+        settings.unusable(err)
+    try:
+        known = known_targets(source.connection)
+    finally:
+        source.connection.close()
+    overrides = [f.doc for f in result.context.of_kind("override")]
+    result.diagnostics[:] = sorted([*result.diagnostics, *check_targets(overrides, known)],
+                                   key=lambda d: d.sort_key())

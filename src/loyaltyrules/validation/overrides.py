@@ -27,6 +27,7 @@ class Override:
     policy_id: str
     params: Mapping[str, Any] = field(default_factory=dict)
     enabled: bool | None = None
+    source: str = ""  # the override file, as the user named it
 
 
 def check_overrides(override_docs: Sequence[YamlDocument],
@@ -34,7 +35,7 @@ def check_overrides(override_docs: Sequence[YamlDocument],
     """Every illegal override, naming the override file and HQ's declaration."""
     targets: dict[tuple[str, str], YamlDocument] = {}
     for doc in override_docs:
-        kind, name = _target(doc)
+        kind, name = target_of(doc)
         if (kind, name) in targets:
             yield Diagnostic("override.conflict",
                              f"a second override file for {kind} {name!r}",
@@ -53,7 +54,8 @@ def check_overrides(override_docs: Sequence[YamlDocument],
                 yield from _check_change(doc, policy_id, change, hq)
 
 
-def _target(doc: YamlDocument) -> tuple[str, str]:
+def target_of(doc: YamlDocument) -> tuple[str, str]:
+    """("region" or "store", its name) of an override file."""
     target = doc.data["target"]
     kind = "region" if "region" in target else "store"
     return kind, str(target[kind])
@@ -95,10 +97,10 @@ def collect(override_docs: Sequence[YamlDocument]) -> tuple[Override, ...]:
     """The overrides of a valid set, one per (target, policy)."""
     found = []
     for doc in override_docs:
-        kind, name = _target(doc)
+        kind, name = target_of(doc)
         for policy_id, change in (doc.data.get("policies") or {}).items():
             found.append(Override(kind, name, policy_id, dict(change.get("params") or {}),
-                                  change.get("enabled")))
+                                  change.get("enabled"), doc.file))
     return tuple(found)
 
 
