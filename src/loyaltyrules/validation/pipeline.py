@@ -27,7 +27,14 @@ from .limits import check_limits
 from .overrides import check_overrides
 from .policies import PER_POLICY, check_versions
 from .schema import check_schema
-from .templates import check_template_refs, template_index
+from .templates import (
+    check_placeholders,
+    check_template_refs,
+    check_tones,
+    known_names,
+    template_index,
+    template_uses,
+)
 
 _SCHEMAS = {"policy": "policy", "override": "override", "templates": "templates",
             "contact-rules": "contact-rules"}
@@ -140,9 +147,14 @@ def stage_expressions(ctx: Context) -> None:
 def stage_templates(ctx: Context) -> None:
     index, problems = template_index([f.doc for f in ctx.of_kind("templates")])
     ctx.diagnostics.extend(problems)
-    if not index:
-        return  # validating single policy files: templates live elsewhere
-    for file in ctx.of_kind("policy"):
+    policies = ctx.of_kind("policy")
+    uses = [use for f in policies
+            for use in template_uses(f.doc, ctx.parsed.get(f.source.display))]
+    ctx.diagnostics.extend(check_tones(index, uses))
+    if not index or not policies:
+        return  # validating single files: the templates or their policies live elsewhere
+    ctx.diagnostics.extend(check_placeholders(index, uses, known_names(uses)))
+    for file in policies:
         ctx.diagnostics.extend(check_template_refs(file.doc, index))
 
 
