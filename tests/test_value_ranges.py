@@ -181,3 +181,19 @@ def test_validate_refuses_a_param_beyond_64_bits_with_exit_1(tmp_path: Path) -> 
     result = CliRunner().invoke(cli, ["validate", str(folder)])
     assert result.exit_code == 1
     assert "[param.default]" in result.output and "out of range" in result.output
+
+
+def test_a_window_stays_within_ten_years(tmp_path: Path) -> None:
+    """An action's due date must be a date: 999,999,999 days after D is none (the night
+    crashed on it), so window bounds are at most 3650d, overridden or not."""
+    policy = POLICY.format(kind="duration", default="7d", condition=CONDITIONS["duration"])
+    policy = policy.replace("due_by: 7d", "due_by: params.p")
+    (tmp_path / "edges.yaml").write_text(policy, encoding="utf-8")
+    (tmp_path / "overrides").mkdir()
+    override = tmp_path / "overrides" / "north.yaml"
+    override.write_text(OVERRIDE.format(value="3651d"), encoding="utf-8")
+    errors = validate_paths([tmp_path]).errors
+    assert [(d.code, d.location.line) for d in errors] == [("override.out-of-bounds", 4)]
+    assert "at most 3650d" in errors[0].message
+    override.write_text(OVERRIDE.format(value="3650d"), encoding="utf-8")
+    assert validate_paths([tmp_path]).errors == []

@@ -16,6 +16,7 @@ from typing import Any
 from ..diagnostics import Diagnostic, did_you_mean
 from ..yamlsource import YamlDocument
 from .params import as_typed, check_value
+from .policies import window_params, window_problem
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def _check_change(doc: YamlDocument, policy_id: str, change: dict[str, Any],
                              here, "ask HQ to mark it `overridable: true`", related=(hq_here,))
             continue
         problem = check_value(spec, value)
+        if problem is None and name in window_params(hq.data):
+            problem = window_problem(as_typed("duration", value) or 0)
         if problem:
             wrong_type = as_typed(spec["type"], value) is None
             code = "override.type" if wrong_type else "override.out-of-bounds"

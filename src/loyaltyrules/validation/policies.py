@@ -17,6 +17,8 @@ from .params import as_typed, check_value, describe, range_problem
 
 FAR_PAST = dt.date.min
 FAR_FUTURE = dt.date.max
+# Ten years: an action's dates stay real dates for any business date before 9990.
+MAX_WINDOW_DAYS = 3650
 _INT = re.compile(r"-?[0-9]{1,18}")
 
 
@@ -76,10 +78,26 @@ def window_days(doc: YamlDocument, value: str) -> int | None:
     """A window bound in days: a literal like `7d`, or a param's default."""
     if value.startswith("params."):
         spec = (doc.data.get("params") or {}).get(value.removeprefix("params."))
-        days = as_typed("duration", spec.get("default")) if spec else None
+        if not spec or check_value(spec, spec.get("default")):
+            return None  # no such param, or a bad default (reported as such)
+        days = as_typed("duration", spec.get("default"))
     else:
         days = as_typed("duration", value)
     return days if isinstance(days, int) else None
+
+
+def window_params(data: dict[str, Any]) -> set[str]:
+    """The params used as window bounds (their overrides move due dates)."""
+    bounds = [bound for action in data.get("actions") or []
+              for bound in (action.get("window") or {}).values()]
+    return {b.removeprefix("params.") for b in bounds if str(b).startswith("params.")}
+
+
+def window_problem(days: int) -> str | None:
+    """Why a window bound is too far, or None: its dates must stay real dates."""
+    if abs(days) <= MAX_WINDOW_DAYS:
+        return None
+    return f"{days}d is too far: a window bound is at most {MAX_WINDOW_DAYS}d either way"
 
 
 def check_windows(doc: YamlDocument) -> Iterator[Diagnostic]:
@@ -88,6 +106,12 @@ def check_windows(doc: YamlDocument) -> Iterator[Diagnostic]:
         start = window_days(doc, window.get("not_before", "0d"))
         due = window_days(doc, window.get("due_by", "0d"))
         path = ("actions", i, "window", "due_by")
+        for bound, days in (("not_before", start), ("due_by", due)):
+            problem = window_problem(days) if days is not None else None
+            if problem:
+                yield Diagnostic("policy.window-too-long", f"actions[{i}].window.{bound}: "
+                                 f"{problem}", doc.location(("actions", i, "window", bound)),
+                                 "use a shorter window")
         if due is not None and due < 0:
             yield Diagnostic("policy.window-negative",
                              f"actions[{i}].window.due_by is {due} days: due before the "
