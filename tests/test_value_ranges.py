@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from test_conditions_eval import ENV, both
 
 from loyaltyrules.cli import cli
 from loyaltyrules.conditions import check
 from loyaltyrules.validation.pipeline import validate_paths
+from test_conditions_eval import ENV, both
 
 BIG = 10**16
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1

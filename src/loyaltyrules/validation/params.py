@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -77,7 +78,7 @@ RANGES = {
     "decimal": "below 10^15 in size, with at most 3 decimal places",
     "duration": f"-{DURATION_DAYS}d to {DURATION_DAYS}d",
 }
-_FITS = {
+_FITS: dict[str, Callable[[Any], bool]] = {
     "int": lambda v: INT_MIN <= v <= INT_MAX,
     "decimal": decimal_fits,
     "duration": lambda v: -DURATION_DAYS <= v <= DURATION_DAYS,

@@ -167,9 +167,11 @@ def template_uses(doc: YamlDocument, parsed: ParsedPolicy | None) -> list[Templa
     found = []
     for i, action in enumerate(data.get("actions") or []):
         names = _names(data, action)
-        sends = [(("actions", i), action["type"], action.get("template"))]
         fallback = action.get("fallback") or {}
-        sends.append((("actions", i, "fallback"), fallback.get("type"), fallback.get("template")))
+        sends: list[tuple[tuple[str | int, ...], Any, Any]] = [
+            (("actions", i), action["type"], action.get("template")),
+            (("actions", i, "fallback"), fallback.get("type"), fallback.get("template")),
+        ]
         rules = tone.policy_rules(data["trigger"], _reads(parsed, i))
         for path, channel, template_id in sends:
             if template_id is None:
@@ -220,10 +222,10 @@ def check_tones(index: Mapping[str, TemplateRef], uses: Sequence[TemplateUse]
             if use.template_id == ref.template_id:
                 for rule in sorted(use.rules):
                     by_rule.setdefault(rule, use)
-        for rule, use in by_rule.items():
-            if use is not None:
-                yield _declared_otherwise(ref, rule, use)
-            yield from _phrases(ref, rule, use)
+        for rule, sender in by_rule.items():
+            if sender is not None:
+                yield _declared_otherwise(ref, rule, sender)
+            yield from _phrases(ref, rule, sender)
 
 
 def _declared_otherwise(ref: TemplateRef, rule: str, use: TemplateUse) -> Diagnostic:
