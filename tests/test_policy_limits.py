@@ -85,29 +85,38 @@ def store() -> Iterator[LoadedSource]:
     source.connection.close()
 
 
-def _compile_and_run(folder: Path, source: LoadedSource) -> float:
-    """Seconds to validate, compile and evaluate a policy set on the example store."""
-    started = time.perf_counter()
-    plan = compile_paths([folder])
-    evaluate(source.connection, plan, DAY, DAY)
-    return time.perf_counter() - started
+def _compile_and_run(folder: Path, source: LoadedSource, tries: int = 2
+                     ) -> tuple[float, float]:
+    """Seconds to validate and compile a policy set, and to evaluate it on a store
+    (the best of `tries`)."""
+    compiled = evaluated = float("inf")
+    for _ in range(tries):
+        started = time.perf_counter()
+        plan = compile_paths([folder])
+        middle = time.perf_counter()
+        evaluate(source.connection, plan, DAY, DAY)
+        compiled = min(compiled, middle - started)
+        evaluated = min(evaluated, time.perf_counter() - middle)
+    return compiled, evaluated
 
 
 def test_a_policy_at_the_limits_compiles_and_runs(tmp_path: Path, store: LoadedSource) -> None:
     width = (limits.MAX_EXPRESSION_CHARS // limits.MAX_CONDITIONS - len(condition(999))) // 8
     folder = policy(tmp_path, limits.MAX_CONDITIONS, limits.MAX_ACTIONS, width)
     assert validate_paths([folder]).errors == []
-    assert _compile_and_run(folder, store) < 30  # a few seconds on a shared 2-core machine
+    assert sum(_compile_and_run(folder, store, tries=1)) < 60  # seconds, on a shared 2-core machine
 
 
 def test_compile_and_run_time_grows_linearly(tmp_path: Path, store: LoadedSource,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """Four times the conditions cost about four times as much (quadratic: sixteen).
+    """Four times the conditions cost about four times as much, to compile and to
+    evaluate (quadratic: sixteen; the evaluation's planning by DuckDB was quadratic).
     The limits are lifted here to measure past them, where growth shows clearly."""
     monkeypatch.setattr(limits, "MAX_CONDITIONS", 10_000)
     monkeypatch.setattr(limits, "MAX_EXPRESSION_CHARS", 10**7)
     monkeypatch.setattr(limits, "MAX_POLICY_BYTES", 10**7)
-    base = min(_compile_and_run(policy(tmp_path / "one", 1), store) for _ in range(2))
-    small = min(_compile_and_run(policy(tmp_path / "small", 300), store) for _ in range(2))
-    large = min(_compile_and_run(policy(tmp_path / "large", 1200), store) for _ in range(2))
-    assert (large - base) < 8 * (small - base), (base, small, large)
+    base, small, large = (_compile_and_run(policy(tmp_path / str(n), n), store)
+                          for n in (1, 300, 1200))
+    for part in (0, 1):  # compile, evaluate
+        grown, before = large[part] - base[part], small[part] - base[part]
+        assert grown < 10 * before, (base, small, large)

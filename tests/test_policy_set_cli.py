@@ -134,6 +134,7 @@ def test_validate_with_data_warns_of_an_unknown_region(with_typo: Path, example_
 def test_validate_with_unusable_data_exits_2(with_typo: Path, tmp_path: Path) -> None:
     result = invoke("validate", str(with_typo), "--data", str(tmp_path / "nothing-here"))
     assert result.exit_code == 2
+    assert "unusable input" in result.output and "nothing-here" in result.output
 
 
 def test_every_run_and_backtest_summary_names_the_unknown_target(
