@@ -85,8 +85,9 @@ def run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date
 def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
                state: Path | None, progress: Progress, config: Config | None) -> RunSummary:
     summary = RunSummary(as_of, through, source=source)
-    summary.unknown_targets = unknown_targets(
-        (o for p in plan.policies for o in p.overrides), known_targets(source.connection))
+    overrides = [o for p in plan.policies for o in p.overrides]
+    if overrides:  # reading the data's stores and regions costs a scan: only when needed
+        summary.unknown_targets = unknown_targets(overrides, known_targets(source.connection))
     progress(f"evaluating {len(plan.policies)} policies from {as_of} to {through}")
     evaluation = evaluate(source.connection, plan, as_of, through)
     if state is not None:

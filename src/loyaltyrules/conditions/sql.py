@@ -114,7 +114,7 @@ def _date_math(cls: type[exp.Expression], day: exp.Expression, days: exp.Express
 
     The result is tested and returned, so it appears twice: the checker counts that in
     the expression's SQL weight."""
-    moved = _op(cls, day, _cast(days, INTEGER))
+    moved = _op(cls, day, _cast(days, INTEGER, safe=True))
     bounds = exp.Between(this=_p(moved), low=_cast(exp.Literal.string(FIRST_DAY), DATE_TYPE),
                          high=_cast(exp.Literal.string(LAST_DAY), DATE_TYPE))
     return exp.Case(ifs=[exp.If(this=bounds, true=moved.copy())])

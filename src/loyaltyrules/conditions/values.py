@@ -21,7 +21,6 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 
 PLACES = Decimal("0.001")
-DECIMAL_PLACES = 3
 DECIMAL_LIMIT = Decimal(10) ** 15
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 DURATION_DAYS = 999_999_999  # the largest timedelta, in whole days
@@ -50,10 +49,6 @@ def decimal_fits(value: Decimal | int) -> bool:
     if not exact.is_finite() or abs(exact) >= DECIMAL_LIMIT:
         return False
     return exact == exact.quantize(PLACES, context=EXACT)
-
-
-def duration_result(days: int) -> int | None:
-    return days if -DURATION_DAYS <= days <= DURATION_DAYS else None
 
 
 def dec_result(value: Decimal | int) -> Decimal | None:
