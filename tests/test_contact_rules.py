@@ -81,6 +81,9 @@ def test_staff_tasks_merge_into_the_highest_priority_one_with_every_reason() -> 
 
 
 def test_contact_rules_file_kind_and_semantic_checks(tmp_path: Path) -> None:
+    # a policy set: contact rules beside a policy (a folder of no policy is an empty set)
+    lapsed = (Path(__file__).parents[1] / "policies" / "lapsed-contact.yaml").read_text("utf-8")
+    (tmp_path / "lapsed-contact.yaml").write_text(lapsed, encoding="utf-8")
     path = tmp_path / "contact-rules.yaml"
     path.write_text("caps:\n  - {channel: sms, max: 1, window: 3d}\n"
                     "  - {channel: sms, max: 2, window: 3d}\n", encoding="utf-8")
