@@ -35,6 +35,7 @@ __all__ = [
     "RunRecord",
     "action_id",
     "migrate",
+    "record_text",
 ]
 
 BUSY_TIMEOUT_MS = 30_000
@@ -88,6 +89,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE actions SET contact_day = as_of",
         "CREATE INDEX actions_by_contact_day ON actions (contact_day)",
         "CREATE INDEX actions_deferred ON actions (deferred_to) WHERE status = 'deferred'",
+    ),
+    (  # 3: the outbox, what each sink has been given (docs/ledger.md, Delivery)
+        """CREATE TABLE deliveries (
+            action_id     TEXT NOT NULL,
+            sink          TEXT NOT NULL,
+            target        TEXT NOT NULL,
+            contact_day   TEXT NOT NULL,
+            recorded_run  TEXT NOT NULL,
+            delivered_at  TEXT,
+            delivered_run TEXT,
+            PRIMARY KEY (action_id, sink, target)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX deliveries_pending ON deliveries (target, sink, contact_day) "
+        "WHERE delivered_at IS NULL",
+        # a run's dates are owed to its target until all their files are written,
+        # dates without actions too (their empty files say "nothing to do")
+        "ALTER TABLE runs ADD COLUMN delivery_target TEXT",
+        "ALTER TABLE runs ADD COLUMN delivered_at TEXT",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -164,9 +183,14 @@ def _json_default(value: object) -> str:
 
 
 def _dumps(value: object) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
-    )
+    """Compact JSON; keys keep their order, so a record read back (an export, a
+    re-delivery) lists `reason.values` as the policy gave them."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
+def record_text(action: Mapping[str, Any]) -> str:
+    """The `record` column of an action: how every path stores it."""
+    return _dumps(action)
 
 
 def _scalar(value: object) -> object:
@@ -187,7 +211,7 @@ def _checked_id(action: Mapping[str, Any]) -> str:
 
 def action_row(action: Mapping[str, Any], run_id: str) -> tuple[object, ...]:
     values = tuple(_scalar(action.get(column)) for column in ACTION_COLUMNS)
-    return (*values, _dumps(action), run_id)
+    return (*values, record_text(action), run_id)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

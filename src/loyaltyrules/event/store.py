@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..ledger import BUSY_TIMEOUT_MS, connect_state, immediate
+from ..ledger import BUSY_TIMEOUT_MS, connect_state, immediate, record_text
 from .view import CustomerRecord, CustomerView, Receipt, view_from_json, view_to_json
 
 T = TypeVar("T")
@@ -119,8 +119,7 @@ def record_from_json(text: str) -> CustomerRecord:
 
 def ledger_row(action: Mapping[str, Any], run: str) -> tuple[object, ...]:
     """A row of the ledger's `actions` table, encoded as ledger.py encodes it."""
-    record = json.dumps(action, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return (*(action.get(c) for c in ACTION_COLUMNS), record, run)
+    return (*(action.get(c) for c in ACTION_COLUMNS), record_text(action), run)
 
 
 class Tx:
