@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_text_file
+from .atomic import after_replace, atomic_text_file
 from .markdown import code, one_line, quote, safe_file_stem
 from .record import merged_details, merged_items, ordered_action, reason_pairs
 
@@ -175,11 +175,14 @@ def _index_text(sheets: list[Sheet]) -> str:
 
 def write_task_sheets(actions: Iterable[Mapping[str, Any]], folder: str | os.PathLike[str],
                       templates: Templates | None = None, locale: str = "en",
-                      titles: Mapping[str, str] | None = None) -> list[Path]:
+                      titles: Mapping[str, str] | None = None, *,
+                      prune: bool = False) -> list[Path]:
     """Write one sheet per (store, assignee) and `index.md` into `folder`.
 
     `templates` maps template id -> locale -> text; `titles` maps policy id -> title.
-    Each file is replaced atomically; the index is written last. Returns the paths
+    Each file is replaced atomically; the index is written last. With `prune`, other
+    `.md` files in the folder (sheets an earlier writing had and this one has not) are
+    then removed, so the folder holds exactly what the index lists. Returns the paths
     written, sheets in index order, then the index.
     """
     target = Path(folder)
@@ -194,4 +197,13 @@ def write_task_sheets(actions: Iterable[Mapping[str, Any]], folder: str | os.Pat
     index = target / INDEX_NAME
     with atomic_text_file(index) as out:
         out.write(_index_text(sheets))
+    if prune:
+        keep = {path.name for path in written} | {INDEX_NAME}
+        after_replace(lambda: _prune(target, keep))
     return [*written, index]
+
+
+def _prune(folder: Path, keep: set[str]) -> None:
+    for path in folder.glob("*.md"):
+        if path.name not in keep:
+            path.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from loyaltyrules.inputs import MONEY_LIMIT, QUANTITY_LIMIT, shown
+from loyaltyrules.sinks.atomic import atomic_text_file
 
 MAX_LINE_BYTES = 2_000_000  # longest line a CSV or JSON Lines file may have
 _MONEY, _QUANTITY = shown(MONEY_LIMIT), shown(QUANTITY_LIMIT)
@@ -136,9 +137,9 @@ def iter_rejects(con: duckdb.DuckDBPyConnection, batch: int = 10_000) -> Iterato
 
 
 def write_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> int:
-    """Write every reject as one JSON object per line; returns the number written."""
+    """Write every reject as one JSON object per line, atomically; returns the number."""
     count = 0
-    with path.open("w", encoding="utf-8") as out:
+    with atomic_text_file(path) as out:
         for record in iter_rejects(con):
             out.write(json.dumps(record.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
             count += 1
