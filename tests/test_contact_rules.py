@@ -107,5 +107,6 @@ def test_run_on_the_example_store_shows_the_four_counts(tmp_path: Path) -> None:
     assert summary["candidates"] == sum(summary[s] for s in
                                         ("emitted", "deferred", "merged", "expired")) > 0
     assert summary["expired"] > 0 and summary["merged"] > 0
-    lines = (tmp_path / "out" / "actions-2025-03-31.jsonl").read_text("utf-8").splitlines()
+    lines = [line for day in sorted((tmp_path / "out").glob("actions-*.jsonl"))
+             for line in day.read_text("utf-8").splitlines()]  # one file per date
     assert len(lines) == summary["emitted"]

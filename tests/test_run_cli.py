@@ -34,7 +34,7 @@ def _night(store: Path, tmp_path: Path, *extra: str) -> tuple[int, str]:
                 str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "o"), *extra)
 
 
-def test_run_writes_valid_actions_and_a_second_run_adds_nothing(
+def test_run_writes_valid_actions_and_a_second_run_adds_nothing_and_blanks_nothing(
     example_store: Path, tmp_path: Path
 ) -> None:
     out, state = tmp_path / "out", tmp_path / "state.sqlite"
@@ -66,12 +66,18 @@ def test_run_writes_valid_actions_and_a_second_run_adds_nothing(
     assert (out / "tasks-2025-11-20" / "index.md").exists()
     with Ledger.open(state) as ledger:
         assert ledger.count() == len(actions)
+    first = _tree(out)
     code, output = _run(*args)
     assert code == 0, output
-    assert (out / "actions-2025-11-20.jsonl").read_text(encoding="utf-8") == ""
+    assert _tree(out) == first  # the day's files again, byte for byte (not blanked)
     with Ledger.open(state) as ledger:
         assert ledger.count() == len(actions)
         assert len(ledger.runs()) == 2
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
 
 
 def test_rejects_are_written_beside_the_actions(example_store: Path, tmp_path: Path) -> None:

@@ -549,12 +549,13 @@ def test_run_on_the_example_store_shows_every_merged_task(tmp_path: Path) -> Non
         "run", "--example", "--as-of", "2025-01-01", "--through", "2025-03-31", "--quiet",
         "--state", str(tmp_path / "s.db"), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    records = [json.loads(line) for line in
-               (out / "actions-2025-03-31.jsonl").read_text("utf-8").splitlines()]
+    records = [json.loads(line) for day in sorted(out.glob("actions-*.jsonl"))
+               for line in day.read_text("utf-8").splitlines()]  # one file per date
     merging = {r["action_id"]: r for r in records if r["reason"].get("merged")}
     assert merging, "the example store's first quarter has merged staff tasks"
-    rows = {row["action_id"]: row for row in read_csv(out / "actions-2025-03-31.csv")}
-    sheets = "".join(p.read_text("utf-8") for p in (out / "tasks-2025-03-31").iterdir())
+    rows = {row["action_id"]: row for day in sorted(out.glob("actions-*.csv"))
+            for row in read_csv(day)}
+    sheets = "".join(p.read_text("utf-8") for p in sorted(out.glob("tasks-*/*.md")))
     for action_id, record in merging.items():
         cell = rows[action_id]["reason_merged"]
         assert cell.count(" | ") == len(record["reason"]["merged"]) - 1

@@ -2,16 +2,20 @@
 
     source -> clean tables (+ rejects) -> plan over the history -> candidate actions
            -> contact rules, date by date (emitted, deferred, merged or expired)
-           -> ledger (every decision, one transaction with the run record) -> sinks
+           -> ledger (every decision and the outbox, one transaction with the run record)
+           -> delivery (each date's files rebuilt from the ledger, then marked delivered)
+           -> the point-of-sale views rebuilt
 
 A range of dates is one set-based pass of the evaluator; the contact rules then go
 through its dates in order, so a range and its nights agree. Re-running any date
-emits nothing new.
+emits nothing new and writes its files again, the same bytes. The views come last:
+a crash there leaves every action delivered, and the next run rebuilds them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -21,6 +25,8 @@ from typing import Any
 
 from .config import Config
 from .contact import STATUSES, ContactResult, in_memory, recorded
+from .crashpoints import reached
+from .delivery import Delivery, SheetText, Target, deliver, enqueue
 from .engine.batch import evaluate
 from .engine.bulk import collector_paused
 from .event import rebuild
@@ -44,10 +50,13 @@ class RunSummary:
     contact: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
     contact_reasons: dict[str, int] = field(default_factory=dict)
     unknown_targets: list[str] = field(default_factory=list)  # overrides that do nothing
+    run_id: str | None = None
+    delivery: Delivery | None = None
 
     def to_json(self) -> dict[str, Any]:
         counts = self.source.counts if self.source else {}
         return {
+            "run_id": self.run_id,
             "as_of": self.as_of.isoformat(),
             "through": self.through.isoformat(),
             "candidates": sum(self.candidates.values()),
@@ -58,7 +67,25 @@ class RunSummary:
                         "reasons": self.contact_reasons},
             "input": {t: c.to_json() for t, c in counts.items()},
             "unknown_override_targets": self.unknown_targets,
+            "delivered": _delivery_json(self.delivery),
         }
+
+
+def _delivery_json(delivery: Delivery | None) -> dict[str, Any] | None:
+    if delivery is None:
+        return None
+    return {"target": str(delivery.target), "dates": len(delivery.days),
+            "actions": delivery.actions, "redelivered": delivery.redelivered,
+            "owed_elsewhere": delivery.elsewhere}
+
+
+def sheet_text(plan: Plan) -> SheetText:
+    """The task sheets' template texts and policy titles, from the policy set."""
+    return SheetText(plan.templates, {p.id: p.spec.title for p in plan.policies})
+
+
+def dates_of(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
 
 
 def load_source(data: Path | Config, through: dt.date, rejects: Path | None) -> LoadedSource:
@@ -70,20 +97,25 @@ def load_source(data: Path | Config, through: dt.date, rejects: Path | None) -> 
 
 def run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
               state: Path | None, progress: Progress = lambda _m: None,
-              config: Config | None = None) -> RunSummary:
-    """Evaluate every date from as_of to through, apply the contact rules, record.
+              config: Config | None = None, target: Target | None = None) -> RunSummary:
+    """Evaluate every date from as_of to through, apply the contact rules, record,
+    deliver to `target`, rebuild the point-of-sale views.
 
     With a ledger, escalations of overdue follow-ups and routed feedback (from the
-    ledger and the outcomes as they stand when the run starts) join the candidates.
-    With no `state` (backtest) nothing is recorded and the contact rules start from
-    an empty history.
+    ledger and the outcomes as they stand when the run starts) join the candidates,
+    and the caller holds the state's run lock (runlock.py). With a `target`, every
+    date of the range is written to it from the ledger, with whatever earlier runs
+    left owed to it; a file that cannot be written raises DeliveryFailed after the
+    commit (what was recorded stays owed). With no `state` (backtest) nothing is
+    recorded or written and the contact rules start from an empty history.
     """
     with collector_paused():  # every record of the run is kept to its end: engine/bulk.py
-        return _run_range(plan, source, as_of, through, state, progress, config)
+        return _run_range(plan, source, as_of, through, state, progress, config, target)
 
 
 def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
-               state: Path | None, progress: Progress, config: Config | None) -> RunSummary:
+               state: Path | None, progress: Progress, config: Config | None,
+               target: Target | None) -> RunSummary:
     summary = RunSummary(as_of, through, source=source)
     overrides = [o for p in plan.policies for o in p.overrides]
     if overrides:  # reading the data's stores and regions costs a scan: only when needed
@@ -103,14 +135,33 @@ def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.dat
         with Ledger.open(state) as ledger:
             result = recorded(plan.contact, source.connection, evaluation.actions, as_of,
                               through, ledger, lambda r: _record(
-                                  plan, source, as_of, through, summary, evaluation.actions, r))
-    if state is not None:
-        progress("rebuilding the customer views for the point of sale")
-        rebuild(state, source.connection, through, plan)
+                                  plan, source, as_of, through, summary, evaluation.actions, r),
+                              also=lambda conn, run_id: _owe(conn, run_id, target, summary))
     summary.actions = result.emitted
     summary.contact, summary.contact_reasons = result.counts, result.reasons
     summary.new = Counter(a["policy"] for a in summary.actions)
+    if state is not None:
+        reached("after-commit")
+        _deliver(plan, state, as_of, through, target, summary, progress)
+        progress("rebuilding the customer views for the point of sale")
+        rebuild(state, source.connection, through, plan)
     return summary
+
+
+def _owe(conn: sqlite3.Connection, run_id: str, target: Target | None, summary: RunSummary) -> None:
+    """Inside the decision transaction: the run's id, and what it owes its target."""
+    summary.run_id = run_id
+    if target is not None:
+        enqueue(conn, run_id, target)
+
+
+def _deliver(plan: Plan, state: Path, as_of: dt.date, through: dt.date, target: Target | None,
+             summary: RunSummary, progress: Progress) -> None:
+    if target is None or summary.run_id is None:
+        return
+    progress(f"writing the actions of {as_of} .. {through} to {target}")
+    summary.delivery = deliver(state, target, dates_of(as_of, through), summary.run_id,
+                               sheet_text(plan))
 
 
 def _record(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,

@@ -16,6 +16,7 @@ from .. import __version__
 from ..statefile import UnusableState
 from .backtest import backtest_command
 from .explain import explain_command
+from .export import export_command
 from .outcomes import outcomes_command
 from .report import report_command
 from .run import run_command
@@ -58,6 +59,7 @@ for command in (validate_command, test_command, run_command, explain_command,
 cli.add_command(serve_command)
 cli.add_command(outcomes_command)
 cli.add_command(report_command)
+cli.add_command(export_command)
 
 
 def main() -> None:

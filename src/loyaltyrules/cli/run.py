@@ -10,11 +10,10 @@ from pathlib import Path
 
 import click
 
+from ..delivery import Delivery, Target
 from ..nightly import RunSummary, last_through, load_source, run_range
-from ..plan import Plan
-from ..sinks import write_csv, write_jsonl, write_task_sheets
 from ..sources import UnusableInput
-from . import settings
+from . import delivering, settings
 
 TABLE_ROWS = 40
 
@@ -62,6 +61,20 @@ def _show(summary: RunSummary, to_stdout: bool, quiet: bool) -> None:
     if summary.source is not None and summary.source.reject_total:
         echo(f"input rows rejected or cleared: {summary.source.reject_total} "
              "(see the rejects file)")
+    if summary.delivery is not None:
+        _show_delivery(summary.delivery, echo)
+
+
+def _show_delivery(delivery: Delivery, echo: Callable[[str], None]) -> None:
+    """What the host has now, and anything still owed to another target."""
+    days = delivery.days
+    span = f"{days[0]} .. {days[-1]}" if len(days) > 1 else str(days[0]) if days else "-"
+    echo(f"\ndelivered: {delivery.actions} actions of {len(days)} "
+         f"date{'s' * (len(days) != 1)} ({span}) to {delivery.target}")
+    if delivery.redelivered:
+        echo(f"  of which {delivery.redelivered} recorded by an earlier run that did not "
+             "finish writing them")
+    delivering.warn_owed_elsewhere(delivery.elsewhere)
 
 
 def show_unknown_targets(summary: RunSummary, echo: Callable[[str], None]) -> None:
@@ -87,27 +100,36 @@ def _show_contact(summary: RunSummary, echo: Callable[[str], None]) -> None:
               help="Last date of a range; every date from --as-of on is evaluated in one pass.")
 @settings.data_option
 @settings.example_option
-@click.option("--state", type=click.Path(path_type=Path, dir_okay=False),
-              help=f"The ledger (SQLite; default {settings.DEFAULT_STATE}).")
+@settings.state_option
 @settings.policies_option
-@click.option("--out", help="Where new actions go: a .jsonl file, - for stdout, or a folder "
-                            "(default out/: actions, CSV, task sheets and rejects).")
+@settings.out_option
 @click.option("--summary-json", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write the run summary as JSON here.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
+@delivering.lock_timeout_option
 @settings.config_option
 def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: Path | None,
                 example: bool, state: Path | None, policies: tuple[Path, ...], out: str | None,
-                summary_json: Path | None, quiet: bool, config_path: Path | None) -> None:
-    """Evaluate the policies for a business date (or a range) and emit the new actions.
+                summary_json: Path | None, quiet: bool, lock_timeout: float | None,
+                config_path: Path | None) -> None:
+    """Evaluate the policies for a business date (or a range) and deliver its actions.
 
     Each action has a deterministic id and is recorded in the ledger: re-running any
-    date emits nothing new, and a missed night is caught up by the next run. The data
-    is --data, else [source] of loyaltyrules.toml, else ./data; with none of them the
-    run refuses. --example runs on the bundled example store instead.
+    date emits nothing new, and a missed night is caught up by the next run. Each
+    date's files are written from the ledger (all of that date's actions, the same
+    bytes on a re-run), and anything an interrupted run recorded but did not write is
+    written first. The data is --data, else [source] of loyaltyrules.toml, else
+    ./data; with none of them the run refuses. --example runs on the bundled example
+    store instead.
 
+    One run at a time per ledger: a second waits for the first (--lock-timeout).
+
+    \b
     Exit status: 0 done; 1 invalid policies or configuration (or no data source);
-    2 unusable input; 3 unusable state file.
+    2 unusable input; 3 unusable state file;
+    74 the actions are recorded but an output could not be written (a full disk):
+       the next run or `loyaltyrules export` writes them;
+    75 another run held the ledger for longer than --lock-timeout; nothing was done.
 
     \b
     Examples:
@@ -119,41 +141,37 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: Pa
     config = settings.load(config_path)
     source_ref = settings.data_source(config, data, example)
     ledger = settings.state_path(config, state)
-    start, end = dates(as_of.date() if as_of else None, through.date() if through else None, ledger)
     plan = settings.compile_plan(settings.policy_paths(config, policies))
-    target = settings.out_dir(config, out)
+    target = Target.parse(settings.out_dir(config, out))
     progress = _progress(quiet)
-    rejects = _rejects_path(target, end)
-    if rejects is not None:
-        rejects.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        progress(f"loading data from {source_ref if not example else 'the example store'}")
-        source = load_source(source_ref, end, rejects)
-    except UnusableInput as err:
-        settings.unusable(err)
-    summary = run_range(plan, source, start, end, ledger, progress, config)
-    _write(summary, target, end, plan)
-    _show(summary, target == "-", quiet)
+    if as_of and through and through < as_of:
+        settings.fail(f"--through {through.date()} is before --as-of {as_of.date()}",
+                      settings.EXIT_INVALID)
+    with delivering.holding_run_lock(ledger, delivering.lock_timeout(config, lock_timeout)):
+        start, end = dates(as_of.date() if as_of else None,
+                           through.date() if through else None, ledger)
+        rejects = _rejects_path(target, end)
+        try:
+            rejects.parent.mkdir(parents=True, exist_ok=True)
+            progress(f"loading data from {source_ref if not example else 'the example store'}")
+            source = load_source(source_ref, end, rejects)
+        except UnusableInput as err:
+            settings.unusable(err)
+        except OSError as err:  # the output folder or rejects file: nothing recorded yet
+            settings.fail(f"cannot write {err.filename or rejects}: {err.strerror or err}; "
+                          "nothing was recorded", settings.EXIT_OUTPUT)
+        with delivering.delivery_errors():
+            summary = run_range(plan, source, start, end, ledger, progress, config, target)
+    _show(summary, target.kind == "stdout", quiet)
     if summary_json:
         summary_json.write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
 
 
-def _rejects_path(target: str, end: dt.date) -> Path | None:
-    if target == "-":
+def _rejects_path(target: Target, end: dt.date) -> Path:
+    """Beside the outputs: in the folder, beside the file, or in the working folder."""
+    if target.kind == "stdout":
         return Path(f"rejects-{end}.jsonl")
-    if target.endswith(".jsonl"):
-        return Path(target).with_name(f"{Path(target).stem}.rejects.jsonl")
-    return Path(target) / f"rejects-{end}.jsonl"
-
-
-def _write(summary: RunSummary, target: str, end: dt.date, plan: Plan) -> None:
-    if target == "-" or target.endswith(".jsonl"):
-        write_jsonl(summary.actions, target)
-        return
-    folder = Path(target)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_jsonl(summary.actions, folder / f"actions-{end}.jsonl")
-    write_csv(summary.actions, folder / f"actions-{end}.csv")
-    titles = {p.id: p.spec.title for p in plan.policies}
-    write_task_sheets(summary.actions, folder / f"tasks-{end}", templates=plan.templates,
-                      titles=titles)
+    if target.kind == "folder":
+        return Path(target.place) / f"rejects-{end}.jsonl"
+    place = Path(target.place)
+    return place.with_name(f"{place.stem}.rejects.jsonl")

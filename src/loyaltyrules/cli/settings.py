@@ -6,6 +6,7 @@
     policies = "policies/"        # the policy set (default ./policies, else the bundled pack)
     state = "loyaltyrules-state.sqlite"   # the ledger
     out = "out/"                  # folder for actions, rejects, CSV and task sheets
+    lock_timeout = 600            # seconds a run or export waits for another to finish
     [serve]
     sync = "normal"               # the service's commits: "normal" or "full" (docs/service.md)
 
@@ -35,6 +36,8 @@ from .common import default_policy_paths
 EXIT_INVALID = 1
 EXIT_UNUSABLE = 2
 EXIT_STATE = 3  # the state file is not one (statefile.UnusableState)
+EXIT_OUTPUT = 74  # sysexits EX_IOERR: recorded, but an output could not be written
+EXIT_BUSY = 75  # sysexits EX_TEMPFAIL: another run held the ledger; try again later
 DEFAULT_STATE = "loyaltyrules-state.sqlite"
 DEFAULT_OUT = "out"
 
@@ -131,6 +134,23 @@ def config_option(f: F) -> F:
         "config_path",
         type=click.Path(path_type=Path, dir_okay=False),
         help="The configuration file (default: ./loyaltyrules.toml).",
+    )(f)
+
+
+def state_option(f: F) -> F:
+    return click.option(
+        "--state",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help=f"The ledger (SQLite; default [run] state of loyaltyrules.toml, else "
+        f"{DEFAULT_STATE}).",
+    )(f)
+
+
+def out_option(f: F) -> F:
+    return click.option(
+        "--out",
+        help="Where the actions go: a folder (per date: actions-D.jsonl, actions-D.csv, "
+        "tasks-D/), a .jsonl or .csv file, or - for stdout (default [run] out, else out/).",
     )(f)
 
 

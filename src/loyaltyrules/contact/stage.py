@@ -8,6 +8,7 @@ in memory over an empty history.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Callable, Sequence
 
 import duckdb
@@ -28,8 +29,12 @@ def in_memory(contact: ContactRules, con: duckdb.DuckDBPyConnection, actions: Se
 
 def recorded(contact: ContactRules, con: duckdb.DuckDBPyConnection, actions: Sequence[Action],
              start: dt.date, end: dt.date, ledger: Ledger,
-             make_run: Callable[[ContactResult], RunRecord]) -> ContactResult:
-    """Decide the range against the ledger's state and record it; atomically."""
+             make_run: Callable[[ContactResult], RunRecord],
+             also: Callable[[sqlite3.Connection, str], object] = lambda _c, _r: None
+             ) -> ContactResult:
+    """Decide the range against the ledger's state and record it; atomically.
+
+    `also(conn, run_id)` runs last inside the same transaction (the run's outbox)."""
     with ledger.transaction() as conn:
         waiting = load_waiting(conn, end)
         known = known_in(conn, [str(a["action_id"]) for a in actions])
@@ -43,4 +48,5 @@ def recorded(contact: ContactRules, con: duckdb.DuckDBPyConnection, actions: Seq
         check_new_run(conn, run)
         emitted = write_decisions(conn, result.decisions.values(), run.run_id)
         insert_run(conn, run, len(result.decisions), len(emitted))
+        also(conn, run.run_id)
     return result

@@ -29,6 +29,7 @@ from typing import Any
 
 import duckdb
 
+from ..crashpoints import reached
 from ..ledger import immediate
 from ..plan import Plan
 from .evaluator import EventEvaluator
@@ -133,6 +134,7 @@ def rebuild(state_path: str | Path, con: duckdb.DuckDBPyConnection, through: dt.
     conn = connect(Path(state_path))
     try:
         _stage(conn, con, through, ev)
+        reached("in-rebuild")
         with immediate(conn):
             _swap(conn)
             conn.execute("DELETE FROM view_stores")

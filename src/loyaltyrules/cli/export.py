@@ -1,0 +1,70 @@
+"""`loyaltyrules export`: write any date or range again, from the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import click
+
+from ..delivery import Target, deliver
+from ..ledger import Ledger
+from ..nightly import dates_of, sheet_text
+from . import delivering, settings
+
+
+@click.command("export")
+@click.option("--as-of", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="The business date to write.")
+@click.option("--through", type=click.DateTime(["%Y-%m-%d"]),
+              help="Last date of a range (default: --as-of only).")
+@settings.state_option
+@settings.out_option
+@settings.policies_option
+@delivering.lock_timeout_option
+@settings.config_option
+def export_command(as_of: dt.datetime, through: dt.datetime | None, state: Path | None,
+                   out: str | None, policies: tuple[Path, ...], lock_timeout: float | None,
+                   config_path: Path | None) -> None:
+    """Write the actions of a date or range again, from the ledger, to any output.
+
+    Each date gets every action emitted for it (by nightly runs and at the point of
+    sale), exactly as `run` writes it: exporting a date that a run delivered gives
+    the same bytes. Use it to reprint a day's task sheets, to send a range to
+    another system, or to finish a delivery that a full disk interrupted; what it
+    writes is marked delivered to that output. The data source is not read.
+
+    Task sheets show the template texts and policy titles of the current policy set.
+
+    \b
+    Exit status: 0 done; 1 invalid policies or configuration; 2 no ledger;
+    74 an output could not be written; 75 a run held the ledger past --lock-timeout.
+
+    \b
+    Examples:
+      loyaltyrules export --as-of 2025-11-20
+      loyaltyrules export --as-of 2025-01-01 --through 2025-03-31 --out q1.csv
+      loyaltyrules export --as-of 2025-11-20 --out - | my-host-import
+    """
+    first = as_of.date()
+    last = through.date() if through else first
+    if last < first:
+        settings.fail(f"--through {last} is before --as-of {first}", settings.EXIT_INVALID)
+    config = settings.load(config_path)
+    ledger = settings.state_path(config, state)
+    if not ledger.is_file():
+        settings.fail(f"no ledger at {ledger}: nothing was ever recorded there "
+                      "(see --state)", settings.EXIT_UNUSABLE)
+    plan = settings.compile_plan(settings.policy_paths(config, policies))
+    target = Target.parse(settings.out_dir(config, out))
+    stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    with delivering.holding_run_lock(ledger, delivering.lock_timeout(config, lock_timeout)):
+        Ledger.open(ledger).close()  # brings an older ledger's schema up to date
+        with delivering.delivery_errors():
+            done = deliver(ledger, target, dates_of(first, last),
+                           f"export:{stamp}-{uuid.uuid4().hex[:8]}", sheet_text(plan),
+                           include_owed=False)
+    span = f"{first} .. {last}" if last != first else str(first)
+    click.echo(f"exported {done.actions} actions of {len(done.days)} "
+               f"date{'s' * (len(done.days) != 1)} ({span}) to {target}", err=True)

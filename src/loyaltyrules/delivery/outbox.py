@@ -1,0 +1,128 @@
+"""The outbox: per action and sink, whether the host has been given it (ledger table
+`deliveries`), and per run, whether all its dates are written (`runs.delivery_target`,
+`runs.delivered_at`); ledger schema version 3.
+
+A run fills both inside the transaction that records its decisions, so an action is
+never recorded without also being owed to the host. Writing the files comes after
+the commit; rows are marked delivered only once their files are on disk. Whatever a
+killed or failed run left unmarked, the next run (or `export`) to the same target
+writes again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..contact.store import NOT_OUT
+from .target import Target
+
+__all__ = ["Owed", "day_actions", "enqueue", "mark_delivered", "mark_runs", "owed",
+           "owed_before", "owed_elsewhere", "runs_complete"]
+
+_OUT = f"status NOT IN ({', '.join(repr(s) for s in NOT_OUT)})"  # our own constants
+_ENQUEUE = (
+    "INSERT INTO deliveries (action_id, sink, target, contact_day, recorded_run) "
+    "SELECT action_id, ?, ?, contact_day, ? FROM actions "
+    f"WHERE decided_run = ? AND {_OUT} ON CONFLICT DO NOTHING"
+)
+_OWED = ("WHERE sink = ? AND target = ? AND delivered_at IS NULL "
+         "AND action_id IN (SELECT value FROM json_each(?))")
+_MARK = f"UPDATE deliveries SET delivered_at = ?, delivered_run = ? {_OWED}"
+_OWED_BEFORE = f"SELECT count(*) FROM deliveries {_OWED} AND recorded_run != ?"
+# The order of a day's file: the order in which the contact rules emitted them.
+_DAY = (
+    f"SELECT record FROM actions WHERE contact_day = ? AND {_OUT} "
+    "ORDER BY as_of, policy, customer_id, action_id"
+)
+
+
+@dataclass
+class Owed:
+    """What a target is still owed: dates to write, and the runs they complete."""
+
+    days: set[dt.date] = field(default_factory=set)
+    runs: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)  # id -> dates
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def enqueue(conn: sqlite3.Connection, run_id: str, target: Target) -> int:
+    """Owe `target` this run's dates and every action it emitted (inside the run's
+    transaction, after its run row); the number of outbox rows added."""
+    conn.execute("UPDATE runs SET delivery_target = ? WHERE run_id = ?", (target.place, run_id))
+    added = 0
+    for sink in target.sinks:
+        added += conn.execute(_ENQUEUE, (sink, target.place, run_id, run_id)).rowcount
+    return added
+
+
+def _dates(first: str, last: str | None) -> tuple[dt.date, dt.date]:
+    start = dt.date.fromisoformat(first)
+    return start, dt.date.fromisoformat(last) if last else start
+
+
+def owed(conn: sqlite3.Connection, target: Target) -> Owed:
+    """The dates `target` is owed: those of its runs not fully delivered, and those
+    holding actions not yet delivered to one of its sinks."""
+    found = Owed()
+    for run_id, first, last in conn.execute(
+            "SELECT run_id, as_of, through FROM runs "
+            "WHERE delivery_target = ? AND delivered_at IS NULL", (target.place,)):
+        start, end = found.runs[str(run_id)] = _dates(first, last)
+        found.days.update(start + dt.timedelta(days=n) for n in range((end - start).days + 1))
+    for (day,) in conn.execute(
+            "SELECT DISTINCT contact_day FROM deliveries "
+            "WHERE target = ? AND delivered_at IS NULL", (target.place,)):
+        found.days.add(dt.date.fromisoformat(day))
+    return found
+
+
+def owed_elsewhere(conn: sqlite3.Connection, target: Target) -> dict[str, int]:
+    """Targets other than `target` still owed actions, with how many (for a warning)."""
+    rows = conn.execute(
+        "SELECT target, count(DISTINCT action_id) FROM deliveries "
+        "WHERE delivered_at IS NULL AND target != ? GROUP BY target ORDER BY target",
+        (target.place,))
+    return {str(place): int(count) for place, count in rows}
+
+
+def day_actions(conn: sqlite3.Connection, day: dt.date) -> list[dict[str, Any]]:
+    """The actions emitted on `day` (by runs and at the point of sale), in file order."""
+    return [json.loads(record) for (record,) in conn.execute(_DAY, (day.isoformat(),))]
+
+
+def owed_before(conn: sqlite3.Connection, target: Target, sink: str,
+                action_ids: Sequence[str], run_id: str) -> int:
+    """How many of these actions an earlier run left owed to `sink` of `target`."""
+    ids = json.dumps(list(action_ids))
+    row = conn.execute(_OWED_BEFORE, (sink, target.place, ids, run_id)).fetchone()
+    return int(row[0])
+
+
+def mark_delivered(conn: sqlite3.Connection, target: Target, sink: str,
+                   action_ids: Sequence[str], run_id: str) -> int:
+    """Record that `sink` of `target` now holds these actions (in the caller's
+    transaction); the number of rows that were owed."""
+    ids = json.dumps(list(action_ids))
+    return int(conn.execute(_MARK, (_now(), run_id, sink, target.place, ids)).rowcount)
+
+
+def mark_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> None:
+    """These runs' dates are all written (in the caller's transaction)."""
+    conn.executemany("UPDATE runs SET delivered_at = ? WHERE run_id = ?",
+                     [(_now(), run_id) for run_id in run_ids])
+
+
+def runs_complete(owed_runs: dict[str, tuple[dt.date, dt.date]], written: set[dt.date]
+                  ) -> Iterator[str]:
+    """The owed runs whose every date is among the dates written."""
+    for run_id, (start, end) in owed_runs.items():
+        if all(start + dt.timedelta(days=n) in written for n in range((end - start).days + 1)):
+            yield run_id
