@@ -13,19 +13,21 @@
 The data source is never guessed: --data, else --example (the bundled example store,
 a deliberate choice), else `[source]` of loyaltyrules.toml, else a ./data folder;
 with none of them a command refuses with the fix (exit 1) rather than evaluate some
-other data under cron.
+other data under cron. A flag replaces only the setting it names: `--data DIR` is
+another folder read with the same `[source]` mapping and defaults.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
-from ..config import Config, SourceConfig, load_config
+from ..config import CONFIG_FILE, Config, SourceConfig, load_config
 from ..diagnostics import DiagnosticError
 from ..examples import example_data_dir
 from ..plan import Plan, compile_paths
@@ -80,12 +82,20 @@ def data_source(config: Config, data: Path | None, example: bool = False) -> Pat
     if example:
         return example_data_dir()
     if data is not None:
-        return data
+        return with_data(config, data)
     if config.path is not None:
         return config
     if Path("data").is_dir():
         return Config(source=SourceConfig(data=Path("data").resolve()))
     fail(NO_DATA, EXIT_INVALID)
+
+
+def with_data(config: Config, data: Path) -> Path | Config:
+    """`--data`: the configuration's `[source]` (mapping, defaults, limits) read from
+    another place. A configuration file, or a folder holding one, brings its own."""
+    if data.suffix == ".toml" or (data / CONFIG_FILE).is_file():
+        return data
+    return replace(config, source=replace(config.source, data=data))
 
 
 def policy_paths(config: Config, given: Sequence[Path]) -> list[Path]:
