@@ -31,7 +31,7 @@ from _received import assert_same_as_reference, received
 from _service import start_serve
 
 GENERATOR = REPO / "benchmarks" / "generate.py"
-FIRST, LAST = "2025-07-01", "2025-12-31"
+FIRST, LAST = "2025-10-01", "2025-12-31"
 ROUNDS = 3
 SLOW = os.environ.get("LOYALTYRULES_SLOW_TESTS") == "1"
 

@@ -90,22 +90,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX actions_by_contact_day ON actions (contact_day)",
         "CREATE INDEX actions_deferred ON actions (deferred_to) WHERE status = 'deferred'",
     ),
-    (  # 3: the outbox, what each sink has been given (docs/ledger.md, Delivery)
+    (  # 3: the outbox, what each output has been given (docs/ledger.md, Delivery)
+        """CREATE TABLE delivery_targets (
+            target_id INTEGER PRIMARY KEY,
+            place     TEXT NOT NULL UNIQUE
+        )""",
         """CREATE TABLE deliveries (
-            action_id     TEXT NOT NULL,
-            sink          TEXT NOT NULL,
-            target        TEXT NOT NULL,
-            contact_day   TEXT NOT NULL,
-            recorded_run  TEXT NOT NULL,
-            delivered_at  TEXT,
-            delivered_run TEXT,
-            PRIMARY KEY (action_id, sink, target)
+            action_id    TEXT NOT NULL,
+            target_id    INTEGER NOT NULL REFERENCES delivery_targets (target_id),
+            sink         TEXT NOT NULL,
+            delivered_at TEXT,
+            PRIMARY KEY (action_id, target_id, sink)
         ) WITHOUT ROWID""",
-        "CREATE INDEX deliveries_pending ON deliveries (target, sink, contact_day) "
+        "CREATE INDEX deliveries_owed ON deliveries (target_id, sink, action_id) "
         "WHERE delivered_at IS NULL",
         # a run's dates are owed to its target until all their files are written,
         # dates without actions too (their empty files say "nothing to do")
-        "ALTER TABLE runs ADD COLUMN delivery_target TEXT",
+        "ALTER TABLE runs ADD COLUMN delivery_target INTEGER",
         "ALTER TABLE runs ADD COLUMN delivered_at TEXT",
     ),
 )

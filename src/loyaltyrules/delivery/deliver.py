@@ -77,7 +77,8 @@ def deliver(state: Path, target: Target, dates: Iterable[dt.date], run_id: str,
             text: SheetText = SheetText(), *, include_owed: bool = True) -> Delivery:
     """Write `dates` to `target`, and, with `include_owed`, every date it is still owed.
 
-    `run_id` names the writer in the outbox (a run's id, or an export's). Raises
+    `run_id` is the writer's (a run's id, or an export's): actions other runs decided
+    are counted as re-delivered. Raises
     DeliveryFailed when a file cannot be written; what was written is marked first.
     """
     conn = connect_state(state)
@@ -155,5 +156,5 @@ def _mark(conn: sqlite3.Connection, target: Target, done: _Progress, run_id: str
     for sink, ids in done.ids.items():
         if ids:
             earlier = max(earlier, owed_before(conn, target, sink, ids, run_id))
-            mark_delivered(conn, target, sink, ids, run_id)
+            mark_delivered(conn, target, sink, ids)
     return earlier

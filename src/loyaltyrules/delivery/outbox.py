@@ -1,6 +1,7 @@
-"""The outbox: per action and sink, whether the host has been given it (ledger table
-`deliveries`), and per run, whether all its dates are written (`runs.delivery_target`,
-`runs.delivered_at`); ledger schema version 3.
+"""The outbox (ledger schema 3): per action and sink, whether the host has been given
+it (`deliveries`), and per run, whether all its dates are written
+(`runs.delivery_target`, `runs.delivered_at`). Targets are named once, in
+`delivery_targets`, by absolute path.
 
 A run fills both inside the transaction that records its decisions, so an action is
 never recorded without also being owed to the host. Writing the files comes after
@@ -22,18 +23,21 @@ from ..contact.store import NOT_OUT
 from .target import Target
 
 __all__ = ["Owed", "day_actions", "enqueue", "mark_delivered", "mark_runs", "owed",
-           "owed_before", "owed_elsewhere", "runs_complete"]
+           "owed_before", "owed_elsewhere", "runs_complete", "target_id"]
 
 _OUT = f"status NOT IN ({', '.join(repr(s) for s in NOT_OUT)})"  # our own constants
 _ENQUEUE = (
-    "INSERT INTO deliveries (action_id, sink, target, contact_day, recorded_run) "
-    "SELECT action_id, ?, ?, contact_day, ? FROM actions "
-    f"WHERE decided_run = ? AND {_OUT} ON CONFLICT DO NOTHING"
+    "INSERT INTO deliveries (action_id, target_id, sink) "
+    f"SELECT action_id, ?, ? FROM actions WHERE decided_run = ? AND {_OUT} "
+    "ON CONFLICT DO NOTHING"
 )
-_OWED = ("WHERE sink = ? AND target = ? AND delivered_at IS NULL "
-         "AND action_id IN (SELECT value FROM json_each(?))")
-_MARK = f"UPDATE deliveries SET delivered_at = ?, delivered_run = ? {_OWED}"
-_OWED_BEFORE = f"SELECT count(*) FROM deliveries {_OWED} AND recorded_run != ?"
+_WRITTEN = ("target_id = ? AND sink = ? AND delivered_at IS NULL "
+            "AND action_id IN (SELECT value FROM json_each(?))")
+_MARK = f"UPDATE deliveries SET delivered_at = ? WHERE {_WRITTEN}"
+_OWED_BEFORE = (  # the columns of _WRITTEN are the outbox's alone
+    f"SELECT count(*) FROM deliveries JOIN actions USING (action_id) WHERE {_WRITTEN} "
+    "AND decided_run IS NOT ?"
+)
 # The order of a day's file: the order in which the contact rules emitted them.
 _DAY = (
     f"SELECT record FROM actions WHERE contact_day = ? AND {_OUT} "
@@ -53,14 +57,28 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def target_id(conn: sqlite3.Connection, target: Target) -> int:
+    """The target's number in the ledger, given one the first time it is named."""
+    conn.execute("INSERT INTO delivery_targets (place) VALUES (?) ON CONFLICT DO NOTHING",
+                 (target.place,))
+    row = conn.execute("SELECT target_id FROM delivery_targets WHERE place = ?",
+                       (target.place,)).fetchone()
+    return int(row[0])
+
+
+def _known_id(conn: sqlite3.Connection, target: Target) -> int | None:
+    row = conn.execute("SELECT target_id FROM delivery_targets WHERE place = ?",
+                       (target.place,)).fetchone()
+    return None if row is None else int(row[0])
+
+
 def enqueue(conn: sqlite3.Connection, run_id: str, target: Target) -> int:
     """Owe `target` this run's dates and every action it emitted (inside the run's
     transaction, after its run row); the number of outbox rows added."""
-    conn.execute("UPDATE runs SET delivery_target = ? WHERE run_id = ?", (target.place, run_id))
-    added = 0
-    for sink in target.sinks:
-        added += conn.execute(_ENQUEUE, (sink, target.place, run_id, run_id)).rowcount
-    return added
+    number = target_id(conn, target)
+    conn.execute("UPDATE runs SET delivery_target = ? WHERE run_id = ?", (number, run_id))
+    return sum(conn.execute(_ENQUEUE, (number, sink, run_id)).rowcount
+               for sink in target.sinks)
 
 
 def _dates(first: str, last: str | None) -> tuple[dt.date, dt.date]:
@@ -72,14 +90,17 @@ def owed(conn: sqlite3.Connection, target: Target) -> Owed:
     """The dates `target` is owed: those of its runs not fully delivered, and those
     holding actions not yet delivered to one of its sinks."""
     found = Owed()
+    number = _known_id(conn, target)
+    if number is None:
+        return found
     for run_id, first, last in conn.execute(
             "SELECT run_id, as_of, through FROM runs "
-            "WHERE delivery_target = ? AND delivered_at IS NULL", (target.place,)):
+            "WHERE delivery_target = ? AND delivered_at IS NULL", (number,)):
         start, end = found.runs[str(run_id)] = _dates(first, last)
         found.days.update(start + dt.timedelta(days=n) for n in range((end - start).days + 1))
     for (day,) in conn.execute(
-            "SELECT DISTINCT contact_day FROM deliveries "
-            "WHERE target = ? AND delivered_at IS NULL", (target.place,)):
+            "SELECT DISTINCT a.contact_day FROM deliveries AS d JOIN actions AS a "
+            "USING (action_id) WHERE d.target_id = ? AND d.delivered_at IS NULL", (number,)):
         found.days.add(dt.date.fromisoformat(day))
     return found
 
@@ -87,8 +108,9 @@ def owed(conn: sqlite3.Connection, target: Target) -> Owed:
 def owed_elsewhere(conn: sqlite3.Connection, target: Target) -> dict[str, int]:
     """Targets other than `target` still owed actions, with how many (for a warning)."""
     rows = conn.execute(
-        "SELECT target, count(DISTINCT action_id) FROM deliveries "
-        "WHERE delivered_at IS NULL AND target != ? GROUP BY target ORDER BY target",
+        "SELECT t.place, count(DISTINCT d.action_id) FROM deliveries AS d "
+        "JOIN delivery_targets AS t USING (target_id) "
+        "WHERE d.delivered_at IS NULL AND t.place != ? GROUP BY t.place ORDER BY t.place",
         (target.place,))
     return {str(place): int(count) for place, count in rows}
 
@@ -100,18 +122,23 @@ def day_actions(conn: sqlite3.Connection, day: dt.date) -> list[dict[str, Any]]:
 
 def owed_before(conn: sqlite3.Connection, target: Target, sink: str,
                 action_ids: Sequence[str], run_id: str) -> int:
-    """How many of these actions an earlier run left owed to `sink` of `target`."""
+    """How many of these actions, owed to `sink` of `target`, another run decided."""
+    number = _known_id(conn, target)
+    if number is None:
+        return 0
     ids = json.dumps(list(action_ids))
-    row = conn.execute(_OWED_BEFORE, (sink, target.place, ids, run_id)).fetchone()
-    return int(row[0])
+    return int(conn.execute(_OWED_BEFORE, (number, sink, ids, run_id)).fetchone()[0])
 
 
 def mark_delivered(conn: sqlite3.Connection, target: Target, sink: str,
-                   action_ids: Sequence[str], run_id: str) -> int:
+                   action_ids: Sequence[str]) -> int:
     """Record that `sink` of `target` now holds these actions (in the caller's
     transaction); the number of rows that were owed."""
+    number = _known_id(conn, target)
+    if number is None:
+        return 0
     ids = json.dumps(list(action_ids))
-    return int(conn.execute(_MARK, (_now(), run_id, sink, target.place, ids)).rowcount)
+    return int(conn.execute(_MARK, (_now(), number, sink, ids)).rowcount)
 
 
 def mark_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> None:
