@@ -1,9 +1,11 @@
-"""What a host received from a run: the files of an output folder, and the actions in
-them (shared by the crash, concurrency and delivery tests)."""
+"""What a host received from a run (the files of an output folder, and the actions in
+them) and what the ledger recorded and still owes: shared by the crash, concurrency
+and delivery tests."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -39,3 +41,18 @@ def assert_same_as_reference(got: Received, want: Received) -> None:
     # no action received under another id: the records without their ids match too
     assert Counter(map(_without_id, records)) == Counter(map(_without_id,
                                                             received_actions(want)))
+
+
+def recorded(state: Path) -> list[tuple[str, str, str]]:
+    """Every action of the ledger (id, status, record), after an integrity check."""
+    with sqlite3.connect(state) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        return con.execute("SELECT action_id, status, record FROM actions "
+                           "ORDER BY action_id").fetchall()
+
+
+def owed(state: Path) -> int:
+    """Outbox rows not delivered yet."""
+    with sqlite3.connect(state) as con:
+        return int(con.execute("SELECT count(*) FROM deliveries "
+                               "WHERE delivered_at IS NULL").fetchone()[0])

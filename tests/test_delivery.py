@@ -15,12 +15,11 @@ import pytest
 from click.testing import CliRunner
 
 from loyaltyrules.cli import cli
-from loyaltyrules.delivery import Target, deliver
-from loyaltyrules.delivery.outbox import enqueue, owed
+from loyaltyrules.delivery import Target, deliver, outbox
 from loyaltyrules.ledger import MIGRATIONS, SCHEMA_VERSION, Ledger, migrate
 from loyaltyrules.sinks import write_task_sheets
 
-from _received import assert_same_as_reference, received, received_actions
+from _received import assert_same_as_reference, owed, received, received_actions
 
 DAY = "2025-11-20"
 
@@ -37,12 +36,6 @@ def _run(store: Path, state: Path, out: Path | str, as_of: str = DAY,
     code, output = _cli(*args, *(["--through", through] if through else []))
     assert code == 0, output
     return output
-
-
-def _owed_rows(state: Path) -> int:
-    with sqlite3.connect(state) as con:
-        return int(con.execute("SELECT count(*) FROM deliveries "
-                               "WHERE delivered_at IS NULL").fetchone()[0])
 
 
 # ---------------------------------------------------------------- re-runs
@@ -181,13 +174,13 @@ def test_an_unwritable_output_is_exit_74_and_the_next_night_writes_it(
     assert f"export --as-of {DAY} --out {out}" in output and "Traceback" not in output
     with Ledger.open(state) as ledger:
         recorded = ledger.count()
-    assert recorded > 0 and _owed_rows(state) > 0
+    assert recorded > 0 and owed(state) > 0
 
     (out / f"tasks-{DAY}").unlink()
     output = _run(example_store, state, out, "2025-11-21")
     assert "recorded by an earlier run" in output
     ids = {a["action_id"] for a in received_actions(received(out)) if a["as_of"] == DAY}
-    assert len(ids) == recorded and _owed_rows(state) == 0
+    assert len(ids) == recorded and owed(state) == 0
 
 
 def test_a_run_warns_about_actions_owed_to_another_output(example_store: Path,
@@ -222,10 +215,10 @@ def test_the_outbox_rows_commit_with_the_decisions_or_not_at_all(tmp_path: Path)
         conn.execute("INSERT INTO runs (run_id, started_at, counts, actions_offered, "
                      "actions_new, recorded_at, as_of) VALUES ('r1', 'now', '{}', 0, 0, "
                      "'now', '2025-11-20')")
-        enqueue(conn, "r1", target)
+        outbox.enqueue(conn, "r1", target)
         raise RuntimeError("the run dies before its commit")
     with Ledger.open(state) as ledger, ledger.transaction() as conn:
-        assert owed(conn, target).days == set()
+        assert outbox.owed(conn, target).days == set()
 
 
 def test_a_run_s_dates_stay_owed_until_written(tmp_path: Path) -> None:
@@ -235,13 +228,13 @@ def test_a_run_s_dates_stay_owed_until_written(tmp_path: Path) -> None:
         conn.execute("INSERT INTO runs (run_id, started_at, counts, actions_offered, "
                      "actions_new, recorded_at, as_of, through) VALUES ('r1', 'now', '{}', "
                      "0, 0, 'now', '2025-11-19', '2025-11-20')")
-        enqueue(conn, "r1", target)
-        assert owed(conn, target).days == {dt.date(2025, 11, 19), dt.date(2025, 11, 20)}
+        outbox.enqueue(conn, "r1", target)
+        assert outbox.owed(conn, target).days == {dt.date(2025, 11, 19), dt.date(2025, 11, 20)}
     deliver(state, target, [], "r2")  # a later writer finds the dates and writes them
     assert sorted(p.name for p in (tmp_path / "out").iterdir())[:2] == [
         "actions-2025-11-19.csv", "actions-2025-11-19.jsonl"]
     with Ledger.open(state) as ledger, ledger.transaction() as conn:
-        assert owed(conn, target).days == set()
+        assert outbox.owed(conn, target).days == set()
 
 
 def test_a_schema_2_ledger_migrates_with_nothing_owed(tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ import pytest
 from loyaltyrules.runlock import RunLockTimeout, lock_path, run_lock
 
 from _paths import PACK, REPO
-from _received import assert_same_as_reference, received
+from _received import assert_same_as_reference, owed, received, recorded
 from _service import start_serve
 
 GENERATOR = REPO / "benchmarks" / "generate.py"
@@ -50,18 +49,6 @@ def _finish(process: subprocess.Popen[bytes]) -> str:
     return err.decode()
 
 
-def _actions(state: Path) -> list[tuple[str, str, str]]:
-    with sqlite3.connect(state) as con:
-        return con.execute("SELECT action_id, status, record FROM actions "
-                           "ORDER BY action_id").fetchall()
-
-
-def _owed(state: Path) -> int:
-    with sqlite3.connect(state) as con:
-        return int(con.execute("SELECT count(*) FROM deliveries "
-                               "WHERE delivered_at IS NULL").fetchone()[0])
-
-
 def _franchise(folder: Path, customers: int) -> Path:
     data = folder / f"franchise-{customers}"
     subprocess.run([sys.executable, str(GENERATOR), str(data), "--scale",
@@ -75,7 +62,7 @@ def _two_runs_at_once(tmp_path: Path, customers: int) -> None:
     alone = tmp_path / "alone"
     alone.mkdir()
     _finish(_run(data, alone / "s.sqlite", alone / "out"))
-    want_files, want_ledger = received(alone / "out"), _actions(alone / "s.sqlite")
+    want_files, want_ledger = received(alone / "out"), recorded(alone / "s.sqlite")
     assert len(want_ledger) > customers // 4
 
     for round_ in range(ROUNDS):
@@ -85,9 +72,9 @@ def _two_runs_at_once(tmp_path: Path, customers: int) -> None:
         both = [_run(data, state, out), _run(data, state, out)]
         for process in both:
             _finish(process)
-        assert _actions(state) == want_ledger, f"round {round_}: the ledger differs"
+        assert recorded(state) == want_ledger, f"round {round_}: the ledger differs"
         assert_same_as_reference(received(out), want_files)
-        assert _owed(state) == 0, f"round {round_}: something recorded was not written"
+        assert owed(state) == 0, f"round {round_}: something recorded was not written"
 
 
 def test_two_runs_started_together_on_one_state(tmp_path: Path) -> None:

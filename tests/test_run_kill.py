@@ -30,7 +30,14 @@ import pytest
 from loyaltyrules.crashpoints import ENV, POINTS
 from loyaltyrules.examples import example_data_dir
 
-from _received import Received, assert_same_as_reference, received, received_actions
+from _received import (
+    Received,
+    assert_same_as_reference,
+    owed,
+    received,
+    received_actions,
+    recorded,
+)
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
@@ -59,19 +66,6 @@ def _finish(process: subprocess.Popen[bytes]) -> None:
     assert process.returncode == 0, err.decode()
 
 
-def _ledger(state: Path) -> list[tuple[str, str, str]]:
-    with sqlite3.connect(state) as con:
-        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        return con.execute("SELECT action_id, status, record FROM actions "
-                           "ORDER BY action_id").fetchall()
-
-
-def _owed(state: Path) -> int:
-    with sqlite3.connect(state) as con:
-        return int(con.execute("SELECT count(*) FROM deliveries "
-                               "WHERE delivered_at IS NULL").fetchone()[0])
-
-
 class Reference:
     """The uninterrupted run: its received folder, ledger and duration."""
 
@@ -79,7 +73,7 @@ class Reference:
         self.store = store
         _finish(_run(store, work / "ref.sqlite", work / "ref-out"))
         self.files = received(work / "ref-out")
-        self.ledger = _ledger(work / "ref.sqlite")
+        self.ledger = recorded(work / "ref.sqlite")
         assert len(received_actions(self.files)) > 100
         # a run over a ledger that has the range already, as most killed runs are
         started = time.monotonic()
@@ -118,14 +112,14 @@ def test_a_crash_at_each_point_is_delivered_by_the_next_night(
     crashed = _run(reference.store, state, out, crash_at=point)
     crashed.communicate(timeout=180)
     assert crashed.returncode == -signal.SIGKILL, f"the run did not reach {point}"
-    assert _ledger(state) == reference.ledger  # recorded in full at every point
+    assert recorded(state) == reference.ledger  # recorded in full at every point
 
     _finish(_run(reference.store, state, out, NEXT_NIGHT, NEXT_NIGHT))
     got = received(out)
     assert_same_as_reference(_range_files(got, START, END),
                              _range_files(reference.files, START, END))
     assert f"actions-{NEXT_NIGHT}.jsonl" in got
-    assert _owed(state) == 0
+    assert owed(state) == 0
     with sqlite3.connect(state) as con:  # the next run rebuilt the views
         through = con.execute("SELECT value FROM view_meta WHERE key = 'through'").fetchone()
     assert through == (NEXT_NIGHT.isoformat(),)
@@ -144,7 +138,7 @@ def test_a_kill_as_soon_as_the_run_is_committed_loses_nothing(
     process.wait(60)
     _finish(_run(reference.store, state, out))
     assert_same_as_reference(received(out), reference.files)
-    assert _ledger(state) == reference.ledger
+    assert recorded(state) == reference.ledger
 
 
 def _committed(state: Path) -> bool:
@@ -164,8 +158,8 @@ def test_kills_at_random_points_then_one_clean_run(reference: Reference,
     _finish(_run(reference.store, state, out))
     assert_same_as_reference(received(out), reference.files)
     assert not list(out.rglob(".*.tmp")), "the killed writers' temporary files are cleared"
-    assert _ledger(state) == reference.ledger
-    assert _owed(state) == 0
+    assert recorded(state) == reference.ledger
+    assert owed(state) == 0
 
 
 def test_kills_during_runs_of_random_dates_then_one_clean_run(reference: Reference,
@@ -184,7 +178,7 @@ def test_kills_during_runs_of_random_dates_then_one_clean_run(reference: Referen
             "'expired') AND contact_day BETWEEN ? AND ?", (START.isoformat(), END.isoformat()))}
     assert set(ids) == emitted  # everything recorded for the range was received
     assert _policy_ids(got) == _policy_ids(received_actions(reference.files))
-    assert _owed(state) == 0
+    assert owed(state) == 0
 
 
 def _policy_ids(actions: list[dict[str, Any]]) -> set[str]:
@@ -265,5 +259,5 @@ def test_a_full_output_disk_is_reported_and_the_next_run_delivers_everything(
     assert "No space left on device" in message and "loyaltyrules export" in message
     assert "Traceback" not in message
     assert_same_as_reference(received(copy), reference.files)
-    assert _ledger(state) == reference.ledger
-    assert _owed(state) == 0
+    assert recorded(state) == reference.ledger
+    assert owed(state) == 0

@@ -26,7 +26,7 @@ from typing import Any
 from .config import Config
 from .contact import STATUSES, ContactResult, in_memory, recorded
 from .crashpoints import reached
-from .delivery import Delivery, SheetText, Target, deliver, enqueue
+from .delivery import Delivery, SheetText, Target, dates_of, deliver, enqueue
 from .engine.batch import evaluate
 from .engine.bulk import collector_paused
 from .event import rebuild
@@ -82,10 +82,6 @@ def _delivery_json(delivery: Delivery | None) -> dict[str, Any] | None:
 def sheet_text(plan: Plan) -> SheetText:
     """The task sheets' template texts and policy titles, from the policy set."""
     return SheetText(plan.templates, {p.id: p.spec.title for p in plan.policies})
-
-
-def dates_of(start: dt.date, end: dt.date) -> list[dt.date]:
-    return [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
 
 
 def load_source(data: Path | Config, through: dt.date, rejects: Path | None) -> LoadedSource:

@@ -2,7 +2,9 @@
 
 Exit status: 0 done; 1 invalid policies or configuration; 2 unusable input;
 3 unusable state file (not a state, damaged, from a newer release, or a URL);
-70 an internal error (reported in one line; set LOYALTYRULES_DEBUG=1 for the trace).
+70 an internal error (reported in one line; set LOYALTYRULES_DEBUG=1 for the trace);
+74 recorded, but an output could not be written; 75 another run held the ledger
+(`run` and `export`: docs/ledger.md).
 """
 
 from __future__ import annotations

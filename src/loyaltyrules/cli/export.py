@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from ..delivery import Target, deliver
+from ..delivery import Target, dates_of, deliver
 from ..ledger import Ledger
-from ..nightly import dates_of, sheet_text
+from ..nightly import sheet_text
 from . import delivering, settings
 
 

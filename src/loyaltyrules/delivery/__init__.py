@@ -7,7 +7,8 @@ See docs/outputs.md (what the host receives and when) and docs/ledger.md (the ou
 """
 
 from .deliver import Delivery, DeliveryFailed, SheetText, deliver
-from .outbox import enqueue
+from .outbox import dates_of, enqueue
 from .target import Target
 
-__all__ = ["Delivery", "DeliveryFailed", "SheetText", "Target", "deliver", "enqueue"]
+__all__ = ["Delivery", "DeliveryFailed", "SheetText", "Target", "dates_of", "deliver",
+           "enqueue"]

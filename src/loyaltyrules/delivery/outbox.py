@@ -22,7 +22,7 @@ from typing import Any
 from ..contact.store import NOT_OUT
 from .target import Target
 
-__all__ = ["Owed", "day_actions", "enqueue", "mark_delivered", "mark_runs", "owed",
+__all__ = ["Owed", "dates_of", "day_actions", "enqueue", "mark_delivered", "mark_runs", "owed",
            "owed_before", "owed_elsewhere", "runs_complete", "target_id"]
 
 _OUT = f"status NOT IN ({', '.join(repr(s) for s in NOT_OUT)})"  # our own constants
@@ -51,6 +51,11 @@ class Owed:
 
     days: set[dt.date] = field(default_factory=set)
     runs: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)  # id -> dates
+
+
+def dates_of(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Every date from start to end, both included."""
+    return [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
 
 
 def _now() -> str:
@@ -97,7 +102,7 @@ def owed(conn: sqlite3.Connection, target: Target) -> Owed:
             "SELECT run_id, as_of, through FROM runs "
             "WHERE delivery_target = ? AND delivered_at IS NULL", (number,)):
         start, end = found.runs[str(run_id)] = _dates(first, last)
-        found.days.update(start + dt.timedelta(days=n) for n in range((end - start).days + 1))
+        found.days.update(dates_of(start, end))
     for (day,) in conn.execute(
             "SELECT DISTINCT a.contact_day FROM deliveries AS d JOIN actions AS a "
             "USING (action_id) WHERE d.target_id = ? AND d.delivered_at IS NULL", (number,)):
@@ -151,5 +156,5 @@ def runs_complete(owed_runs: dict[str, tuple[dt.date, dt.date]], written: set[dt
                   ) -> Iterator[str]:
     """The owed runs whose every date is among the dates written."""
     for run_id, (start, end) in owed_runs.items():
-        if all(start + dt.timedelta(days=n) in written for n in range((end - start).days + 1)):
+        if written.issuperset(dates_of(start, end)):
             yield run_id
