@@ -183,6 +183,21 @@ def test_an_unwritable_output_is_exit_74_and_the_next_night_writes_it(
     assert len(ids) == recorded and owed(state) == 0
 
 
+def test_export_settles_what_a_failed_run_owed(example_store: Path, tmp_path: Path) -> None:
+    state, out = tmp_path / "s.sqlite", tmp_path / "out"
+    out.mkdir()
+    (out / f"tasks-{DAY}").write_text("in the way")
+    assert _cli("run", "--as-of", DAY, "--data", str(example_store), "--state", str(state),
+                "--out", str(out), "-q")[0] == 74
+    (out / f"tasks-{DAY}").unlink()
+    code, output = _cli("export", "--as-of", DAY, "--state", str(state), "--out", str(out))
+    assert code == 0, output
+    assert owed(state) == 0
+    with sqlite3.connect(state) as con:
+        assert con.execute("SELECT count(*) FROM runs WHERE delivered_at IS NULL "
+                           "AND delivery_target IS NOT NULL").fetchone() == (0,)
+
+
 def test_a_run_warns_about_actions_owed_to_another_output(example_store: Path,
                                                           tmp_path: Path) -> None:
     state, blocked = tmp_path / "s.sqlite", tmp_path / "blocked"

@@ -149,12 +149,15 @@ def test_a_second_run_waits_for_the_first_then_runs(example_store: Path,
     thread.start()
     held.wait(30)
     process = _run(example_store, state, out, "--lock-timeout", "120")
-    time.sleep(1.5)
-    assert process.poll() is None  # waiting
-    release.set()
-    thread.join()
-    message = _finish(process)
-    assert "another run holds" in message and "waiting up to 120 s" in message
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline().decode()  # said once it finds the lock busy
+        assert "another run holds" in first and "waiting up to 120 s" in first, first
+        assert process.poll() is None and not out.exists()  # waiting, nothing done
+    finally:
+        release.set()
+        thread.join()
+    _finish(process)
     assert received(out)
 
 

@@ -168,8 +168,8 @@ def data_option(f: F) -> F:
     return click.option(
         "--data",
         type=click.Path(path_type=Path),
-        help="Data source: a folder of table files or a SQLite file "
-        "(default: [source] data of loyaltyrules.toml).",
+        help="Data source: a folder of table files or a SQLite file, read with the rest "
+        "of [source] of loyaltyrules.toml (mappings, defaults; default: its data).",
     )(f)
 
 

@@ -78,13 +78,13 @@ def deliver(state: Path, target: Target, dates: Iterable[dt.date], run_id: str,
     """Write `dates` to `target`, and, with `include_owed`, every date it is still owed.
 
     `run_id` is the writer's (a run's id, or an export's): actions other runs decided
-    are counted as re-delivered. Raises
-    DeliveryFailed when a file cannot be written; what was written is marked first.
+    are counted as re-delivered. Raises DeliveryFailed when a file cannot be written;
+    what was written is marked delivered first.
     """
     conn = connect_state(state)
     try:
-        left = owed(conn, target) if include_owed else None
-        days = sorted(set(dates) | (left.days if left else set()))
+        left = owed(conn, target)
+        days = sorted(set(dates) | (left.days if include_owed else set()))
         result = Delivery(target, days, elsewhere=owed_elsewhere(conn, target))
         done = _Progress({sink: [] for sink in target.sinks})
         try:
@@ -95,8 +95,7 @@ def deliver(state: Path, target: Target, dates: Iterable[dt.date], run_id: str,
             reached("before-mark")
             with immediate(conn):
                 result.redelivered = _mark(conn, target, done, run_id)
-                if left:
-                    mark_runs(conn, list(runs_complete(left.runs, done.days)))
+                mark_runs(conn, list(runs_complete(left.runs, done.days)))
         result.actions = len(set().union(*done.ids.values()))
         return result
     finally:
