@@ -42,6 +42,8 @@ TABLE_CASES: dict[str, tuple[str, Any]] = {
     "defaults": ('defaults = { currency = "EUR" }', {"currency": "EUR"}),
     "timestamp_format": ('timestamp_format = "%d/%m/%Y %H:%M"', "%d/%m/%Y %H:%M"),
     "delimiter": ('delimiter = ";"', ";"),
+    "decimal_separator": ('decimal_separator = ","', ","),
+    "thousands_separator": ("thousands_separator = \"'\"", "'"),
 }
 # derive_from is allowed on customers only
 DERIVE = ('[source.tables.customers]\nderive_from = "purchases"\n', "derive_from", "purchases")
