@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from loyaltyrules.contact import DEFAULT_RULES, History, Rules, StoreCalendar, decide_day
+from loyaltyrules.contact import DEFAULT_RULES, Known, Rules, StoreCalendar, decide_day
 from loyaltyrules.sinks import (
     ACTION_FIELDS,
     CSV_COLUMNS,
@@ -43,7 +43,8 @@ BASE: dict[str, Any] = {
     "action_id": "ef9cbcbd6ae28eaca306581d69b3f142", "policy": "big-purchase-call",
     "policy_version": 1, "bundle": "56220bed22b47adf", "type": "call", "customer_id": "C1",
     "store_id": "S1", "region": "north", "assignee": {"role": "store_staff", "id": "E7"},
-    "not_before": "2025-11-21", "due_by": "2025-11-28", "as_of": "2025-11-21",
+    "not_before": "2025-11-21", "due_by": "2025-11-28", "valid_until": "2025-11-28",
+    "as_of": "2025-11-21",
     "priority": 60, "template": "big-purchase-call", "params": {"amount": 2350.0},
     "reason": {"trigger": "purchase", "purchase_id": "P9",
                "values": {"purchase.amount": "2350.00", "params.threshold": "2000.00"}},
@@ -444,7 +445,7 @@ def merged_run() -> list[dict[str, Any]]:
                 reason={"trigger": "schedule", "values": {"customer.birthday": "1990-11-21"}})
     candidates = [welcome, make(1), gift, make(4, customer_id="C2")]
     rules = Rules(DEFAULT_RULES, lambda _customer, _column: True, StoreCalendar(()))
-    decisions = decide_day(MERGE_DAY, candidates, History(), rules)
+    decisions = decide_day(MERGE_DAY, candidates, Known(), rules)
     assert {d.action_id: d.status for d in decisions} == {
         BIG_PURCHASE_ID: "open", WELCOME_ID: "merged", GIFT_ID: "merged", OTHER_ID: "open"}
     return [d.record for d in decisions if d.status == "open"]
@@ -546,13 +547,13 @@ def test_run_on_the_example_store_shows_every_merged_task(tmp_path: Path) -> Non
 
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, [
-        "run", "--example", "--as-of", "2025-01-01", "--through", "2025-03-31", "--quiet",
+        "run", "--example", "--as-of", "2025-03-01", "--through", "2025-03-08", "--quiet",
         "--state", str(tmp_path / "s.db"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for day in sorted(out.glob("actions-*.jsonl"))
                for line in day.read_text("utf-8").splitlines()]  # one file per date
     merging = {r["action_id"]: r for r in records if r["reason"].get("merged")}
-    assert merging, "the example store's first quarter has merged staff tasks"
+    assert merging, "the example store's week to 8 March has a merged staff task"
     rows = {row["action_id"]: row for day in sorted(out.glob("actions-*.csv"))
             for row in read_csv(day)}
     sheets = "".join(p.read_text("utf-8") for p in sorted(out.glob("tasks-*/*.md")))

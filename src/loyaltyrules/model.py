@@ -284,6 +284,7 @@ class Window(_Model):
 
     not_before: WindowOffset = "0d"
     due_by: WindowOffset
+    valid_until: WindowOffset | Literal["never"] | None = None  # None: the due date
 
 
 class Fallback(_Model):

@@ -41,6 +41,14 @@ def json_value(value: Any) -> Any:
     return value
 
 
+def valid_until(declared: str | None, due_by: str, stated: dt.date) -> str | None:
+    """The record's valid_until: the date a policy states, none for `never`, else the
+    due date (docs/contact-rules.md, Time-bound actions)."""
+    if declared is None:
+        return due_by
+    return None if declared == "never" else stated.isoformat()
+
+
 @dataclass(frozen=True)
 class _Layout:
     """Where one action's values sit in a row, and what it fixes in advance."""
@@ -52,6 +60,7 @@ class _Layout:
     source: int | None
     not_before: int | None
     due_by: int | None
+    valid_until: int | None
     params: tuple[tuple[str, int], ...]
 
     def channel(self, row: Sequence[Any]) -> tuple[str, str | None]:
@@ -110,6 +119,7 @@ class Assembler:
             at.get(prefix + "assignee.source"),
             at.get(prefix + "window.not_before"),
             at.get(prefix + "window.due_by"),
+            at.get(prefix + "window.valid_until"),
             tuple((name, at[f"{prefix}params.{name}"]) for name, _c in action.params),
         )
 
@@ -127,6 +137,7 @@ class Assembler:
             if recipient is None:
                 continue
             kind, template = layout.channel(row)
+            due_by = (as_of + _days(row, layout.due_by)).isoformat()
             yield {
                 "action_id": row[layout.id],
                 "policy": self.policy.id,
@@ -138,7 +149,9 @@ class Assembler:
                 "region": region,
                 "assignee": layout.assignee(row),
                 "not_before": (as_of + _days(row, layout.not_before)).isoformat(),
-                "due_by": (as_of + _days(row, layout.due_by)).isoformat(),
+                "due_by": due_by,
+                "valid_until": valid_until(spec.window.valid_until, due_by,
+                                           as_of + _days(row, layout.valid_until)),
                 "as_of": as_of.isoformat(),
                 "priority": spec.priority,
                 "template": template or self.policy.id,

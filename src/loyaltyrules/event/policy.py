@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from ..conditions import compile_python
 from ..conditions.evaluate import Evaluator
-from ..engine.actions import format_value, json_value
+from ..engine.actions import format_value, json_value, valid_until
 from ..engine.compile import reason_paths
 from ..ledger import action_id
 from ..plan import CompiledAction, CompiledPolicy
@@ -50,13 +50,14 @@ class ActionPlan:
     source: Evaluator | None
     not_before: Evaluator | None
     due_by: Evaluator | None
+    valid_until: Evaluator | None
     params: tuple[tuple[str, Evaluator], ...]
 
     @classmethod
     def of(cls, action: CompiledAction) -> ActionPlan:
         return cls(action, _maybe(action, "when"), _maybe(action, "fallback.when"),
                    _maybe(action, "assignee.source"), _maybe(action, "window.not_before"),
-                   _maybe(action, "window.due_by"),
+                   _maybe(action, "window.due_by"), _maybe(action, "window.valid_until"),
                    tuple((name, compile_python(c)) for name, c in action.params))
 
     def channel(self, facts: Mapping[str, Any], params: Mapping[str, Any]
@@ -149,6 +150,7 @@ class PolicyPlan:
             return None
         kind, template = plan.channel(facts, params)
         day: dt.date = facts["as_of"]
+        due_by = (day + _days(plan.due_by, facts, params)).isoformat()
         return {
             "action_id": action_id(self.policy.id, customer, f"{trigger.key}#{plan.action.index}"),
             "policy": self.policy.id,
@@ -160,7 +162,9 @@ class PolicyPlan:
             "region": trigger.region,
             "assignee": plan.assignee(facts, params),
             "not_before": (day + _days(plan.not_before, facts, params)).isoformat(),
-            "due_by": (day + _days(plan.due_by, facts, params)).isoformat(),
+            "due_by": due_by,
+            "valid_until": valid_until(spec.window.valid_until, due_by,
+                                       day + _days(plan.valid_until, facts, params)),
             "as_of": day.isoformat(),
             "priority": spec.priority,
             "template": template or self.policy.id,

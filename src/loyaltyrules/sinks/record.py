@@ -26,9 +26,11 @@ __all__ = [
 
 ACTION_FIELDS: tuple[str, ...] = (
     "action_id", "policy", "policy_version", "bundle", "type", "customer_id", "store_id",
-    "region", "assignee", "not_before", "due_by", "as_of", "priority", "template",
+    "region", "assignee", "not_before", "due_by", "valid_until", "as_of", "priority", "template",
     "params", "reason",
 )
+# valid_until is optional: records made before actions carried one lack it
+_ACTION_REQUIRED = frozenset(ACTION_FIELDS) - {"valid_until"}
 ASSIGNEE_FIELDS: tuple[str, ...] = ("role", "id")
 REASON_FIELDS: tuple[str, ...] = ("trigger", "purchase_id", "values", "merged")
 _REASON_REQUIRED = frozenset({"trigger"})
@@ -60,7 +62,7 @@ def _ordered(record: Mapping[str, Any], fields: tuple[str, ...], required: froze
 def ordered_action(action: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of `action` with its fields (and the nested ones) in schema order."""
     where = f"action {action.get('action_id', '?')}"
-    top = _ordered(action, ACTION_FIELDS, frozenset(ACTION_FIELDS), where)
+    top = _ordered(action, ACTION_FIELDS, _ACTION_REQUIRED, where)
     top["assignee"] = _ordered(top["assignee"], ASSIGNEE_FIELDS, frozenset(ASSIGNEE_FIELDS),
                                f"{where}, assignee")
     reason = _ordered(top["reason"], REASON_FIELDS, _REASON_REQUIRED, f"{where}, reason")

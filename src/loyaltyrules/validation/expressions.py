@@ -51,8 +51,9 @@ def expression_sites(data: dict[str, Any]) -> Iterator[tuple[PathKey, Want]]:
             yield (*base, "fallback", "when"), BOOL
         if action["assignee"].get("source") is not None:
             yield (*base, "assignee", "source"), STRING
-        for bound in ("not_before", "due_by"):
-            if bound in (action.get("window") or {}):
+        window = action.get("window") or {}
+        for bound in ("not_before", "due_by", "valid_until"):
+            if window.get(bound) not in (None, "never"):
                 yield (*base, "window", bound), DURATION
         for name in action.get("params") or {}:
             yield (*base, "params", name), None

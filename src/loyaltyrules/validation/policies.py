@@ -121,6 +121,14 @@ def check_windows(doc: YamlDocument) -> Iterator[Diagnostic]:
                              f"actions[{i}].window: due_by ({due}d) is before not_before "
                              f"({start}d)", doc.location(path),
                              "due_by must be on or after not_before")
+        valid = window.get("valid_until")
+        until = window_days(doc, valid) if valid not in (None, "never") else None
+        if until is not None and due is not None and until < due:
+            yield Diagnostic("policy.window-valid-until-early",
+                             f"actions[{i}].window: valid_until ({until}d) is before due_by "
+                             f"({due}d): the action would go stale before it is due",
+                             doc.location(("actions", i, "window", "valid_until")),
+                             "make valid_until at least due_by, or leave it out (due_by)")
 
 
 def check_action_events(doc: YamlDocument) -> Iterator[Diagnostic]:
