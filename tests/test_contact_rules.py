@@ -14,6 +14,7 @@ from loyaltyrules.contact import (
     DEFAULT_RULES,
     Closure,
     History,
+    Known,
     Rules,
     StoreCalendar,
     apply_range,
@@ -38,7 +39,7 @@ def _rules(consent: bool = True, closed: tuple[Closure, ...] = ()) -> Rules:
 
 
 def test_no_consent_expires_with_the_channel() -> None:
-    [decision] = decide_day(D, [_action("a")], History(), _rules(consent=False))
+    [decision] = decide_day(D, [_action("a")], Known(), _rules(consent=False))
     assert (decision.status, decision.reason) == ("expired", "no-consent:sms")
 
 
@@ -55,13 +56,13 @@ def test_cap_defers_the_lower_priority_to_the_next_allowed_day_and_moves_its_win
 
 def test_cap_expires_past_the_deferral_limit() -> None:
     history = History(("C1", "sms", D + dt.timedelta(n)) for n in range(0, 12, 2))
-    [decision] = decide_day(D, [_action("a")], history, _rules())
+    [decision] = decide_day(D, [_action("a")], Known(history), _rules())
     assert (decision.status, decision.reason) == ("expired", "cap:sms")
 
 
 def test_closed_store_moves_staff_tasks_to_the_next_open_day() -> None:
     closed = (Closure(store="S1", date=D), Closure(region="north", date=D + dt.timedelta(1)))
-    decisions = decide_day(D, [_action("call", "call"), _action("sms")], History(),
+    decisions = decide_day(D, [_action("call", "call"), _action("sms")], Known(),
                            _rules(closed=closed))
     by_id = {d.action_id: d for d in decisions}
     assert by_id["call"].status == "deferred" and by_id["call"].reason == "store-closed"
@@ -72,7 +73,7 @@ def test_closed_store_moves_staff_tasks_to_the_next_open_day() -> None:
 def test_staff_tasks_merge_into_the_highest_priority_one_with_every_reason() -> None:
     decisions = decide_day(D, [_action("v", "visit", 40), _action("c", "call", 60),
                                _action("other", "call", 50, customer="C2")],
-                           History(), _rules())
+                           Known(), _rules())
     by_id = {d.action_id: d for d in decisions}
     assert by_id["v"].status == "merged" and by_id["v"].merged_into == "c"
     merged = by_id["c"].record["reason"]["merged"]
@@ -97,7 +98,7 @@ def test_contact_rules_file_kind_and_semantic_checks(tmp_path: Path) -> None:
 
 def test_run_on_the_example_store_shows_the_four_counts(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, [
-        "run", "--example", "--as-of", "2025-01-01", "--through", "2025-03-31", "--quiet",
+        "run", "--example", "--as-of", "2025-03-01", "--through", "2025-03-08", "--quiet",
         "--state", str(tmp_path / "s.db"), "--out", str(tmp_path / "out"),
         "--summary-json", str(tmp_path / "summary.json")])
     assert result.exit_code == 0, result.output

@@ -14,11 +14,9 @@ from typing import Any
 import pytest
 
 from loyaltyrules import Engine, EventError
-from loyaltyrules import ledger as ledger_module
 from loyaltyrules.api import StatelessEngine, evaluate_purchase
 from loyaltyrules.engine.batch import evaluate
 from loyaltyrules.event import rebuild
-from loyaltyrules.event.store import ledger_row
 from loyaltyrules.ledger import Ledger, RunRecord
 from loyaltyrules.plan import Plan
 from loyaltyrules.sources import open_source
@@ -55,10 +53,15 @@ def test_a_receipt_seen_twice_counts_once(engine: Engine) -> None:
 def test_referral_birthday_and_open_actions(engine: Engine) -> None:
     actions = engine.on_purchase(_receipt("P2", "C2", "10"))
     assert sorted(a["customer_id"] for a in actions) == ["C1", "C2", "C2"]
-    assert engine.on_day("C2", DAY)[0]["policy"] == "birthday-greeting"
-    assert engine.on_day("C2", DAY) == []  # already in the ledger
-    assert {a["policy"] for a in engine.open_actions("C2")} == {"referral-thanks",
-                                                                "birthday-greeting"}
+    assert [d["status"] for d in actions.decisions] == ["emitted"] * 3
+    # the birthday greeting closes C2's day, after the referral thank-you of the same
+    # day: the sms cap holds it, and a greeting is worth sending on its day only
+    closed = engine.on_day("C2", DAY)
+    assert closed == [] and [(d["action"]["policy"], d["status"], d["reason"])
+                             for d in closed.decisions] == [
+        ("birthday-greeting", "expired", "cap:sms")]
+    assert engine.on_day("C2", DAY).decisions == []  # already in the ledger
+    assert {a["policy"] for a in engine.open_actions("C2")} == {"referral-thanks"}
     assert engine.on_complaint({"customer_id": "C2", "topic": "fit"}) == []
 
 
@@ -95,16 +98,6 @@ def test_threads_share_one_engine(engine: Engine) -> None:
     view = engine.view("C1")
     assert view is not None and view.purchase_count == 200
     assert view.lifetime_spend == Decimal("300.000")
-
-
-def test_the_ledger_row_matches_the_ledgers_own() -> None:
-    action = {"action_id": "a" * 32, "policy": "p", "policy_version": 1, "bundle": "b",
-              "type": "sms", "customer_id": "C1", "store_id": "S1", "region": "north",
-              "as_of": "2025-01-01", "not_before": "2025-01-01", "due_by": "2025-01-08",
-              "params": {"x": 1.5}, "reason": {"trigger": "purchase"}}
-    # the ledger's own encoder (named action_row, formerly _action_row)
-    own = getattr(ledger_module, "action_row", None) or ledger_module._action_row
-    assert ledger_row(action, "run") == own(action, "run")
 
 
 def _store(folder: Path) -> Any:

@@ -1,24 +1,34 @@
 """The per-event path against the nightly run: for generated histories, a day's
 receipts fed one by one give exactly the actions (ids, fields, params, reasons) the
-nightly run gives for that day's purchase-driven policies."""
+nightly run gives for that day's purchase-driven policies, and through `Engine` end in
+the same statuses (emitted, deferred, merged, expired) as the nightly run over that
+day, with consent, caps, a store calendar and merges in play."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import shutil
+import sqlite3
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from loyaltyrules.api import Engine, StatelessEngine
+from loyaltyrules.contact import ledger_state
+from loyaltyrules.contact.model import WEEKDAYS
 from loyaltyrules.engine.batch import evaluate
 from loyaltyrules.event import rebuild
 from loyaltyrules.event.view import CustomerView
+from loyaltyrules.ledger import Ledger
+from loyaltyrules.nightly import run_range
 from loyaltyrules.plan import Plan, compile_paths
-from test_pack_properties import END, START, _load, histories
+from loyaltyrules.sources import open_source
+from test_pack_properties import END, IDS, START, _load, histories
 
 from _paths import PACK
 from pack_oracle import Customer, Receipt
@@ -63,7 +73,7 @@ def _stateless(engine: StatelessEngine, store: Engine, receipts: list[dict[str, 
         mine = view(receipt["customer_id"])
         referrer = view(mine.record.referred_by) if mine and mine.record else None
         actions, views[receipt["customer_id"]] = engine.on_purchase(receipt, mine, referrer)
-        found += actions
+        found += actions  # the evaluator's candidates, before the contact rules
     return sorted(found, key=lambda a: a["action_id"])
 
 
@@ -103,12 +113,12 @@ def test_a_day_event_by_event_equals_the_nightly_run(
             assert view is not None
             schedules += engine.stateless.on_day(view, day)
         assert _sorted(schedules) == _nightly(con, pack_plan, day, SCHEDULED)
-        stored = [a for r in todays for a in engine.on_purchase(r)]
+        decided = [d["action"] for r in todays for d in engine.on_purchase(r).decisions]
         if todays:  # a receipt sent again counts once
-            assert engine.on_purchase(todays[0]) == []
+            assert engine.on_purchase(todays[0]).decisions == []
     finally:
         engine.close()
-    assert sorted(a["action_id"] for a in stored) == sorted({a["action_id"] for a in expected})
+    assert sorted(a["action_id"] for a in decided) == sorted({a["action_id"] for a in expected})
 
 
 NORTH = """kind: override
@@ -159,3 +169,86 @@ def test_overrides_and_stores_agree_too(tmp_path_factory: Any,
     finally:
         engine.close()
     assert got == _nightly(con, plan, day)
+
+
+CONTACT = """kind: contact-rules
+caps:
+  - {channel: sms, max: 1, window: 3d}
+  - {channel: call, max: 1, window: 2d}
+  - {channel: letter, max: 1, window: 5d}
+  - {channel: tier_change, max: 1, window: 1d}
+deferral: {max_days: 4d}
+staff_tasks: {types: [call, letter, task], merge: true}
+calendar:
+  from_table: false
+  closed_weekdays: [%s]
+"""
+CONSENTS = ("consent_sms", "consent_call", "consent_mail", "consent_visit")
+
+
+@functools.cache
+def _strict_pack(folder: Path, closed: str | None) -> tuple[Path, Plan]:
+    """The pack with tight caps (tier changes too), letters merged as staff tasks, and
+    its stores closed on one weekday."""
+    policies = folder / f"pack-{closed}"
+    shutil.copytree(PACK, policies)
+    weekday = f"{{weekday: {closed}}}" if closed else ""
+    (policies / "contact-rules.yaml").write_text(CONTACT % weekday, encoding="utf-8")
+    return policies, compile_paths([policies])
+
+
+def _copy(state: Path, to: Path) -> Path:
+    with closing(sqlite3.connect(state)) as source, closing(sqlite3.connect(to)) as target:
+        source.backup(target)
+    return to
+
+
+def _decisions(state: Path) -> dict[str, dict[str, Any]]:
+    with Ledger.open(state) as ledger:
+        return {r["action_id"]: r for r in ledger_state(ledger)}
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=SLOW)
+@given(histories(), st.data())
+def test_a_days_receipts_at_the_till_end_as_the_nightly_run_ends_them(
+        tmp_path_factory: Any, history: tuple[list[Customer], list[Receipt]],
+        data: st.DataObject) -> None:
+    """The night before is run; then the day's receipts go one by one through `Engine`
+    and the night closes the day, on one state; the nightly run alone over that day, on
+    a copy: every decision (status, reason, dates, merges, record) is the same, and
+    each answer at the till says what the ledger says."""
+    customers, receipts = history
+    day = data.draw(st.sampled_from(DAYS))
+    receipts = receipts + data.draw(_on(day, [c.customer_id for c in customers]))
+    closed = data.draw(st.sampled_from([None, WEEKDAYS[day.weekday()], "sunday"]))
+    policies, plan = _strict_pack(tmp_path_factory.getbasetemp(), closed)
+    folder: Path = tmp_path_factory.mktemp("c")
+    _load(folder, customers, receipts)
+    source = open_source(folder, as_of_limit=END)
+    for customer in IDS[:len(customers)]:
+        flags = data.draw(st.tuples(*[st.booleans()] * 4), label=f"consent of {customer}")
+        source.connection.execute(
+            f"UPDATE customers SET {', '.join(f'{c} = ?' for c in CONSENTS)} "
+            "WHERE customer_id = ?", [*flags, customer])
+    before = folder / "before.db"
+    run_range(plan, source, START - dt.timedelta(days=10), day - dt.timedelta(days=1), before)
+    till, night = _copy(before, folder / "till.db"), _copy(before, folder / "night.db")
+
+    engine = Engine.load(policies, state=till)
+    try:
+        answers = [d for r in _day_receipts(source.connection, day)
+                   for d in engine.on_purchase(r).decisions]
+    finally:
+        engine.close()
+    run_range(plan, source, day, day, till)  # the close of the day
+    run_range(plan, source, day, day, night)
+    assert _decisions(till) == _decisions(night)
+    ledger = _decisions(night)
+    for answer in answers:
+        event(f"at the till: {answer['status']} {answer['reason'] or ''}".strip())
+        row = ledger[answer["action"]["action_id"]]
+        status = "open" if answer["status"] == "emitted" else answer["status"]
+        assert (status, answer["deferred_to"], answer["merged_into"]) == (
+            row["status"], row["deferred_to"], row["merged_into"])
+        assert answer["reason"] == (row["status_reason"] if status in ("deferred", "expired")
+                                    else None)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -188,11 +190,24 @@ def test_a_later_run_escalates_follow_ups_left_without_outcome(
     state = tmp_path / "s.sqlite"
     common = ("--data", str(example_store), "--state", str(state), "--out", str(tmp_path / "o"))
     assert _run("--as-of", "2025-03-01", "--through", "2025-03-31", *common)[0] == 0
+    with Ledger.open(state) as ledger:
+        runs = ledger.runs()
     summary = tmp_path / "summary.json"
-    code, output = _run("--as-of", "2025-04-15", "--summary-json", str(summary), *common)
+    code, output = _run("--as-of", "2025-04-01", "--through", "2025-04-15",
+                        "--summary-json", str(summary), *common)
     assert code == 0, output
     per_policy = json.loads(summary.read_text())["per_policy"]
     assert per_policy["escalation"]["candidates"] > 0
     with Ledger.open(state) as ledger:
-        escalated = [a for a in ledger.actions_for_customer("C0178") if a["policy"] == "escalation"]
-    assert all(a["assignee"]["role"] == "store_manager" for a in escalated)
+        assert len(ledger.runs()) == len(runs) + 1
+        for customer in {a["customer_id"] for a in _escalated(state)}:
+            for task in (a for a in ledger.actions_for_customer(customer)
+                         if a["policy"] == "escalation"):
+                assert task["assignee"] == {"role": "store_manager", "id": None}
+                assert "2025-04-01" <= task["as_of"] <= "2025-04-15"
+
+
+def _escalated(state: Path) -> list[dict[str, object]]:
+    with contextlib.closing(sqlite3.connect(state)) as conn:
+        rows = conn.execute("SELECT record FROM actions WHERE policy = 'escalation'")
+        return [json.loads(r[0]) for r in rows]

@@ -56,7 +56,7 @@ def test_the_published_document_is_the_served_one(client: TestClient) -> None:
 
 
 def test_a_purchase_returns_its_actions_once(client: TestClient) -> None:
-    assert client.post("/v1/customers", json=CUSTOMER).json() == {"actions": []}
+    assert client.post("/v1/customers", json=CUSTOMER).json() == {"actions": [], "decisions": []}
     first = client.post("/v1/purchases", json=RECEIPT)
     assert first.status_code == 200
     actions = first.json()["actions"]
@@ -64,7 +64,8 @@ def test_a_purchase_returns_its_actions_once(client: TestClient) -> None:
     schema = json.loads((SCHEMAS / "action.schema.json").read_text())
     for action in actions:
         jsonschema.validate(action, schema)
-    assert client.post("/v1/purchases", json=RECEIPT).json() == {"actions": []}  # re-sent
+    resent = client.post("/v1/purchases", json=RECEIPT).json()
+    assert resent == {"actions": [], "decisions": []}
     listed = client.get("/v1/customers/C1/actions").json()["actions"]
     assert [a["action_id"] for a in listed] == [actions[0]["action_id"]]
     assert client.get("/v1/customers/nobody/actions").json() == {"actions": []}

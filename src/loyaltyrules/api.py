@@ -3,9 +3,12 @@
     engine = Engine.load(state="state.db")      # validate + compile once; thread-safe
     actions = engine.on_purchase({...receipt...})
 
-`Engine` keeps customer views and records actions in the state file (the ledger),
-so the nightly run finds them there and emits each only once. `StatelessEngine`
-(and `evaluate_purchase`) take the customer view from the caller and store nothing.
+`Engine` keeps customer views, applies the contact rules as the nightly run does and
+records every decision in the state file (the ledger), so the nightly run finds them
+there and keeps them. Its answer lists the actions to hand out now, with `.decisions`
+saying what happened to each action the event fired. `StatelessEngine` (and
+`evaluate_purchase`) take the customer view from the caller, store nothing and give
+the evaluator's candidates, before any contact rule.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .contact import Decision, decide_at_checkout, decision_json
 from .event.errors import EventError
 from .event.evaluator import EventEvaluator
 from .event.receipts import parse_customer, parse_receipt
@@ -26,10 +30,22 @@ from .ledger import migrate
 from .plan import Plan, compile_paths
 from .resources import default_policies_dir
 
-__all__ = ["Engine", "EventError", "StatelessEngine", "evaluate_purchase"]
+__all__ = ["Answer", "Engine", "EventError", "StatelessEngine", "evaluate_purchase"]
 
 Action = dict[str, Any]
 PolicyPaths = str | Path | Iterable[str | Path] | None
+
+
+class Answer(list[Action]):
+    """The actions to hand out now (emitted), in the order decided.
+
+    `decisions` has one entry per action the event fired, in the same order:
+    `{"status": "emitted" | "deferred" | "merged" | "expired", "reason",
+    "deferred_to", "merged_into", "action"}` (docs/embedding.md)."""
+
+    def __init__(self, decisions: Iterable[Decision] = ()) -> None:
+        self.decisions: list[dict[str, Any]] = [decision_json(d) for d in decisions]
+        super().__init__(d["action"] for d in self.decisions if d["status"] == "emitted")
 
 
 def _plan(policies: PolicyPaths) -> Plan:
@@ -141,63 +157,79 @@ class Engine:
     def close(self) -> None:
         self.store.close()
 
-    def on_purchase(self, receipt: Mapping[str, Any]) -> list[Action]:
-        """Apply a receipt; return the actions it fired that the ledger did not have.
+    def on_purchase(self, receipt: Mapping[str, Any]) -> Answer:
+        """Apply a receipt; decide the actions it fired that the ledger did not have.
 
-        A purchase_id seen before (at the POS or in the history) changes nothing and
-        returns []. Raises EventError for bad input.
+        The answer lists those to hand out now; `answer.decisions` says what the
+        contact rules did with each (emitted, deferred, merged, expired). A
+        purchase_id seen before (at the POS or in the history) changes nothing and
+        answers []. Raises EventError for bad input.
         """
         parsed = parse_receipt(receipt)
         evaluator = self.stateless.evaluator
 
-        def work(tx: Tx) -> list[Action]:
+        def work(tx: Tx) -> Answer:
             if not tx.claim(parsed.purchase_id):
-                return []
+                return Answer()
             tx.log_receipt(parsed)
             if parsed.customer_id is None:
-                return []  # anonymous sales trigger nothing
+                return Answer()  # anonymous sales trigger nothing
             view = tx.view(parsed.customer_id) or CustomerView(parsed.customer_id)
             referred_by = view.record.referred_by if view.record else None
             referrer = tx.view(referred_by) if referred_by else None
             actions, after = evaluator.purchase(view, parsed, referrer)
             tx.put(after)
-            return [dict(a) for a in tx.record_actions(actions, f"pos:{parsed.purchase_id}")]
+            if not actions:
+                return Answer()
+            return self._decide(tx, parsed.day, actions, f"pos:{parsed.purchase_id}")
 
         return self.store.write(work)
 
-    def on_customer(self, customer: Mapping[str, Any]) -> list[Action]:
+    def _decide(self, tx: Tx, day: dt.date, actions: list[Action], run: str,
+                closing: Iterable[str] = ()) -> Answer:
+        """The contact rules for one moment, recorded in the event's transaction."""
+        def consent(customer: str, column: str) -> bool:
+            view = tx.view(customer)  # an unknown customer consents to nothing
+            return bool(view is not None and view.record and getattr(view.record, column))
+
+        return Answer(decide_at_checkout(tx.conn, self.plan.contact, consent, day, actions,
+                                         run, closing=closing))
+
+    def on_customer(self, customer: Mapping[str, Any]) -> Answer:
         """Register or update a customer record (a join). No pack policy fires on it."""
         record = parse_customer(customer, self.stateless.evaluator.stores,
                                 self.stateless.consent_default)
 
-        def work(tx: Tx) -> list[Action]:
+        def work(tx: Tx) -> Answer:
             tx.log_customer(record)
             view = tx.view(record.customer_id) or CustomerView(record.customer_id)
             tx.put(view._replace(record=record))
-            return []
+            return Answer()
 
         return self.store.write(work)
 
-    def on_complaint(self, complaint: Mapping[str, Any]) -> list[Action]:
+    def on_complaint(self, complaint: Mapping[str, Any]) -> Answer:
         """Accepted and checked; the pack has no complaint policy, so nothing fires."""
         if not isinstance(complaint, Mapping):
             raise EventError("bad-event", "a complaint must be a mapping")
         if not complaint.get("customer_id"):
             raise EventError("missing-field", "customer_id is required", "customer_id")
-        return []
+        return Answer()
 
-    def on_day(self, customer_id: str, day: dt.date) -> list[Action]:
-        """Schedules for one customer on `day` (birthday, lapse, 1 January downgrade),
-        from the view as it is at this moment; new ones are recorded in the ledger."""
+    def on_day(self, customer_id: str, day: dt.date) -> Answer:
+        """Close the customer's `day`: its schedules (birthday, lapse, 1 January
+        downgrade) from the view as it is at this moment, and the customer's deferred
+        actions due by then, decided together and recorded in the ledger."""
         if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
             raise EventError("bad-date", "day must be a date", "day")
 
-        def work(tx: Tx) -> list[Action]:
+        def work(tx: Tx) -> Answer:
             view = tx.view(customer_id)
             if view is None:
-                return []
+                return Answer()
             actions = self.stateless.evaluator.day(view, day)
-            return [dict(a) for a in tx.record_actions(actions, f"pos-day:{day.isoformat()}")]
+            return self._decide(tx, day, actions, f"pos-day:{day.isoformat()}",
+                                closing=[customer_id])
 
         return self.store.write(work)
 

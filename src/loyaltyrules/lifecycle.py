@@ -1,40 +1,49 @@
 """What happens after an action is emitted: escalation when overdue, routing of feedback.
 
-`lifecycle_actions(state, start, end, config)` returns candidate actions for the
-nightly run to offer to the ledger with the policies' own:
-
-* **escalation**: a follow-up (call, message, visit) past its due_by with no outcome
-  gets one task for the store manager (`action_id("escalation", id, "overdue")`);
+* **escalation**: a follow-up (a staff task of the contact rules: a call, visit, gift
+  or task of the store's staff or manager) with no outcome gets one task for the
+  store manager (`action_id("escalation", id, "overdue")`) on the day it falls
+  overdue: the day after its due date, plus grace days. Messages (sms, email,
+  letter) are sent by the host on their day; once that day has passed they are
+  stale, and a manager cannot send them late without breaking their tone, so they
+  are not escalated. Escalation and routing tasks themselves are not either;
 * **routing**: an outcome whose topic is `region` gets a task for the regional office
   (role `regional_sales`), `company` one for HQ customer service (role `hq_service`)
   (`action_id("routing", id, topic)`).
 
-Ids are deterministic and already-recorded ones are left out, so every run (and the
-ledger after it) sees each task once. Settings live in loyaltyrules.toml under
-`[contact_rules.escalation]` and `[contact_rules.routing]`; see docs/outcomes.md.
+A run escalates exactly the follow-ups falling overdue on one of its dates, those in
+the ledger and those it emits itself (`Escalations`, consulted by the contact rules
+day by day), so a range and its nights escalate the same ones. Ids are
+deterministic and already-recorded ones are left out. Settings live in
+loyaltyrules.toml under `[contact_rules.escalation]` and `[contact_rules.routing]`;
+see docs/outcomes.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .ledger import action_id
-from .outcomes.state import NoLedger, connect
+from .contact import DEFAULT_RULES, ContactRules
+from .ledger import action_id, known_in
+from .outcomes.state import OUTCOMES_DDL, NoLedger, connect
 
-__all__ = ["BUNDLE", "FOLLOW_UP_TYPES", "LifecycleSettings", "lifecycle_actions", "settings"]
+__all__ = ["BUNDLE", "Escalations", "LifecycleSettings", "escalations", "lifecycle_actions",
+           "routing_actions", "routings", "settings"]
 
 BUNDLE = "lifecycle-1"  # these tasks come from code, not a policy set
-FOLLOW_UP_TYPES = ("call", "sms", "email", "letter", "visit")
+LIFECYCLE_POLICIES = ("escalation", "routing")
 ROUTES = {"region": "regional_sales", "company": "hq_service"}
 ROLES = ("store_staff", "store_manager", "regional_sales", "hq_service")
 # Contact-rule statuses of actions not (or not yet) handed to anyone: never overdue.
 _CLOSED = ("merged", "expired", "deferred")
+Action = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -86,60 +95,132 @@ def _rules_section(config: Config | Mapping[str, Any] | None) -> Mapping[str, An
 
 
 def lifecycle_actions(state_path: str | Path, start: dt.date, end: dt.date,
-                      config: Config | Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Escalation and routing tasks for the dates start..end not yet in the ledger.
-
-    A task's as_of is the first date in the range on which it is due to exist (the
-    day after due_by plus grace, the outcome's completion date); later ones wait for
-    the run that reaches their date. No ledger yet means no tasks.
-    """
-    rules = settings(config)
+                      config: Config | Mapping[str, Any] | None = None,
+                      contact: ContactRules = DEFAULT_RULES) -> list[Action]:
+    """Routing tasks for start..end, and the escalations of the ledger's follow-ups
+    falling overdue on those dates, not yet in the ledger. No ledger yet means no
+    tasks. (A run also escalates what it emits itself: see `escalations`.)"""
     try:
         conn = connect(state_path)
     except NoLedger:
         return []
     try:
-        recorded = {r[0] for r in conn.execute(
-            "SELECT action_id FROM actions WHERE policy IN ('escalation', 'routing')")}
-        found = _escalations(conn, start, end, rules) if rules.escalate else []
-        found += _routings(conn, start, end, rules) if rules.route else []
+        overdue = escalations(conn, start, end, config, contact)
+        found = [] if overdue is None else [
+            task for day in _dates(start, end) for task in overdue.due(day)]
+        return found + routings(conn, start, end, config)
     finally:
         conn.close()
-    return [a for a in found if a["action_id"] not in recorded]
 
 
-def _escalations(conn: sqlite3.Connection, start: dt.date, end: dt.date,
-                 rules: LifecycleSettings) -> list[dict[str, Any]]:
-    types = ", ".join("?" * len(FOLLOW_UP_TYPES))
-    closed = ", ".join("?" * len(_CLOSED))
-    query = f"""SELECT a.action_id, a.policy, a.type, a.customer_id, a.store_id, a.region,
-                       a.due_by, json_extract(a.record, '$.assignee.id')
-                FROM actions a LEFT JOIN outcomes o USING (action_id)
-                WHERE o.action_id IS NULL AND a.type IN ({types})
-                  AND a.status NOT IN ({closed}) AND a.due_by <= ?
-                ORDER BY a.due_by, a.action_id"""
-    # Only follow-ups already overdue when the run starts: a run never escalates what
-    # it emits itself, so re-running a range adds nothing (the next run escalates it).
-    last_due = min(end - dt.timedelta(days=1 + rules.grace_days), start - dt.timedelta(days=1))
-    rows = conn.execute(query, (*FOLLOW_UP_TYPES, *_CLOSED, last_due.isoformat()))
-    result = []
-    for aid, policy, kind, customer, store, region, due_by, assignee in rows:
-        first = dt.date.fromisoformat(due_by) + dt.timedelta(days=1 + rules.grace_days)
-        if first > end:
-            continue
-        as_of = max(first, start)
-        values = {"action.id": aid, "action.policy": policy, "action.type": kind,
-                  "action.due_by": due_by, "action.assignee": assignee or ""}
-        result.append(_task(
-            action_id("escalation", aid, "overdue"), "escalation", customer, store, region,
-            rules.escalation_role, as_of, rules.escalation_due_days, rules.escalation_priority,
-            {"original_action_id": aid, "original_policy": policy},
-            {"trigger": "escalation", "values": values}))
-    return result
+def routing_actions(state_path: str | Path, start: dt.date, end: dt.date,
+                    config: Config | Mapping[str, Any] | None = None) -> list[Action]:
+    """The routing tasks of start..end not yet in the ledger (none without a ledger)."""
+    try:
+        conn = connect(state_path)
+    except NoLedger:
+        return []
+    try:
+        return routings(conn, start, end, config)
+    finally:
+        conn.close()
 
 
-def _routings(conn: sqlite3.Connection, start: dt.date, end: dt.date,
-              rules: LifecycleSettings) -> list[dict[str, Any]]:
+def _dates(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+class Escalations:
+    """The escalations of a run, day by day (contact.FollowUps).
+
+    Holds the follow-ups that can fall overdue on the run's dates, by that date;
+    learns of those the run emits, and of due dates moved by a merge, as it goes.
+    """
+
+    def __init__(self, rules: LifecycleSettings, contact: ContactRules,
+                 follow_ups: Iterable[Action] = (), recorded: Iterable[str] = ()) -> None:
+        self.rules, self.contact = rules, contact
+        self._recorded = set(recorded)  # escalation ids the ledger has
+        self._by_day: dict[dt.date, dict[str, Action]] = {}
+        self._day_of: dict[str, dt.date] = {}
+        for record in follow_ups:
+            self.track(record)
+
+    def overdue_on(self, record: Mapping[str, Any]) -> dt.date:
+        """The day a follow-up falls overdue: after its due date and the grace days."""
+        due = dt.date.fromisoformat(str(record["due_by"]))
+        return due + dt.timedelta(days=1 + self.rules.grace_days)
+
+    def is_follow_up(self, record: Mapping[str, Any]) -> bool:
+        return (self.contact.is_staff_task(record)
+                and record["policy"] not in LIFECYCLE_POLICIES)
+
+    def track(self, record: Action) -> None:
+        if not self.is_follow_up(record):
+            return
+        aid = str(record["action_id"])
+        if aid in self._day_of:
+            self._by_day[self._day_of[aid]].pop(aid, None)
+        day = self._day_of[aid] = self.overdue_on(record)
+        self._by_day.setdefault(day, {})[aid] = record
+
+    def due(self, day: dt.date) -> list[Action]:
+        """The escalation tasks of the follow-ups falling overdue on `day`, once each."""
+        found = []
+        for aid, record in sorted(self._by_day.pop(day, {}).items()):
+            del self._day_of[aid]
+            task = self._task(record, day)
+            if task["action_id"] not in self._recorded:
+                self._recorded.add(task["action_id"])
+                found.append(task)
+        return found
+
+    def _task(self, record: Mapping[str, Any], day: dt.date) -> Action:
+        aid, rules = str(record["action_id"]), self.rules
+        values = {"action.id": aid, "action.policy": record["policy"],
+                  "action.type": record["type"], "action.due_by": record["due_by"],
+                  "action.assignee": record["assignee"]["id"] or ""}
+        return _task(
+            action_id("escalation", aid, "overdue"), "escalation", record["customer_id"],
+            record["store_id"], record["region"], rules.escalation_role, day,
+            rules.escalation_due_days, rules.escalation_priority,
+            {"original_action_id": aid, "original_policy": record["policy"]},
+            {"trigger": "escalation", "values": values})
+
+
+def escalations(conn: sqlite3.Connection, start: dt.date, end: dt.date,
+                config: Config | Mapping[str, Any] | None,
+                contact: ContactRules = DEFAULT_RULES) -> Escalations | None:
+    """The escalations of a run over start..end (None when escalation is off), from the
+    ledger's follow-ups without an outcome: those falling overdue on these dates, and
+    the surviving tasks of these dates, whose due date a merge may still move."""
+    rules = settings(config)
+    if not rules.escalate:
+        return None
+    conn.execute(OUTCOMES_DDL)  # no import yet: no outcomes
+    types = contact.staff_tasks.types
+    grace = dt.timedelta(days=1 + rules.grace_days)
+    query = f"""SELECT a.record FROM actions a LEFT JOIN outcomes o USING (action_id)
+                WHERE o.action_id IS NULL AND a.type IN ({', '.join('?' * len(types))})
+                  AND a.status NOT IN ({', '.join('?' * len(_CLOSED))})
+                  AND a.policy NOT IN ('escalation', 'routing')
+                  AND (a.due_by BETWEEN ? AND ? OR a.contact_day BETWEEN ? AND ?)"""
+    rows = conn.execute(query, (*types, *_CLOSED, (start - grace).isoformat(),
+                                (end - grace).isoformat(), start.isoformat(),
+                                end.isoformat()))
+    follow_ups = [json.loads(r[0]) for r in rows]
+    ids = [action_id("escalation", str(f["action_id"]), "overdue") for f in follow_ups]
+    return Escalations(rules, contact, follow_ups, known_in(conn, ids))
+
+
+def routings(conn: sqlite3.Connection, start: dt.date, end: dt.date,
+             config: Config | Mapping[str, Any] | None) -> list[Action]:
+    """Routing tasks of the outcomes completed up to `end`, not yet in the ledger; one
+    completed before `start` gets as_of `start` (a late import still produces it)."""
+    rules = settings(config)
+    if not rules.route:
+        return []
+    conn.execute(OUTCOMES_DDL)
     query = """SELECT a.action_id, a.policy, a.customer_id, a.store_id, a.region,
                       o.topic, o.status, o.completed_date
                FROM outcomes o JOIN actions a USING (action_id)
@@ -147,7 +228,7 @@ def _routings(conn: sqlite3.Connection, start: dt.date, end: dt.date,
                ORDER BY o.completed_date, a.action_id"""
     result = []
     for aid, policy, customer, store, region, topic, status, done_on in conn.execute(
-            query, (end.isoformat(),)):
+            query, (end.isoformat(),)).fetchall():
         as_of = max(dt.date.fromisoformat(done_on), start)
         values = {"action.id": aid, "action.policy": policy, "outcome.topic": topic,
                   "outcome.status": status, "outcome.completed_date": done_on}
@@ -156,17 +237,19 @@ def _routings(conn: sqlite3.Connection, start: dt.date, end: dt.date,
             ROUTES[topic], as_of, rules.routing_due_days, rules.routing_priority,
             {"original_action_id": aid, "topic": topic},
             {"trigger": "routing", "values": values}))
-    return result
+    recorded = known_in(conn, [str(task["action_id"]) for task in result])
+    return [task for task in result if task["action_id"] not in recorded]
 
 
 def _task(aid: str, policy: str, customer: str, store: str, region: str, role: str,
           as_of: dt.date, due_days: int, priority: int, params: dict[str, Any],
-          reason: dict[str, Any]) -> dict[str, Any]:
+          reason: dict[str, Any]) -> Action:
     return {
         "action_id": aid, "policy": policy, "policy_version": 1, "bundle": BUNDLE,
         "type": "task", "customer_id": customer, "store_id": store, "region": region,
         "assignee": {"role": role, "id": None}, "not_before": as_of.isoformat(),
         "due_by": (as_of + dt.timedelta(days=due_days)).isoformat(),
+        "valid_until": None,  # it reports what happened: late is better than never
         "as_of": as_of.isoformat(), "priority": priority, "template": None,
         "params": params, "reason": {**reason, "purchase_id": None},
     }

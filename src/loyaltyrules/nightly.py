@@ -31,7 +31,7 @@ from .engine.batch import evaluate
 from .engine.bulk import collector_paused
 from .event import rebuild
 from .ledger import Ledger, RunRecord
-from .lifecycle import lifecycle_actions
+from .lifecycle import escalations, routing_actions
 from .plan import Plan
 from .sources import LoadedSource, open_source
 from .validation.targets import known_targets, unknown_targets
@@ -119,8 +119,8 @@ def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.dat
     progress(f"evaluating {len(plan.policies)} policies from {as_of} to {through}")
     evaluation = evaluate(source.connection, plan, as_of, through)
     if state is not None:
-        for task in lifecycle_actions(state, as_of, through, config):
-            evaluation.actions.append(task)
+        for task in routing_actions(state, as_of, through, config):
+            evaluation.actions.append(task)  # escalations come day by day, below
             evaluation.per_policy[task["policy"]] += 1
     summary.candidates = Counter({p.id: 0 for p in plan.policies}) + evaluation.per_policy
     summary.candidates.update({p.id: 0 for p in plan.policies if p.id not in summary.candidates})
@@ -129,10 +129,13 @@ def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.dat
     else:
         progress(f"applying the contact rules and recording in the ledger {state}")
         with Ledger.open(state) as ledger:
-            result = recorded(plan.contact, source.connection, evaluation.actions, as_of,
-                              through, ledger, lambda r: _record(
-                                  plan, source, as_of, through, summary, evaluation.actions, r),
-                              also=lambda conn, run_id: _owe(conn, run_id, target, summary))
+            result = recorded(
+                plan.contact, source.connection, evaluation.actions, as_of, through, ledger,
+                lambda r: _record(plan, source, as_of, through, summary, r),
+                delivered_on=through,  # a run is delivered on the night of its last date
+                follow_ups=lambda conn, start, end: escalations(conn, start, end, config,
+                                                                plan.contact),
+                also=lambda conn, run_id: _owe(conn, run_id, target, summary))
     summary.actions = result.emitted
     summary.contact, summary.contact_reasons = result.counts, result.reasons
     summary.new = Counter(a["policy"] for a in summary.actions)
@@ -161,16 +164,17 @@ def _deliver(plan: Plan, state: Path, as_of: dt.date, through: dt.date, target: 
 
 
 def _record(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
-            summary: RunSummary, actions: list[dict[str, Any]],
-            contact: ContactResult) -> RunRecord:
+            summary: RunSummary, contact: ContactResult) -> RunRecord:
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    summary.candidates.update(d.record["policy"] for d in contact.decisions.values()
+                              if d.record["reason"]["trigger"] == "escalation")
     return RunRecord(
         run_id=f"{now}-{uuid.uuid4().hex[:8]}",
         started_at=now,
         bundle=plan.bundle,
         as_of=as_of.isoformat(),
         through=through.isoformat(),
-        counts={"candidates": len(actions),
+        counts={"candidates": sum(summary.candidates.values()),
                 "per_policy": dict(sorted(summary.candidates.items())),
                 "rejects": source.reject_total,
                 "contact": {**contact.counts, "reasons": contact.reasons}},

@@ -1,16 +1,18 @@
 """The contact rules over one business date: each candidate emitted, deferred, merged
 or expired, with a reason. Pure: the ledger is read before and written after.
 
-Order on a day: candidates by priority (highest first), then action id; each passes
-consent, then the store calendar (staff tasks), then the caps; the day's emitted
-staff tasks are then merged per customer and assignee.
+Order on a day (docs/contact-rules.md): moment by moment, each receipt in event order
+and then the close of the day; within a moment by priority (highest first), then
+action id. Each candidate passes consent, validity, the merge into the day's
+surviving staff task, the store calendar (staff tasks), then the caps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any, Literal
 
 from .calendar import StoreCalendar
@@ -19,8 +21,11 @@ from .model import ContactRules
 
 Status = Literal["open", "deferred", "merged", "expired"]
 EMITTED: Status = "open"
+STALE = "stale"
 Action = dict[str, Any]
 ConsentLookup = Callable[[str, str], bool]  # (customer_id, consent column) -> consent
+Moment = tuple[int, dt.datetime, str]
+CLOSE: Moment = (1, dt.datetime.max, "")  # after the day's last receipt
 
 
 @dataclass(frozen=True)
@@ -45,11 +50,64 @@ class Decision:
 
 @dataclass(frozen=True)
 class Rules:
-    """The contact rules with what they read from the data."""
+    """The contact rules with what they read from the data. `moments` gives each
+    receipt's time (purchase_id -> purchased_at), the order of a day's decisions."""
 
     contact: ContactRules
     consent: ConsentLookup
     calendar: StoreCalendar
+    moments: Mapping[str, dt.datetime] = field(default_factory=dict)
+
+
+SurvivorKey = tuple[str, str, str | None, dt.date]  # customer, role, staff id, day
+
+
+class Survivors:
+    """Each day's surviving staff task per customer and assignee: the first one emitted.
+
+    Starts from the ledger's (`known`); `updated` collects those of them that
+    actions joined here, whose ledger records must be rewritten."""
+
+    def __init__(self, known: Iterable[tuple[Action, dt.date]] = ()) -> None:
+        self._tasks: dict[SurvivorKey, Action] = {}
+        self._recorded: set[str] = set()
+        self.updated: dict[str, Action] = {}
+        for record, day in known:
+            self._tasks[_key(record, day)] = record
+            self._recorded.add(str(record["action_id"]))
+
+    def find(self, record: Action, day: dt.date) -> Action | None:
+        return self._tasks.get(_key(record, day))
+
+    def add(self, record: Action, day: dt.date) -> None:
+        self._tasks[_key(record, day)] = record
+
+    def absorb(self, survivor: Action, joined: Action) -> None:
+        """The survivor lists `joined` and is due by the earlier of their due dates."""
+        reason = survivor["reason"]
+        entry = {key: joined[key] for key in MERGED_FIELDS if key in joined}
+        survivor["reason"] = {**reason, "merged": [*reason.get("merged", ()), entry]}
+        due = min(_date(survivor["due_by"]), _date(joined["due_by"]))
+        survivor["due_by"] = max(_date(survivor["not_before"]), due).isoformat()
+        if survivor["action_id"] in self._recorded:
+            self.updated[str(survivor["action_id"])] = survivor
+
+
+def _key(record: Mapping[str, Any], day: dt.date) -> SurvivorKey:
+    who = record["assignee"]
+    return (str(record["customer_id"]), str(who["role"]), who["id"], day)
+
+
+@dataclass
+class Known:
+    """What earlier decisions left: the emitted contacts and the days' surviving tasks."""
+
+    history: History = field(default_factory=History)
+    survivors: Survivors = field(default_factory=Survivors)
+
+
+MERGED_FIELDS = ("action_id", "policy", "type", "due_by", "priority", "template", "params",
+                 "reason")
 
 
 def rank(action: Mapping[str, Any]) -> tuple[int, str]:
@@ -60,44 +118,97 @@ def _date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
+def valid_until(action: Mapping[str, Any]) -> dt.date | None:
+    """The last day the action is worth doing; None: no limit (also for records made
+    before actions carried one)."""
+    value = action.get("valid_until")
+    return None if value is None else _date(value)
+
+
 def last_day(action: Mapping[str, Any], rules: ContactRules) -> dt.date:
-    """The latest day an action may be deferred to: original not_before + max_days."""
-    return _date(action["not_before"]) + dt.timedelta(days=rules.max_deferral_days)
+    """The latest day an action may be deferred to: original not_before + max_days,
+    and never after its validity."""
+    last = _date(action["not_before"]) + dt.timedelta(days=rules.max_deferral_days)
+    valid = valid_until(action)
+    return last if valid is None else min(last, valid)
 
 
 def moved(action: Action, day: dt.date) -> Action:
-    """The action as emitted on `day`: its window moved by the days it waited."""
+    """The action as emitted on `day`: its window moved by the days it waited, never
+    past its validity."""
     shift = day - _date(action["as_of"])
     if not shift:
         return dict(action)
     record = dict(action)
-    for key in ("not_before", "due_by"):
-        record[key] = (_date(action[key]) + shift).isoformat()
+    due = _date(action["due_by"]) + shift
+    valid = valid_until(action)
+    due = due if valid is None else min(due, valid)
+    record["due_by"] = due.isoformat()
+    record["not_before"] = min(_date(action["not_before"]) + shift, due).isoformat()
     return record
 
 
-def decide_day(day: dt.date, candidates: Iterable[Action], history: History,
-               rules: Rules) -> list[Decision]:
-    """Every candidate's decision for `day`; emitted ones are added to `history`."""
+def moment(action: Mapping[str, Any], day: dt.date, moments: Mapping[str, dt.datetime]
+           ) -> Moment:
+    """When on `day` the action is decided: at its receipt (an action generated for that
+    day by a receipt), else at the close of the day."""
+    purchase = action["reason"].get("purchase_id")
+    at = moments.get(purchase) if purchase and action["as_of"] == day.isoformat() else None
+    return CLOSE if at is None else (0, at, str(purchase))
+
+
+def decide_day(day: dt.date, candidates: Iterable[Action], known: Known, rules: Rules,
+               delivery: dt.date | None = None) -> list[Decision]:
+    """Every candidate's decision for `day`, moment by moment; `known` gains the
+    emitted ones. `delivery`: when the outputs reach the host (default `day`)."""
+    def when(action: Action) -> Moment:
+        return moment(action, day, rules.moments)
+
     decisions: list[Decision] = []
-    going: list[Action] = []
-    for action in sorted(candidates, key=rank):
-        held = _hold(day, action, history, rules)
-        if held is None:
-            history.add(action["customer_id"], action["type"], day)
-            going.append(action)
-        else:
-            decisions.append(held)
-    decisions.extend(_merge(day, going, history, rules.contact))
+    for _moment, together in groupby(sorted(candidates, key=when), key=when):
+        decisions += decide_moment(day, together, known, rules, delivery or day)
     return decisions
 
 
-def _hold(day: dt.date, action: Action, history: History, rules: Rules) -> Decision | None:
-    """Why the action may not go out on `day` (expired or deferred), or None."""
-    channel, customer = action["type"], action["customer_id"]
+def decide_moment(day: dt.date, actions: Iterable[Action], known: Known, rules: Rules,
+                  delivery: dt.date) -> list[Decision]:
+    """The decisions of actions that arise together (one receipt, or a day's close)."""
+    return [_hold(day, action, rules, delivery) or _join(day, action, known, rules)
+            or _timed(day, action, known.history, rules) or _emit(day, action, known, rules)
+            for action in sorted(actions, key=rank)]
+
+
+def _hold(day: dt.date, action: Action, rules: Rules, delivery: dt.date) -> Decision | None:
+    """Expired for want of consent, or because it would arrive after its validity."""
+    channel = action["type"]
     column = rules.contact.consent.get(channel)
-    if column is not None and not rules.consent(customer, column):
+    if column is not None and not rules.consent(action["customer_id"], column):
         return Decision(action, "expired", day, f"no-consent:{channel}")
+    valid = valid_until(action)
+    if valid is not None and valid < delivery:
+        return Decision(action, "expired", day, STALE)
+    return None
+
+
+def _merging(action: Action, rules: ContactRules) -> bool:
+    return rules.staff_tasks.merge and rules.is_staff_task(action)
+
+
+def _join(day: dt.date, action: Action, known: Known, rules: Rules) -> Decision | None:
+    """A staff task joins the day's surviving task for its customer and assignee."""
+    if not _merging(action, rules.contact):
+        return None
+    record = moved(action, day)
+    survivor = known.survivors.find(record, day)
+    if survivor is None:
+        return None
+    known.survivors.absorb(survivor, record)
+    return Decision(record, "merged", day, "merged", merged_into=str(survivor["action_id"]))
+
+
+def _timed(day: dt.date, action: Action, history: History, rules: Rules) -> Decision | None:
+    """Deferred (or expired past the limit) for a closed store or a full cap."""
+    channel, customer = action["type"], action["customer_id"]
     last = last_day(action, rules.contact)
     staff = rules.contact.is_staff_task(action)
     store, region = str(action["store_id"]), str(action["region"])
@@ -122,44 +233,9 @@ def _defer(action: Action, day: dt.date, to: dt.date | None, reason: str) -> Dec
     return Decision(action, "deferred", day, reason, deferred_to=to)
 
 
-def _merge(day: dt.date, going: list[Action], history: History,
-           rules: ContactRules) -> list[Decision]:
-    """The day's emitted actions, staff tasks merged per customer, assignee and day.
-
-    `going` is in rank order, so the survivor of a group is its highest priority.
-    """
-    groups: dict[tuple[str, str, str | None], list[Action]] = {}
-    decisions: list[Decision] = []
-    for action in going:
-        if rules.staff_tasks.merge and rules.is_staff_task(action):
-            who = action["assignee"]
-            groups.setdefault((action["customer_id"], who["role"], who["id"]), []).append(action)
-        else:
-            decisions.append(Decision(moved(action, day), EMITTED, day))
-    for survivor, *others in groups.values():
-        decisions.append(Decision(_absorbing(survivor, others, day), EMITTED, day))
-        for other in others:
-            history.remove(other["customer_id"], other["type"], day)
-            decisions.append(Decision(moved(other, day), "merged", day, "merged",
-                                      merged_into=str(survivor["action_id"])))
-    return decisions
-
-
-def _absorbing(survivor: Action, others: list[Action], day: dt.date) -> Action:
-    """The surviving task, listing every merged action in `reason.merged`; due by the
-    earliest due date of them all."""
-    record = moved(survivor, day)
-    if not others:
-        return record
-    merged = [moved(o, day) for o in others]
-    record["reason"] = {**record["reason"], "merged": [
-        {key: o[key] for key in MERGED_FIELDS if key in o} for o in merged
-    ]}
-    earliest = min(_date(o["due_by"]) for o in merged)
-    record["due_by"] = max(_date(record["not_before"]),
-                           min(_date(record["due_by"]), earliest)).isoformat()
-    return record
-
-
-MERGED_FIELDS = ("action_id", "policy", "type", "due_by", "priority", "template", "params",
-                 "reason")
+def _emit(day: dt.date, action: Action, known: Known, rules: Rules) -> Decision:
+    record = moved(action, day)
+    known.history.add(record["customer_id"], record["type"], day)
+    if _merging(record, rules.contact):
+        known.survivors.add(record, day)
+    return Decision(record, EMITTED, day)

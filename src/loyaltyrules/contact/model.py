@@ -7,6 +7,7 @@ most one sms per customer per 3 days, deferral up to 7 days, staff tasks merged.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -103,7 +104,7 @@ class ContactRules(_Model):
     def caps_for(self, channel: str) -> tuple[Cap, ...]:
         return tuple(c for c in self.caps if c.channel == channel)
 
-    def is_staff_task(self, action: dict[str, Any]) -> bool:
+    def is_staff_task(self, action: Mapping[str, Any]) -> bool:
         return (action["type"] in self.staff_tasks.types
                 and action["assignee"]["role"] in self.staff_tasks.roles)
 

@@ -14,39 +14,50 @@ from collections.abc import Callable, Sequence
 import duckdb
 
 from ..ledger import Ledger, RunRecord, check_new_run, insert_run, known_in
-from .apply import ContactResult, apply_range, rules_for
+from .apply import ContactResult, FollowUps, apply_range, rules_for
 from .decide import Action
 from .history import History
 from .model import ContactRules
-from .store import load_history, load_waiting, write_decisions
+from .store import load_history, load_survivors, load_waiting, write_decisions
 
 
 def in_memory(contact: ContactRules, con: duckdb.DuckDBPyConnection, actions: Sequence[Action],
               start: dt.date, end: dt.date) -> ContactResult:
-    rules = rules_for(contact, con, (str(a["customer_id"]) for a in actions))
+    """A backtest: nights simulated from an empty history, each date delivered on itself."""
+    rules = rules_for(contact, con, (str(a["customer_id"]) for a in actions), actions)
     return apply_range(start, end, actions, (), History(), rules)
+
+
+FollowUpsAt = Callable[[sqlite3.Connection, dt.date, dt.date], FollowUps | None]
 
 
 def recorded(contact: ContactRules, con: duckdb.DuckDBPyConnection, actions: Sequence[Action],
              start: dt.date, end: dt.date, ledger: Ledger,
-             make_run: Callable[[ContactResult], RunRecord],
+             make_run: Callable[[ContactResult], RunRecord], *,
+             delivered_on: dt.date | None = None,
+             follow_ups: FollowUpsAt | None = None,
              also: Callable[[sqlite3.Connection, str], object] = lambda _c, _r: None
              ) -> ContactResult:
     """Decide the range against the ledger's state and record it; atomically.
 
-    `also(conn, run_id)` runs last inside the same transaction (the run's outbox)."""
+    `delivered_on`: when the outputs reach the host (a run: its last date); None
+    delivers each date on itself. `follow_ups` builds the escalations of the range
+    from the ledger inside the transaction. `also(conn, run_id)` runs last inside the
+    same transaction (the run's outbox)."""
     with ledger.transaction() as conn:
         waiting = load_waiting(conn, end)
         known = known_in(conn, [str(a["action_id"]) for a in actions])
         new = [a for a in actions if str(a["action_id"]) not in known]
         customers = [str(a["customer_id"]) for a in new] + [str(a["customer_id"])
                                                             for a, _ in waiting]
-        history = load_history(conn, contact, start, end)
-        result = apply_range(start, end, new, waiting, history,
-                             rules_for(contact, con, customers))
+        rules = rules_for(contact, con, customers, new)
+        result = apply_range(
+            start, end, new, waiting, load_history(conn, contact, start, end), rules,
+            survivors=load_survivors(conn, contact, start, end), delivered_on=delivered_on,
+            follow_ups=follow_ups(conn, start, end) if follow_ups else None)
         run = make_run(result)
         check_new_run(conn, run)
-        emitted = write_decisions(conn, result.decisions.values(), run.run_id)
+        emitted = write_decisions(conn, result.decisions.values(), run.run_id, result.updated)
         insert_run(conn, run, len(result.decisions), len(emitted))
         also(conn, run.run_id)
     return result

@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..ledger import ACTION_COLUMNS, Ledger, action_row
-from .decide import EMITTED, Action, Decision
+from .decide import EMITTED, Action, Decision, Survivors
 from .history import History
 from .model import ContactRules
 
@@ -30,48 +30,88 @@ _UPSERT = (
     + ", ".join(f"{c} = excluded.{c}" for c in _LIFECYCLE)
     + " WHERE actions.status = 'deferred'"  # a decided action is never decided again
 )
+# A surviving task that later actions of its day joined: its record and due date.
+_REWRITE = "UPDATE actions SET record = ?, due_by = ? WHERE action_id = ?"
+
+
+def _among(customers: Iterable[str] | None) -> tuple[str, list[str]]:
+    """An optional `AND customer_id IN (...)` and its parameters."""
+    if customers is None:
+        return "", []
+    wanted = sorted(set(customers))
+    return f" AND customer_id IN ({', '.join('?' * len(wanted))})", wanted
 
 
 def load_history(conn: sqlite3.Connection, rules: ContactRules, start: dt.date,
-                 end: dt.date) -> History:
-    """Emissions on capped channels in every window that can touch start..end."""
+                 end: dt.date, customers: Iterable[str] | None = None) -> History:
+    """Emissions on capped channels in every window that deciding start..end can
+    touch, deferrals included (of `customers` only, when given)."""
     channels = sorted({c.channel for c in rules.caps})
     if not channels:
         return History()
     reach = dt.timedelta(days=max(c.window_days for c in rules.caps))
+    last = end + dt.timedelta(days=rules.max_deferral_days) + reach
+    among, who = _among(customers)
     rows = conn.execute(
         f"SELECT customer_id, type, contact_day FROM actions "
         f"WHERE type IN ({', '.join('?' * len(channels))}) "
         f"AND status NOT IN ({', '.join('?' * len(NOT_OUT))}) "
-        "AND contact_day BETWEEN ? AND ?",
-        (*channels, *NOT_OUT, (start - reach).isoformat(), (end + reach).isoformat()),
+        f"AND contact_day BETWEEN ? AND ?{among}",
+        (*channels, *NOT_OUT, (start - reach).isoformat(), last.isoformat(), *who),
     ).fetchall()
     return History((str(c), str(t), dt.date.fromisoformat(d)) for c, t, d in rows)
 
 
-def load_waiting(conn: sqlite3.Connection, end: dt.date) -> list[tuple[Action, dt.date]]:
+def load_survivors(conn: sqlite3.Connection, rules: ContactRules, start: dt.date,
+                   end: dt.date, customers: Iterable[str] | None = None) -> Survivors:
+    """The staff tasks emitted on start..end that later ones of their day may join."""
+    if not rules.staff_tasks.merge:
+        return Survivors()
+    types = rules.staff_tasks.types
+    among, who = _among(customers)
+    rows = conn.execute(
+        f"SELECT record, contact_day FROM actions WHERE type IN ({', '.join('?' * len(types))}) "
+        f"AND status NOT IN ({', '.join('?' * len(NOT_OUT))}) "
+        f"AND contact_day BETWEEN ? AND ?{among}",
+        (*types, *NOT_OUT, start.isoformat(), end.isoformat(), *who),
+    ).fetchall()
+    tasks = [(json.loads(record), dt.date.fromisoformat(day)) for record, day in rows]
+    return Survivors((r, day) for r, day in tasks if rules.is_staff_task(r))
+
+
+def load_waiting(conn: sqlite3.Connection, end: dt.date,
+                 customers: Iterable[str] | None = None) -> list[tuple[Action, dt.date]]:
     """Deferred actions due on or before `end`, each as generated, with its due date."""
+    among, who = _among(customers)
     rows = conn.execute(
         "SELECT record, deferred_to FROM actions WHERE status = 'deferred' "
-        "AND deferred_to <= ? ORDER BY deferred_to, action_id", (end.isoformat(),)
+        f"AND deferred_to <= ?{among} ORDER BY deferred_to, action_id",
+        (end.isoformat(), *who),
     ).fetchall()
     return [(json.loads(record), dt.date.fromisoformat(due)) for record, due in rows]
 
 
-def write_decisions(conn: sqlite3.Connection, decisions: Iterable[Decision],
-                    run_id: str) -> set[str]:
-    """Store each final decision; return the ids this run emitted."""
+def write_decisions(conn: sqlite3.Connection, decisions: Iterable[Decision], run_id: str,
+                    updated: Mapping[str, Action] | None = None) -> set[str]:
+    """Store each final decision and the surviving tasks that actions joined; return
+    the ids this run emitted."""
     rows = (
         (*action_row(d.record, run_id), d.status, d.reason, d.day.isoformat(),
          d.deferred_to.isoformat() if d.deferred_to else None, d.merged_into, run_id)
         for d in decisions
     )
     conn.executemany(_UPSERT, rows)
+    conn.executemany(_REWRITE, ((_record_json(r, run_id), r["due_by"], r["action_id"])
+                                for r in (updated or {}).values()))
     found = conn.execute(
         "SELECT action_id FROM actions WHERE decided_run = ? AND status = ?",
         (run_id, EMITTED),
     )
     return {r[0] for r in found}
+
+
+def _record_json(record: Action, run_id: str) -> object:
+    return action_row(record, run_id)[-2]  # the record as the ledger encodes it
 
 
 def ledger_state(ledger: Ledger) -> list[dict[str, Any]]:

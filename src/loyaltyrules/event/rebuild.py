@@ -29,6 +29,7 @@ from typing import Any
 
 import duckdb
 
+from ..contact.calendar import table_closures
 from ..crashpoints import reached
 from ..ledger import immediate
 from ..plan import Plan
@@ -139,6 +140,10 @@ def rebuild(state_path: str | Path, con: duckdb.DuckDBPyConnection, through: dt.
             _swap(conn)
             conn.execute("DELETE FROM view_stores")
             conn.executemany("INSERT INTO view_stores VALUES (?, ?)", stores.items())
+            conn.execute("DELETE FROM view_closures")  # for the contact rules at checkout
+            conn.executemany("INSERT INTO view_closures VALUES (?, ?)",
+                             [(c.region, str(c.date)) for c in table_closures(con)
+                              if c.date is not None])
             _replay_pos(conn, con, through, ev)
             conn.executemany("INSERT OR REPLACE INTO view_meta VALUES (?, ?)",
                              [("through", through.isoformat()), ("bundle", plan.bundle)])

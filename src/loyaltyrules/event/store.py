@@ -3,7 +3,8 @@
 Own tables, created if missing: `customer_views` (one JSON view per customer),
 `seen_purchases` (every purchase_id applied, so a receipt counts once),
 `pos_receipts` and `pos_customers` (what the POS applied, replayed by the nightly
-rebuild while the history does not have it yet), `view_stores`, `view_meta`.
+rebuild while the history does not have it yet), `view_stores`, `view_closures` (the
+calendar table's closings, for the contact rules at checkout), `view_meta`.
 Same pragmas as the ledger: WAL and a busy timeout, so a POS and the nightly job
 can write the file at once; every write is one BEGIN IMMEDIATE. The sync mode is the
 caller's (ledger.SYNC_MODES): FULL by default, NORMAL for `serve` (docs/service.md).
@@ -16,7 +17,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict
@@ -24,7 +25,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..ledger import BUSY_TIMEOUT_MS, connect_state, immediate, record_text
+from ..contact.checkout import CLOSURES_DDL
+from ..ledger import BUSY_TIMEOUT_MS, connect_state, immediate
 from .view import CustomerRecord, CustomerView, Receipt, view_from_json, view_to_json
 
 T = TypeVar("T")
@@ -77,21 +79,8 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS pos_customers (customer_id TEXT PRIMARY KEY, record TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS view_stores (store_id TEXT PRIMARY KEY, region TEXT)",
     "CREATE TABLE IF NOT EXISTS view_meta (key TEXT PRIMARY KEY, value TEXT)",
+    CLOSURES_DDL,
 )
-# The ledger's `actions` columns (ledger.py _ACTION_COLUMNS); a test keeps them in step.
-ACTION_COLUMNS = ("action_id", "policy", "policy_version", "bundle", "type", "customer_id",
-                  "store_id", "region", "as_of", "not_before", "due_by")
-
-
-def insert_action_sql(conn: sqlite3.Connection) -> str:
-    """The ledger insert; with the contact rules' `contact_day` column (ledger schema 2)
-    set to the business date, so POS emissions count towards the contact caps."""
-    columns = [*ACTION_COLUMNS, "record", "created_run"]
-    have = {row[1] for row in conn.execute("PRAGMA table_info(actions)")}
-    extra = ", contact_day" if "contact_day" in have else ""
-    marks = ", ".join("?" * len(columns)) + (", ?" if extra else "")
-    return (f"INSERT INTO actions ({', '.join(columns)}{extra}) VALUES ({marks}) "
-            "ON CONFLICT (action_id) DO NOTHING")
 RECEIPT_COLUMNS = ("purchase_id", "customer_id", "store_id", "staff_id", "purchased_at",
                    "amount", "currency", "return_of")
 
@@ -117,18 +106,11 @@ def record_from_json(text: str) -> CustomerRecord:
     return CustomerRecord(**data)
 
 
-def ledger_row(action: Mapping[str, Any], run: str) -> tuple[object, ...]:
-    """A row of the ledger's `actions` table, encoded as ledger.py encodes it."""
-    return (*(action.get(c) for c in ACTION_COLUMNS), record_text(action), run)
-
-
 class Tx:
     """The operations of one write transaction (see ViewStore.write)."""
 
-    def __init__(self, conn: sqlite3.Connection, insert_action: str) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.insert_action = insert_action
-        self.contact_day = "contact_day" in insert_action
 
     def claim(self, purchase_id: str) -> bool:
         """Mark a purchase seen; False when it was seen before (a duplicate)."""
@@ -154,16 +136,6 @@ class Tx:
     def put(self, view: CustomerView) -> None:
         self.conn.execute("INSERT OR REPLACE INTO customer_views VALUES (?, ?)",
                           (view.customer_id, view_to_json(view)))
-
-    def record_actions(self, actions: Sequence[Mapping[str, Any]], run: str
-                       ) -> list[Mapping[str, Any]]:
-        """Insert into the ledger; return the actions it did not have."""
-        def row(action: Mapping[str, Any]) -> tuple[object, ...]:
-            values = ledger_row(action, run)
-            return (*values, action.get("as_of")) if self.contact_day else values
-
-        return [a for a in actions
-                if self.conn.execute(self.insert_action, row(a)).rowcount == 1]
 
 
 class Checkpointer:
@@ -209,14 +181,12 @@ class ViewStore:
         self.sync = sync
         self._conn = connect(path, sync)
         self._lock = threading.Lock()
-        self._insert_action = ""
         self._checkpointer: Checkpointer | None = None
 
     def ledger_ready(self) -> None:
         """Call once the ledger's tables exist (after ledger.migrate). With sync
         "normal" on a file, checkpoints move to a background thread from here on."""
         with self._lock:
-            self._insert_action = insert_action_sql(self._conn)
             if self.sync == "normal" and self.path != Path(":memory:") \
                     and self._checkpointer is None:
                 self._conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_LIMIT_PAGES:d}")
@@ -233,12 +203,12 @@ class ViewStore:
         """Run `work` in one BEGIN IMMEDIATE transaction: all of it is kept, or none."""
         if _WAITING.get():
             with self._lock, immediate(self._conn):
-                return work(Tx(self._conn, self._insert_action))
+                return work(Tx(self._conn))
         with self._held():
             self._conn.execute("PRAGMA busy_timeout = 0")  # BEGIN fails at once if locked
             try:
                 with immediate(self._conn):
-                    return work(Tx(self._conn, self._insert_action))
+                    return work(Tx(self._conn))
             except sqlite3.OperationalError as err:
                 if _is_busy(err):  # rolled back (or never begun): nothing was written
                     raise Busy("the state file is being written by another connection") from None
@@ -263,7 +233,7 @@ class ViewStore:
 
     def view(self, customer_id: str) -> CustomerView | None:
         with self._lock:
-            return Tx(self._conn, self._insert_action).view(customer_id)
+            return Tx(self._conn).view(customer_id)
 
     def stores(self) -> dict[str, str | None]:
         with self._lock:

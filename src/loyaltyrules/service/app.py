@@ -100,10 +100,10 @@ def create_app(settings: ServiceSettings,
         check(body, schema)
         handler = getattr(engines.current.engine, method)
         try:
-            actions = await engine_call(handler, body)
+            answer = await engine_call(handler, body)
         except EventError as err:
             raise event_problem(err) from None
-        return JSON({"actions": actions})
+        return JSON({"actions": list(answer), "decisions": answer.decisions})
 
     async def post_purchase(request: Request) -> Response:
         return await post_event(request, "Receipt", "on_purchase")

@@ -83,6 +83,39 @@ _ACTIONS = {
     "additionalProperties": False,
 }
 
+_DECISION = {
+    "type": "object",
+    "description": "What the contact rules did with one action the event fired "
+                   "(docs/contact-rules.md).",
+    "properties": {
+        "status": {"enum": ["emitted", "deferred", "merged", "expired"],
+                   "description": "emitted: in `actions`, hand it out now; deferred: decided "
+                                  "again on `deferred_to`; merged: joined the task "
+                                  "`merged_into`; expired: never goes out."},
+        "reason": {"type": ["string", "null"],
+                   "description": "Why it was deferred or expired: no-consent:<channel>, "
+                                  "cap:<channel>, store-closed or stale; else null."},
+        "deferred_to": {"type": ["string", "null"], "format": "date",
+                        "description": "For deferred: the date it comes due again."},
+        "merged_into": {"type": ["string", "null"],
+                        "description": "For merged: the id of the day's surviving task it "
+                                       "joined (handed out earlier or in `actions`)."},
+        "action": _ref("Action"),
+    },
+    "required": ["status", "reason", "deferred_to", "merged_into", "action"],
+    "additionalProperties": False,
+}
+
+_ANSWER = {
+    "type": "object",
+    "description": "The actions to hand out now, and one decision per action the event "
+                   "fired, in the same order.",
+    "properties": {"actions": {"type": "array", "items": _ref("Action")},
+                   "decisions": {"type": "array", "items": _ref("Decision")}},
+    "required": ["actions", "decisions"],
+    "additionalProperties": False,
+}
+
 MAX_OUTCOMES = 1000
 
 _OUTCOMES_REQUEST = {
@@ -177,6 +210,8 @@ def document() -> dict[str, Any]:
         "Customer": _published("customers"),
         "Action": _published("action"),
         "ActionList": _ACTIONS,
+        "Decision": _DECISION,
+        "EventAnswer": _ANSWER,
         "Outcome": _published("outcomes"),
         "OutcomesRequest": _OUTCOMES_REQUEST,
         "OutcomesResult": _OUTCOMES_RESULT,
@@ -187,10 +222,12 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/v1/purchases": {"post": {
             "operationId": "postPurchase",
-            "summary": "Evaluate one receipt and return the actions it triggers now.",
+            "summary": "Evaluate one receipt, apply the contact rules, and return the "
+                       "actions to hand out now with what happened to each action it fired.",
             "requestBody": _body("Receipt"),
-            "responses": _responses(_ok("The new actions (none is an empty list).",
-                                        "ActionList"), 400, 413, 415, 422),
+            "responses": _responses(_ok("The actions to hand out now (none is an empty list) "
+                                        "and every decision.", "EventAnswer"),
+                                    400, 413, 415, 422),
         }},
         "/v1/customers": {"post": {
             "operationId": "postCustomer",
@@ -198,7 +235,7 @@ def document() -> dict[str, Any]:
                        "to has_* flags and not kept).",
             "requestBody": _body("Customer"),
             "responses": _responses(_ok("The actions it fired (none in the default pack).",
-                                        "ActionList"), 400, 413, 415, 422),
+                                        "EventAnswer"), 400, 413, 415, 422),
         }},
         "/v1/customers/{customer_id}/actions": {"get": {
             "operationId": "listOpenActions",
