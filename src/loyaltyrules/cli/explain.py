@@ -25,13 +25,30 @@ def _render(trace: PolicyTrace) -> list[str]:
         lines += [f"    {c.text}: {c.shown} -> {c.result}" for c in cand.conditions]
         if not cand.conditions:
             lines.append("    (no conditions)")
+        lines += [f"    params.{p.name} = {p.value} ({p.origin})" for p in cand.params]
         for action in cand.actions:
             who = f"{action['assignee']['role']} {action['assignee']['id'] or ''}".strip()
             lines.append(
                 f"    => {action['type']} for {action['customer_id']} by {who}, "
                 f"due {action['due_by']} [{action['action_id']}]"
             )
+            lines.append(f"       contact rules: {_contact(cand.contact[action['action_id']])}")
     return lines
+
+
+def _contact(story: dict[str, object]) -> str:
+    """`emitted`, `deferred to D (cap:sms)`, `merged into <id>`, `expired (stale)`, and
+    whether the ledger recorded it or a run of that night would decide it now."""
+    status = str(story["status"])
+    if story["deferred_to"]:
+        status += f" to {story['deferred_to']}"
+    if story["merged_into"]:
+        status += f" into task {story['merged_into']}"
+    if story["reason"]:
+        status += f" ({story['reason']})"
+    when = (f"recorded on {story['day']}" if story["recorded"]
+            else f"not recorded yet: what a run of {story['day']} would decide now")
+    return f"{status}; {when}"
 
 
 @click.command("explain")
@@ -45,6 +62,9 @@ def _render(trace: PolicyTrace) -> list[str]:
 )
 @settings.data_option
 @settings.example_option
+@click.option("--state", type=click.Path(path_type=Path, dir_okay=False),
+              help=f"The ledger to read the contact decisions from (default "
+                   f"{settings.DEFAULT_STATE}); it is only read.")
 @settings.policies_option
 @settings.config_option
 def explain_command(
@@ -54,15 +74,22 @@ def explain_command(
     fmt: str,
     data: Path | None,
     example: bool,
+    state: Path | None,
     policies: tuple[Path, ...],
     config_path: Path | None,
 ) -> None:
-    """Show, for every policy, whether it fired for CUSTOMER on the date and why.
+    """Show, for every policy, whether it fired for CUSTOMER on the date and why, and
+    what the contact rules did with each action.
 
     Each condition is shown with the values it was evaluated on, for example
     `purchase.amount >= params.threshold: 1850.00 >= 2000.00 -> false`; an absent
     value shows as `missing` (and a condition over it is false). The values come from
-    the same compiled queries the nightly run uses. The ledger is not read or written.
+    the same compiled queries the nightly run uses. Each param is shown with the file
+    that set its value for that store: HQ's policy file, the region's or the store's
+    override. Each action then shows what the contact rules did: emitted, deferred to
+    a date, merged into a task, or expired (no-consent, cap, store-closed, stale), as
+    the ledger recorded it, or as a run of that night would decide it now when the
+    ledger has no decision yet. The ledger is only read.
     """
     config = settings.load(config_path)
     plan = settings.compile_plan(settings.policy_paths(config, policies))
@@ -74,7 +101,8 @@ def explain_command(
         source = load_source(source_ref, day, None)
     except UnusableInput as err:
         settings.unusable(err)
-    traces = explain(source.connection, plan, customer, day, policy_id)
+    traces = explain(source.connection, plan, customer, day, policy_id,
+                     settings.state_path(config, state))
     if fmt == "json":
         click.echo(
             json.dumps(

@@ -1,23 +1,31 @@
-"""`explain`: why each policy fired for a customer on a date, or why not.
+"""`explain`: why each policy fired for a customer on a date, or why not, and then
+what the contact rules did with each action.
 
 It runs the batch engine's own compiled query for that customer and date, with the
 conditions projected instead of filtered: the values shown are the values the run
 used. Schedules are not narrowed to their pinned dates here, so a birthday policy
-on another day still shows `is_birthday(...) -> false` rather than nothing.
+on another day still shows `is_birthday(...) -> false` rather than nothing. Each
+param is shown with the file that set its value at that store (HQ, region, store).
+Each action's contact decision is the one the ledger recorded, else the one a run of
+that night would take now (contact/story.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from ..conditions.ast import Node
+from ..contact.story import contact_stories
 from ..plan import CompiledPolicy, Plan
+from ..validation.overrides import provenance
+from ..validation.params import as_typed
 from .actions import Assembler, format_value
-from .batch import CANDIDATES, fetch, prepare
+from .batch import CANDIDATES, evaluate, fetch, prepare
 from .compile import build_query, value_spans
 from .triggers import Candidates, schedule
 
@@ -40,12 +48,23 @@ class ConditionTrace:
 
 
 @dataclass
+class ParamTrace:
+    name: str
+    value: str
+    origin: str  # "HQ: <policy file>", "region R: <file:line:col>", "store S: ..."
+
+
+@dataclass
 class CandidateTrace:
     event: str
     subject: str  # the receipt, tier change or date the row is about
     gates: list[tuple[str, bool]]
     conditions: list[ConditionTrace]
     actions: list[dict[str, Any]] = field(default_factory=list)
+    params: list[ParamTrace] = field(default_factory=list)
+    # action id -> what the contact rules did: status, reason, day, deferred_to,
+    # merged_into, recorded (True: the ledger's; False: a run of the night, now)
+    contact: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def fired(self) -> bool:
@@ -96,12 +115,28 @@ def _trace_row(
         for i, (text, checked) in enumerate(policy.conditions)
     ]
     subject = row.get("lr_purchase") or str(row["lr_key"])
-    trace = CandidateTrace(cand.event, subject, gates, conditions)
+    trace = CandidateTrace(cand.event, subject, gates, conditions,
+                           params=_params(policy, row.get("store_id"), row.get("region")))
     if trace.fired:
         names = list(row)
         assemble = Assembler(policy, cand.actions, cand.event, names, paths, bundle)
         trace.actions = list(assemble([row[n] for n in names]))
     return trace
+
+
+def _params(policy: CompiledPolicy, store: str | None, region: str | None
+            ) -> list[ParamTrace]:
+    """Each param's value at the candidate's store and the file that set it."""
+    values, _enabled = policy.params_at(region, store)
+    origins = provenance(policy.overrides, policy.id, region, store)
+    specs = policy.spec.params
+    return [ParamTrace(name, _shown(specs[name].type, values[name]),
+                       origins.get(name, f"HQ: {policy.source}")) for name in specs]
+
+
+def _shown(kind: str, value: Any) -> str:
+    typed = as_typed(kind, value)
+    return f"{typed}d" if kind == "duration" else format_value(typed)
 
 
 def explain(
@@ -110,6 +145,7 @@ def explain(
     customer: str,
     day: dt.date,
     policy_id: str | None = None,
+    state: Path | None = None,
 ) -> list[PolicyTrace]:
     prepare(con, plan, day, day, whole=True)
     traces = []
@@ -126,4 +162,17 @@ def explain(
                 _trace_row(policy, cand, r, query.reason_paths, plan.bundle) for r in rows
             ]
         traces.append(PolicyTrace(policy.id, policy.version, policy.kind, candidates, missing))
+    _contact(con, plan, day, traces, state)
     return traces
+
+
+def _contact(con: duckdb.DuckDBPyConnection, plan: Plan, day: dt.date,
+             traces: list[PolicyTrace], state: Path | None) -> None:
+    """What the contact rules did with every action the traces fired."""
+    fired = [(c, a) for t in traces for c in t.candidates for a in c.actions]
+    if not fired:
+        return
+    stories = contact_stories(plan.contact, con, day, [a for _c, a in fired],
+                              lambda: evaluate(con, plan, day, day).actions, state)
+    for cand, action in fired:
+        cand.contact[action["action_id"]] = stories[action["action_id"]]

@@ -29,6 +29,7 @@ class Override:
     params: Mapping[str, Any] = field(default_factory=dict)
     enabled: bool | None = None
     source: str = ""  # the override file, as the user named it
+    where: Mapping[str, str] = field(default_factory=dict)  # param -> file:line:col (explain)
 
 
 def check_overrides(override_docs: Sequence[YamlDocument],
@@ -102,9 +103,24 @@ def collect(override_docs: Sequence[YamlDocument]) -> tuple[Override, ...]:
     for doc in override_docs:
         kind, name = target_of(doc)
         for policy_id, change in (doc.data.get("policies") or {}).items():
-            found.append(Override(kind, name, policy_id, dict(change.get("params") or {}),
-                                  change.get("enabled"), doc.file))
+            params = dict(change.get("params") or {})
+            where = {p: str(doc.location(("policies", policy_id, "params", p))) for p in params}
+            found.append(Override(kind, name, policy_id, params, change.get("enabled"),
+                                  doc.file, where))
     return tuple(found)
+
+
+def provenance(overrides: Sequence[Override], policy_id: str, region: str | None,
+               store: str | None) -> dict[str, str]:
+    """Where each overridden param of a policy at a store gets its value: the region or
+    store file that set it last (as `resolve` applies them); the others are HQ's."""
+    found: dict[str, str] = {}
+    for kind, name in (("region", region), ("store", store)):
+        for override in overrides:
+            if (override.policy_id, override.target_kind, override.target) == (
+                    policy_id, kind, name):
+                found.update({p: f"{kind} {name}: {w}" for p, w in override.where.items()})
+    return found
 
 
 def resolve(defaults: Mapping[str, Any], overrides: Sequence[Override], policy_id: str,
