@@ -181,16 +181,23 @@ class Engine:
             tx.put(after)
             if not actions:
                 return Answer()
-            return self._decide(tx, parsed.day, actions, f"pos:{parsed.purchase_id}")
+            return self._decide(tx, parsed.day, actions, f"pos:{parsed.purchase_id}",
+                                [after, referrer])
 
         return self.store.write(work)
 
     def _decide(self, tx: Tx, day: dt.date, actions: list[Action], run: str,
-                closing: Iterable[str] = ()) -> Answer:
-        """The contact rules for one moment, recorded in the event's transaction."""
+                views: Iterable[CustomerView | None], closing: Iterable[str] = ()) -> Answer:
+        """The contact rules for one moment, recorded in the event's transaction.
+        Consent comes from the customers' records (`views`, else the stored ones)."""
+        records = {v.customer_id: v.record for v in views if v is not None}
+
         def consent(customer: str, column: str) -> bool:
-            view = tx.view(customer)  # an unknown customer consents to nothing
-            return bool(view is not None and view.record and getattr(view.record, column))
+            if customer not in records:
+                view = tx.view(customer)
+                records[customer] = view.record if view is not None else None
+            record = records[customer]  # an unknown customer consents to nothing
+            return bool(record is not None and getattr(record, column))
 
         return Answer(decide_at_checkout(tx.conn, self.plan.contact, consent, day, actions,
                                          run, closing=closing))
@@ -228,7 +235,7 @@ class Engine:
             if view is None:
                 return Answer()
             actions = self.stateless.evaluator.day(view, day)
-            return self._decide(tx, day, actions, f"pos-day:{day.isoformat()}",
+            return self._decide(tx, day, actions, f"pos-day:{day.isoformat()}", [view],
                                 closing=[customer_id])
 
         return self.store.write(work)

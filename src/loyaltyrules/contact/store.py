@@ -34,12 +34,14 @@ _UPSERT = (
 _REWRITE = "UPDATE actions SET record = ?, due_by = ? WHERE action_id = ?"
 
 
-def _among(customers: Iterable[str] | None) -> tuple[str, list[str]]:
-    """An optional `AND customer_id IN (...)` and its parameters."""
+def _among(customers: Iterable[str] | None) -> tuple[str, str, list[str]]:
+    """An optional `AND customer_id IN (...)`, its parameters, and the prefix of the
+    date column: for a few customers (checkout) `+`, so SQLite walks the customer
+    index rather than every row of the dates."""
     if customers is None:
-        return "", []
+        return "", "", []
     wanted = sorted(set(customers))
-    return f" AND customer_id IN ({', '.join('?' * len(wanted))})", wanted
+    return f" AND customer_id IN ({', '.join('?' * len(wanted))})", "+", wanted
 
 
 def load_history(conn: sqlite3.Connection, rules: ContactRules, start: dt.date,
@@ -51,12 +53,12 @@ def load_history(conn: sqlite3.Connection, rules: ContactRules, start: dt.date,
         return History()
     reach = dt.timedelta(days=max(c.window_days for c in rules.caps))
     last = end + dt.timedelta(days=rules.max_deferral_days) + reach
-    among, who = _among(customers)
+    among, by, who = _among(customers)
     rows = conn.execute(
         f"SELECT customer_id, type, contact_day FROM actions "
         f"WHERE type IN ({', '.join('?' * len(channels))}) "
         f"AND status NOT IN ({', '.join('?' * len(NOT_OUT))}) "
-        f"AND contact_day BETWEEN ? AND ?{among}",
+        f"AND {by}contact_day BETWEEN ? AND ?{among}",
         (*channels, *NOT_OUT, (start - reach).isoformat(), last.isoformat(), *who),
     ).fetchall()
     return History((str(c), str(t), dt.date.fromisoformat(d)) for c, t, d in rows)
@@ -68,11 +70,11 @@ def load_survivors(conn: sqlite3.Connection, rules: ContactRules, start: dt.date
     if not rules.staff_tasks.merge:
         return Survivors()
     types = rules.staff_tasks.types
-    among, who = _among(customers)
+    among, by, who = _among(customers)
     rows = conn.execute(
         f"SELECT record, contact_day FROM actions WHERE type IN ({', '.join('?' * len(types))}) "
         f"AND status NOT IN ({', '.join('?' * len(NOT_OUT))}) "
-        f"AND contact_day BETWEEN ? AND ?{among}",
+        f"AND {by}contact_day BETWEEN ? AND ?{among}",
         (*types, *NOT_OUT, start.isoformat(), end.isoformat(), *who),
     ).fetchall()
     tasks = [(json.loads(record), dt.date.fromisoformat(day)) for record, day in rows]
@@ -82,7 +84,7 @@ def load_survivors(conn: sqlite3.Connection, rules: ContactRules, start: dt.date
 def load_waiting(conn: sqlite3.Connection, end: dt.date,
                  customers: Iterable[str] | None = None) -> list[tuple[Action, dt.date]]:
     """Deferred actions due on or before `end`, each as generated, with its due date."""
-    among, who = _among(customers)
+    among, _by, who = _among(customers)
     rows = conn.execute(
         "SELECT record, deferred_to FROM actions WHERE status = 'deferred' "
         f"AND deferred_to <= ?{among} ORDER BY deferred_to, action_id",
@@ -94,20 +96,19 @@ def load_waiting(conn: sqlite3.Connection, end: dt.date,
 def write_decisions(conn: sqlite3.Connection, decisions: Iterable[Decision], run_id: str,
                     updated: Mapping[str, Action] | None = None) -> set[str]:
     """Store each final decision and the surviving tasks that actions joined; return
-    the ids this run emitted."""
+    the ids emitted. Every decision is of an action new to the ledger or of one
+    deferred in it, read in this transaction, so each is written."""
+    decisions = list(decisions)
     rows = (
         (*action_row(d.record, run_id), d.status, d.reason, d.day.isoformat(),
          d.deferred_to.isoformat() if d.deferred_to else None, d.merged_into, run_id)
         for d in decisions
     )
     conn.executemany(_UPSERT, rows)
-    conn.executemany(_REWRITE, ((_record_json(r, run_id), r["due_by"], r["action_id"])
-                                for r in (updated or {}).values()))
-    found = conn.execute(
-        "SELECT action_id FROM actions WHERE decided_run = ? AND status = ?",
-        (run_id, EMITTED),
-    )
-    return {r[0] for r in found}
+    if updated:
+        conn.executemany(_REWRITE, ((_record_json(r, run_id), r["due_by"], r["action_id"])
+                                    for r in updated.values()))
+    return {d.action_id for d in decisions if d.status == EMITTED}
 
 
 def _record_json(record: Action, run_id: str) -> object:
