@@ -124,7 +124,7 @@ def test_a_day_event_by_event_equals_the_nightly_run(
 NORTH = """kind: override
 target: {region: north}
 policies:
-  big-purchase-call: {params: {threshold: 1500, due_days: 3d}}
+  big-purchase-call: {params: {threshold: 1500, due_days: 3d, keep_days: 12d}}
   cumulative-thanks: {params: {threshold: 9000}}
   vip-tiers: {params: {silver_points: 4000}}
 """
@@ -148,6 +148,11 @@ def test_overrides_and_stores_agree_too(tmp_path_factory: Any,
     (policies / "overrides").mkdir()
     (policies / "overrides" / "north.yaml").write_text(NORTH)
     (policies / "overrides" / "s2.yaml").write_text(STORE)
+    call = policies / "big-purchase-call.yaml"  # a validity of its own, per scope
+    call.write_text(call.read_text().replace("      due_by: params.due_days\n", (
+        "      due_by: params.due_days\n      valid_until: params.keep_days\n")).replace(
+        "params:\n", "params:\n  keep_days: {type: duration, default: 10d, overridable: true,"
+        " description: How long the call stays worth making.}\n", 1))
     plan = compile_paths([policies])
     customers, receipts = history
     day = data.draw(st.sampled_from(DAYS))
