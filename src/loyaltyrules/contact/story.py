@@ -19,7 +19,8 @@ from typing import Any
 
 import duckdb
 
-from ..ledger import known_in
+from ..ledger import SCHEMA_VERSION, known_in
+from ..statefile import check_state
 from .apply import LABELS, apply_range, rules_for
 from .decide import Action
 from .history import History
@@ -37,6 +38,7 @@ def _read_only(state: Path | None) -> Iterator[sqlite3.Connection | None]:
     if state is None or not state.is_file():
         yield None
         return
+    check_state(state, SCHEMA_VERSION)  # not a state file: refused (statefile.UnusableState)
     conn = sqlite3.connect(f"{state.resolve().as_uri()}?mode=ro", uri=True)
     try:
         found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
