@@ -105,8 +105,10 @@ def check_windows(doc: YamlDocument) -> Iterator[Diagnostic]:
         window = action.get("window") or {}
         start = window_days(doc, window.get("not_before", "0d"))
         due = window_days(doc, window.get("due_by", "0d"))
+        valid = window.get("valid_until")
+        until = window_days(doc, valid) if valid not in (None, "never") else None
         path = ("actions", i, "window", "due_by")
-        for bound, days in (("not_before", start), ("due_by", due)):
+        for bound, days in (("not_before", start), ("due_by", due), ("valid_until", until)):
             problem = window_problem(days) if days is not None else None
             if problem:
                 yield Diagnostic("policy.window-too-long", f"actions[{i}].window.{bound}: "
@@ -121,8 +123,6 @@ def check_windows(doc: YamlDocument) -> Iterator[Diagnostic]:
                              f"actions[{i}].window: due_by ({due}d) is before not_before "
                              f"({start}d)", doc.location(path),
                              "due_by must be on or after not_before")
-        valid = window.get("valid_until")
-        until = window_days(doc, valid) if valid not in (None, "never") else None
         if until is not None and due is not None and until < due:
             yield Diagnostic("policy.window-valid-until-early",
                              f"actions[{i}].window: valid_until ({until}d) is before due_by "
