@@ -47,8 +47,9 @@ def test_a_year_of_catch_up_then_the_next_night(example_store: Path, tmp_path: P
     state = tmp_path / "state.sqlite"
     year = _run(example_store, state, tmp_path / "year", "--as-of", YEAR_BEFORE,
                 "--through", LAST)
-    # what the host receives from the catch-up: nothing past its day
-    received = _lines(tmp_path / "year" / f"actions-{LAST}.jsonl")
+    # what the host receives from the catch-up (a file per date): nothing past its day
+    received = [a for day in sorted((tmp_path / "year").glob("actions-*.jsonl"))
+                for a in _lines(day)]
     assert received and len(received) == year["contact"]["emitted"]
     greetings = [a for a in received if a["policy"] == "birthday-greeting"]
     assert all(a["as_of"] == LAST for a in greetings)
