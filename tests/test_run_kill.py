@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -30,6 +31,7 @@ import pytest
 from loyaltyrules.crashpoints import ENV, POINTS
 from loyaltyrules.examples import example_data_dir
 
+from _paths import PACK
 from _received import (
     Received,
     assert_same_as_reference,
@@ -49,7 +51,22 @@ KILLS = 12
 def _command(store: Path, state: Path, out: Path, start: dt.date, end: dt.date) -> list[str]:
     return [sys.executable, "-m", "loyaltyrules", "run", "--as-of", start.isoformat(),
             "--through", end.isoformat(), "--data", str(store), "--state", str(state),
-            "--out", str(out), "-q"]
+            "--policies", str(_lasting(store)), "--out", str(out), "-q"]
+
+
+def _lasting(store: Path) -> Path:
+    """Beside the store, the pack with every action worth doing for ever: a catch-up
+    then delivers all it decides (docs/contact-rules.md, Time-bound actions), so the
+    kills land among many actions, not only the few still valid on the last date."""
+    pack = store.parent / "lasting-policies"
+    if not pack.exists():
+        shutil.copytree(PACK, pack)
+        for path in pack.glob("*.yaml"):
+            path.write_text(re.sub(r"^( +)due_by: (.+)\n(?!\1valid_until)",
+                                   r"\1due_by: \2\n\1valid_until: never\n",
+                                   path.read_text(encoding="utf-8"), flags=re.M),
+                            encoding="utf-8")
+    return pack
 
 
 def _run(store: Path, state: Path, out: Path, start: dt.date = START, end: dt.date = END,
