@@ -32,10 +32,15 @@ __all__ = [
     "Action",
     "ActionType",
     "Assignee",
+    "CalendarMatch",
+    "ComplaintTrigger",
     "CrossingTrigger",
+    "EventTrigger",
     "Effective",
     "Fallback",
     "FirstPurchaseTrigger",
+    "Invitation",
+    "NthWeekday",
     "OverrideFile",
     "OverrideTarget",
     "ParamSpec",
@@ -64,13 +69,15 @@ __all__ = [
 ID_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 DURATION_PATTERN = r"^-?[0-9]+d$"
-WINDOW_PATTERN = r"^(?:-?[0-9]+d|params\.[a-z][a-z0-9_]*)$"
+HOURS_PATTERN = r"^-?[0-9]+h$"
+WINDOW_PATTERN = r"^(?:-?[0-9]+[dh]|params\.[a-z][a-z0-9_]*)$"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 MONTH_DAY_PATTERN = (
     r"^(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
     r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31|02-29)$"
 )
 LOCALE_PATTERN = r"^[a-z]{2}(-[A-Z]{2})?$"
+DAY_OF_MONTH_PATTERN = r"^day (?:[1-9]|[12][0-9]|3[01])$"
 
 
 def _real_date(text: str) -> str:
@@ -93,10 +100,11 @@ Number: TypeAlias = int | Decimal
 Scalar: TypeAlias = int | Decimal | str | bool
 
 ActionType = Literal[
-    "call", "sms", "email", "letter", "visit", "gift", "tier_change", "discount", "task"
+    "call", "sms", "email", "letter", "visit", "gift", "tier_change", "discount", "task",
+    "invitation",
 ]
 Role = Literal["store_staff", "store_manager", "regional_sales", "hq_service"]
-ParamType = Literal["int", "decimal", "string", "bool", "duration", "date"]
+ParamType = Literal["int", "decimal", "string", "bool", "duration", "hours", "date"]
 RunningMetric = Literal[
     "customer.lifetime_spend",
     "customer.spend_this_year",
@@ -190,22 +198,99 @@ class TierLadderTrigger(_Model):
     tiers: list[Tier] = Field(min_length=1)
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+Names = Annotated[list[NonEmpty], Field(min_length=1)]
+
+
+class NthWeekday(_Model):
+    """The n-th weekday of a month: `{month: 5, weekday: sunday, nth: 2}` (yearly) or
+    `{weekday: saturday, nth: 1}` (monthly); `nth: -1` is the month's last one."""
+
+    month: int | None = Field(default=None, ge=1, le=12)
+    weekday: Weekday
+    nth: Literal[1, 2, 3, 4, -1]
+
+
+class CalendarMatch(_Model):
+    """Which rows of the `calendar` table a schedule fires on (kind and/or name)."""
+
+    kind: NonEmpty | Names | None = None
+    name: NonEmpty | Names | None = None
+
+    @model_validator(mode="after")
+    def _kind_or_name(self) -> CalendarMatch:
+        if self.kind is None and self.name is None:
+            raise ValueError("calendar needs 'kind' or 'name' (or both)")
+        return self
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return _names(self.kind)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return _names(self.name)
+
+
+def _names(value: str | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 class ScheduleTrigger(_Model):
+    """Calendar dates: every day, a yearly date (`on: "MM-DD"` or the n-th weekday of
+    a month), a monthly day (`on: day 1` or an n-th weekday), the first day of each
+    quarter, or the dates of the `calendar` table."""
+
     kind: Literal["schedule"]
-    every: Literal["day", "year"]
-    on: MonthDay | None = None
+    every: Literal["day", "month", "quarter", "year", "calendar"]
+    on: MonthDay | NthWeekday | Annotated[str, StringConstraints(
+        pattern=DAY_OF_MONTH_PATTERN)] | None = None
+    calendar: CalendarMatch | None = None
 
     @model_validator(mode="after")
     def _on_matches_every(self) -> ScheduleTrigger:
-        if self.every == "year" and self.on is None:
-            raise ValueError("'every: year' needs 'on' (MM-DD)")
-        if self.every == "day" and self.on is not None:
-            raise ValueError("'on' is only allowed with 'every: year'")
+        for problem in schedule_problems(self.every, self.on, self.calendar):
+            raise ValueError(problem)
         return self
 
 
+def schedule_problems(every: str, on: object, calendar: object) -> list[str]:
+    """Which `on` and `calendar` each `every` takes (the schema says the same)."""
+    problems = []
+    month_day = isinstance(on, str) and not on.startswith("day ")
+    nth = isinstance(on, NthWeekday)
+    if every == "year" and not (month_day or (nth and on.month is not None)):  # type: ignore[union-attr]
+        problems.append("'every: year' needs 'on': MM-DD or {month, weekday, nth}")
+    if every == "month" and not ((isinstance(on, str) and on.startswith("day "))
+                                 or (nth and on.month is None)):  # type: ignore[union-attr]
+        problems.append("'every: month' needs 'on': 'day N' or {weekday, nth}")
+    if every in ("day", "quarter", "calendar") and on is not None:
+        problems.append(f"'on' is not allowed with 'every: {every}'")
+    if (every == "calendar") != (calendar is not None):
+        problems.append("'calendar' goes with 'every: calendar', and only there")
+    return problems
+
+
+class ComplaintTrigger(_Model):
+    kind: Literal["complaint"]
+
+
+class EventTrigger(_Model):
+    """A host event of the `events` table, by its kind (email, inquiry, visit, rsvp)."""
+
+    kind: Literal["event"]
+    event: NonEmpty | Names
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return _names(self.event)
+
+
 Trigger = Annotated[
-    PurchaseTrigger | FirstPurchaseTrigger | CrossingTrigger | TierLadderTrigger | ScheduleTrigger,
+    PurchaseTrigger | FirstPurchaseTrigger | CrossingTrigger | TierLadderTrigger | ScheduleTrigger
+    | ComplaintTrigger | EventTrigger,
     Field(discriminator="kind"),
 ]
 
@@ -220,6 +305,10 @@ def _is_number(value: object) -> bool:
 
 def _is_duration(value: object) -> bool:
     return isinstance(value, str) and re.search(DURATION_PATTERN, value) is not None
+
+
+def _is_hours(value: object) -> bool:
+    return isinstance(value, str) and re.search(HOURS_PATTERN, value) is not None
 
 
 def _is_date(value: object) -> bool:
@@ -239,9 +328,10 @@ _FITS: dict[str, Callable[[object], bool]] = {
     "string": lambda v: isinstance(v, str),
     "bool": lambda v: isinstance(v, bool),
     "duration": _is_duration,
+    "hours": _is_hours,
     "date": _is_date,
 }
-_BOUNDED = frozenset({"int", "decimal", "duration", "date"})
+_BOUNDED = frozenset({"int", "decimal", "duration", "hours", "date"})
 
 
 class ParamSpec(_Model):
@@ -276,10 +366,12 @@ class Assignee(_Model):
 
 
 class Window(_Model):
-    """When an action may start and when it is due, in days after the trigger date D.
+    """When an action may start and when it is due, in days after the trigger date D,
+    or in hours after the triggering timestamp ('24h').
 
-    Each end is a literal duration ('7d') or a duration parameter ('params.due_days'),
-    so that regions and stores can override due windows; see param_reference().
+    Each end is a literal ('7d', '24h') or a duration or hours parameter
+    ('params.due_days'), so that regions and stores can override due windows; see
+    param_reference().
     """
 
     not_before: WindowOffset = "0d"
@@ -291,6 +383,16 @@ class Fallback(_Model):
     type: ActionType
     when: Expression | None = None
     template: PolicyId | None = None
+
+
+class Invitation(_Model):
+    """What an invitation action invites to: the gathering's id and date (expressions),
+    and the seats per store (an int expression; at most that many invitations per
+    store, event and date, docs/policy-format.md)."""
+
+    event: Expression
+    date: Expression
+    capacity: Expression | None = None
 
 
 class Action(_Model):
@@ -306,6 +408,13 @@ class Action(_Model):
     on: Literal["upgrade", "downgrade"] | None = None
     fallback: Fallback | None = None
     params: dict[ParamName, Expression] = Field(default_factory=dict)
+    invitation: Invitation | None = None
+
+    @model_validator(mode="after")
+    def _invitation_with_type(self) -> Action:
+        if (self.type == "invitation") != (self.invitation is not None):
+            raise ValueError("'invitation' goes with 'type: invitation', and it needs one")
+        return self
 
 
 class PolicyFile(_Model):

@@ -21,6 +21,7 @@ from .validation.expressions import ParsedPolicy
 from .validation.overrides import Override, collect, resolve
 from .validation.params import as_typed
 from .validation.pipeline import ValidationResult, bundle_hash, empty_set, validate_paths
+from .validation.policies import window_unit
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class CompiledAction:
     spec: Action
     nodes: Mapping[str, CheckResult]  # "when", "fallback.when", "source", "not_before", ...
     params: tuple[tuple[str, CheckResult], ...]
+    hours: frozenset[str] = frozenset()  # window bounds in hours: "not_before", "due_by"
+
+    def in_hours(self, bound: str) -> bool:
+        return bound in self.hours
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,14 @@ def _typed_defaults(spec: PolicyFile) -> dict[str, Any]:
     return {name: as_typed(p.type, p.default) for name, p in spec.params.items()}
 
 
-def _action(index: int, spec: Action, parsed: ParsedPolicy) -> CompiledAction:
+def _hour_bounds(spec: Action, policy: PolicyFile) -> frozenset[str]:
+    data = {"params": {n: p.model_dump() for n, p in policy.params.items()}}
+    window = {"not_before": spec.window.not_before, "due_by": spec.window.due_by}
+    return frozenset(b for b, text in window.items() if window_unit(data, text) == "h")
+
+
+def _action(index: int, spec: Action, parsed: ParsedPolicy, policy: PolicyFile
+            ) -> CompiledAction:
     prefix = ("actions", index)
     nodes: dict[str, CheckResult] = {}
     params: list[tuple[str, CheckResult]] = []
@@ -95,7 +107,7 @@ def _action(index: int, spec: Action, parsed: ParsedPolicy) -> CompiledAction:
             nodes[".".join(str(p) for p in rest)] = node
     order = list(spec.params)
     params.sort(key=lambda item: order.index(item[0]))
-    return CompiledAction(index, spec, nodes, tuple(params))
+    return CompiledAction(index, spec, nodes, tuple(params), _hour_bounds(spec, policy))
 
 
 def _policy(spec: PolicyFile, source: str, parsed: ParsedPolicy,
@@ -107,7 +119,7 @@ def _policy(spec: PolicyFile, source: str, parsed: ParsedPolicy,
         ".".join(str(p) for p in path[1:]): node
         for path, node in parsed.checked.items() if path[0] == "trigger"
     }
-    actions = tuple(_action(i, a, parsed) for i, a in enumerate(spec.actions))
+    actions = tuple(_action(i, a, parsed, spec) for i, a in enumerate(spec.actions))
     mine = tuple(o for o in overrides if o.policy_id == spec.id)
     return CompiledPolicy(spec, source, conditions, trigger_nodes, actions,
                           _typed_defaults(spec), mine)

@@ -10,6 +10,7 @@ import click
 
 from ..sources import UnusableInput, open_source
 from ..validation.pipeline import ValidationResult, validate_paths
+from ..validation.calendar import calendar_names, check_calendar
 from ..validation.targets import check_targets, known_targets
 from . import settings
 from .common import default_policy_paths
@@ -25,7 +26,8 @@ MAX_SHOWN = 200
 @click.option("--data", type=click.Path(path_type=Path),
               help="Also check the overrides against this data source (a folder of table "
                    "files, a SQLite file or a loyaltyrules.toml): a region or store it does "
-                   "not know is a warning.")
+                   "not know is a warning, and so is a calendar day name it lacks; a "
+                   "calendar kind it lacks is an error.")
 def validate_command(paths: tuple[Path, ...], fmt: str, strict: bool, data: Path | None
                      ) -> None:
     """Check policy files, templates and overrides; report every problem.
@@ -65,15 +67,19 @@ def validate_command(paths: tuple[Path, ...], fmt: str, strict: bool, data: Path
 
 
 def _check_against(result: ValidationResult, data: Path) -> None:
-    """Add the warnings for override targets the data source does not know."""
+    """Add what the data source tells: override targets it does not know, calendar
+    kinds and names its calendar table lacks (when it has one)."""
     try:
         source = open_source(data)
     except UnusableInput as err:
         settings.unusable(err)
     try:
         known = known_targets(source.connection)
+        calendar = calendar_names(source.connection) if "calendar" in source.present else None
     finally:
         source.connection.close()
     overrides = [f.doc for f in result.context.of_kind("override")]
-    result.diagnostics[:] = sorted([*result.diagnostics, *check_targets(overrides, known)],
-                                   key=lambda d: d.sort_key())
+    found = [*result.diagnostics, *check_targets(overrides, known)]
+    if calendar is not None:
+        found += check_calendar([f.doc for f in result.context.of_kind("policy")], *calendar)
+    result.diagnostics[:] = sorted(found, key=lambda d: d.sort_key())

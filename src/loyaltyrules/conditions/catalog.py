@@ -57,12 +57,25 @@ CUSTOMER_METRICS: Mapping[str, Type] = {
     "last_staff_id": STRING,
 }
 TIER: Mapping[str, Type] = {"name": STRING, "previous": STRING, "discount_pct": DECIMAL}
+# Host events (DESIGN 2b): the row that fired, its business date and local hour.
+COMPLAINT: Mapping[str, Type] = {
+    "complaint_id": STRING, "store_id": STRING, "channel": STRING, "topic": STRING,
+    "severity": STRING, "date": DATE, "hour": INT,
+}
+EVENT: Mapping[str, Type] = {
+    "event_id": STRING, "kind": STRING, "store_id": STRING, "date": DATE, "hour": INT,
+}
+# The calendar row a schedule fires on (`every: calendar`; missing for other schedules).
+CALENDAR: Mapping[str, Type] = {"name": STRING, "kind": STRING}
 
 GROUPS: Mapping[str, Mapping[str, Type]] = {
     "purchase": PURCHASE,
     "customer": {**CUSTOMER_RECORD, **CUSTOMER_METRICS},
     "referrer": {**CUSTOMER_RECORD, **CUSTOMER_METRICS},
     "tier": TIER,
+    "complaint": COMPLAINT,
+    "event": EVENT,
+    "calendar": CALENDAR,
 }
 # Crossings and tier ladders fire on purchases, so purchase.* is there too.
 TRIGGER_GROUPS: Mapping[str, tuple[str, ...]] = {
@@ -70,7 +83,9 @@ TRIGGER_GROUPS: Mapping[str, tuple[str, ...]] = {
     "first_purchase": ("purchase", "customer", "referrer"),
     "crossing": ("purchase", "customer"),
     "tier_ladder": ("purchase", "customer", "tier"),
-    "schedule": ("customer",),
+    "schedule": ("customer", "calendar"),
+    "complaint": ("complaint", "customer"),
+    "event": ("event", "customer"),
 }
 TRIGGERS = tuple(TRIGGER_GROUPS)
 # Metrics a crossing trigger may watch: they only grow with each purchase.
@@ -162,6 +177,7 @@ FUNCTIONS: Mapping[str, Function] = {
         _fn("year", "year(date) -> int", ((DATE,), INT)),
         _fn("month", "month(date) -> int", ((DATE,), INT)),
         _fn("day", "day(date) -> int", ((DATE,), INT)),
+        _fn("weekday", "weekday(date) -> int", ((DATE,), INT)),
         _fn("date", 'date("YYYY-MM-DD") -> date', ((STRING,), DATE), shape="string-literal"),
         _fn("size", "size(list) -> int", ((ANY_LIST,), INT)),
         _fn("floor", "floor(decimal) -> int", ((DECIMAL,), INT)),

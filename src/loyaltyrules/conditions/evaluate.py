@@ -341,6 +341,7 @@ FUNCTIONS: Mapping[str, Callable[[PythonCompiler, Call], Fn]] = {
     "year": _unary_fn(lambda d: d.year),
     "month": _unary_fn(lambda d: d.month),
     "day": _unary_fn(lambda d: d.day),
+    "weekday": _unary_fn(lambda d: d.isoweekday()),
     "date": _date,
     "size": _size,
     "floor": _unary_fn(math.floor),

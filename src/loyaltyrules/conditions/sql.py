@@ -339,6 +339,7 @@ FUNCTIONS: Mapping[str, SqlBuilder] = {
     "year": _part(exp.Year),
     "month": _part(exp.Month),
     "day": _part(exp.Day),
+    "weekday": lambda c, node: _fn("isodow", c.compile(node.args[0])),
     "date": _date,
     "size": _size,
     "floor": _floor,

@@ -46,8 +46,10 @@ def is_numeric(t: Type) -> bool:
 
 
 def type_named(name: str) -> Type | None:
-    """The type for a param declaration's `type:` (int, decimal, ...), or None."""
-    return SCALARS.get(name)
+    """The type for a param declaration's `type:` (int, decimal, ...), or None.
+
+    An `hours` param (a window bound like 24h) reads as its number of hours, an int."""
+    return INT if name == "hours" else SCALARS.get(name)
 
 
 def unify(a: Type, b: Type) -> Type | None:

@@ -13,8 +13,24 @@ from decimal import Decimal
 from typing import Any
 
 from ..plan import CompiledAction, CompiledPolicy
+from .windows import Zones, window
 
 DAY = dt.timedelta(days=1)
+# Triggers whose key is the id of the row that fired them, named in the reason.
+ROW_IDS = {"complaint": "complaint_id", "event": "event_id"}
+
+
+def invitation(event: Any, day: Any, capacity: Any) -> dict[str, Any] | None:
+    """The record's invitation; None (no action) when its event or date is missing."""
+    if event is None or day is None:
+        return None
+    return {"event_id": str(event), "date": day.isoformat(),
+            "capacity": None if capacity is None else int(capacity)}
+
+
+def seated(seat: Any, capacity: Any) -> bool:
+    """Within the capacity (none set, or a missing one, limits nothing)."""
+    return seat is None or capacity is None or seat <= capacity
 
 
 def format_value(value: Any) -> str:
@@ -62,6 +78,22 @@ class _Layout:
     due_by: int | None
     valid_until: int | None
     params: tuple[tuple[str, int], ...]
+    invitation: tuple[int | None, int | None, int | None, int | None]  # event, date, seats
+
+    def window(self, row: Sequence[Any], day: dt.date, at: dt.datetime, zones: Zones,
+               store: str | None) -> dict[str, str]:
+        hours = self.action.in_hours
+        zone = zones.of(store) if self.action.hours else None
+        return window(day, at, (_value(row, self.not_before), hours("not_before")),
+                      (_value(row, self.due_by), hours("due_by")), zone)
+
+    def invited(self, row: Sequence[Any]) -> tuple[bool, dict[str, Any] | None]:
+        """(whether the action goes out, its invitation) for invitation actions."""
+        if self.action.spec.invitation is None:
+            return True, None
+        event, day, capacity, seat = (_value(row, i) for i in self.invitation)
+        found = invitation(event, day, capacity)
+        return found is not None and seated(seat, capacity), found
 
     def channel(self, row: Sequence[Any]) -> tuple[str, str | None]:
         """The action type and template, switched to the fallback when its test holds."""
@@ -79,12 +111,13 @@ class _Layout:
         return {"role": spec.role, "id": staff}
 
 
+def _value(row: Sequence[Any], index: int | None) -> Any:
+    return row[index] if index is not None else None
+
+
 def _days(row: Sequence[Any], index: int | None) -> dt.timedelta:
-    return (
-        dt.timedelta(days=int(row[index]))
-        if index is not None and row[index] is not None
-        else dt.timedelta(0)
-    )
+    value = _value(row, index)
+    return dt.timedelta(days=int(value)) if value is not None else dt.timedelta(0)
 
 
 class Assembler:
@@ -98,13 +131,17 @@ class Assembler:
         columns: Sequence[str],
         reason_paths: Sequence[str],
         bundle: str,
+        zones: Zones | None = None,
     ) -> None:
         at = {name: i for i, name in enumerate(columns)}
         self.policy, self.event, self.bundle = policy, event, bundle
+        self.zones = zones or Zones()
         self.base = [
             at[n]
-            for n in ("customer_id", "as_of", "store_id", "region", "lr_referrer", "lr_purchase")
+            for n in ("customer_id", "as_of", "store_id", "region", "lr_referrer", "lr_purchase",
+                      "lr_key", "lr_at")
         ]
+        self.row_id = ROW_IDS.get(event)
         self.reason = [(p, at[f"v.{p}"]) for p in reason_paths]
         self.layouts = [self._layout(a, at) for a in actions]
 
@@ -121,13 +158,18 @@ class Assembler:
             at.get(prefix + "window.due_by"),
             at.get(prefix + "window.valid_until"),
             tuple((name, at[f"{prefix}params.{name}"]) for name, _c in action.params),
+            tuple(at.get(f"{prefix}{n}") for n in ("invitation.event", "invitation.date",
+                                                     "invitation.capacity", "seat")),
         )
 
     def __call__(self, row: Sequence[Any]) -> Iterator[dict[str, Any]]:
-        customer, as_of, store, region, referrer, purchase = (row[i] for i in self.base)
+        customer, as_of, store, region, referrer, purchase, key, moment = (
+            row[i] for i in self.base)
         reason: dict[str, Any] = {"trigger": self.event}
         if purchase is not None:
             reason["purchase_id"] = purchase
+        if self.row_id is not None:
+            reason[self.row_id] = key
         reason["values"] = {path: format_value(row[i]) for path, i in self.reason}
         for layout in self.layouts:
             spec = layout.action.spec
@@ -136,8 +178,11 @@ class Assembler:
             recipient = referrer if spec.recipient == "referrer" else customer
             if recipient is None:
                 continue
+            goes, invited = layout.invited(row)
+            if not goes:
+                continue
             kind, template = layout.channel(row)
-            due_by = (as_of + _days(row, layout.due_by)).isoformat()
+            fields = layout.window(row, as_of, moment, self.zones, store)
             yield {
                 "action_id": row[layout.id],
                 "policy": self.policy.id,
@@ -148,13 +193,13 @@ class Assembler:
                 "store_id": store,
                 "region": region,
                 "assignee": layout.assignee(row),
-                "not_before": (as_of + _days(row, layout.not_before)).isoformat(),
-                "due_by": due_by,
-                "valid_until": valid_until(spec.window.valid_until, due_by,
+                **fields,
+                "valid_until": valid_until(spec.window.valid_until, fields["due_by"],
                                            as_of + _days(row, layout.valid_until)),
                 "as_of": as_of.isoformat(),
                 "priority": spec.priority,
                 "template": template or self.policy.id,
                 "params": {name: json_value(row[i]) for name, i in layout.params},
+                **({"invitation": invited} if invited is not None else {}),
                 "reason": reason,
             }

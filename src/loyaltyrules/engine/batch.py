@@ -24,9 +24,20 @@ from .compile import PolicyQuery, _Compiler, build_query
 from .contexts import build_contexts, build_customers
 from .history import build_history
 from .ladder import build_ladder
-from .triggers import Candidates, crossing, purchase, schedule, scope, tier_ladder
+from .occasions import MOMENTS
+from .triggers import Candidates, crossing, host, purchase, schedule, scope, tier_ladder
+from .windows import Zones
 
 EMPTY_STORES = "CREATE TABLE IF NOT EXISTS stores (store_id VARCHAR, region VARCHAR)"
+# Optional tables a connection made by hand may lack (a source always has them).
+EMPTY_OCCASIONS = (
+    "CREATE TABLE IF NOT EXISTS calendar (date DATE, name VARCHAR, kind VARCHAR, region VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS complaints (complaint_id VARCHAR, customer_id VARCHAR, "
+    "store_id VARCHAR, received_at TIMESTAMP, channel VARCHAR, topic VARCHAR, "
+    "severity VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS events (event_id VARCHAR, kind VARCHAR, customer_id VARCHAR, "
+    "store_id VARCHAR, occurred_at TIMESTAMP, attributes VARCHAR)",
+)
 
 
 def _crossing(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candidates]:
@@ -40,6 +51,8 @@ CANDIDATES: dict[str, Callable[[CompiledPolicy, dt.date, dt.date], list[Candidat
     "crossing": _crossing,
     "tier_ladder": tier_ladder,
     "schedule": schedule,
+    "complaint": host,
+    "event": host,
 }
 
 
@@ -58,6 +71,8 @@ def prepare(
     the range (a yearly schedule, or a daily one not pinned to dates, reaches all).
     """
     con.execute(EMPTY_STORES)
+    for statement in EMPTY_OCCASIONS:
+        con.execute(statement)
     build_ladder(con, plan)
     build_customers(con)
     scopes = [scope(policy, start, end) for policy in plan.policies]
@@ -73,7 +88,17 @@ def prepare(
             + union.subquery("reached").sql("duckdb")
         )
     build_history(con, end, whole=whole)
+    con.execute(MOMENTS)
     build_contexts(con)
+
+
+def store_zones(con: duckdb.DuckDBPyConnection, default: str | None = None) -> Zones:
+    """The stores' time zones (stores.timezone, else `default`, the source's)."""
+    columns = {r[0] for r in con.execute("DESCRIBE stores").fetchall()}
+    if "timezone" not in columns:
+        return Zones({}, default)
+    rows = con.execute("SELECT store_id, timezone FROM stores").fetchall()
+    return Zones(dict(rows), default)
 
 
 def queries(plan: Plan, start: dt.date, end: dt.date) -> list[PolicyQuery]:
@@ -98,17 +123,23 @@ def fetch_rows(
 
 
 def evaluate(
-    con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.date
+    con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.date,
+    timezone: str | None = None
 ) -> Evaluation:
-    """Candidate actions of every date from start to end, ordered by date."""
+    """Candidate actions of every date from start to end, ordered by date.
+
+    `timezone` is the source's: the zone of stores whose own is not known, for
+    windows in hours."""
     prepare(con, plan, start, end)
+    zones = store_zones(con, timezone)
     result = Evaluation()
     with collector_paused():  # the records are acyclic: see engine/bulk.py
         for query in queries(plan, start, end):
             names, rows = fetch_rows(con, query)
             cand = query.candidates
             assemble = Assembler(
-                query.policy, cand.actions, cand.event, names, query.reason_paths, plan.bundle
+                query.policy, cand.actions, cand.event, names, query.reason_paths, plan.bundle,
+                zones
             )
             before = len(result.actions)
             for row in rows:

@@ -20,7 +20,7 @@ from ..conditions.catalog import RANK_PREFIX
 from ..conditions.checker import CheckResult
 from ..conditions.sql import sql_value, to_sql
 from ..conditions.types import DATE
-from ..plan import CompiledPolicy
+from ..plan import CompiledAction, CompiledPolicy
 from .ids import action_id_sql
 from .scope import column, enabled, in_scope, param_resolver
 from .triggers import Candidates, rank_keys
@@ -131,9 +131,16 @@ def _all_hold(c: _Compiler, policy: CompiledPolicy) -> exp.Expr:
                         expressions=[exp.false()])
 
 
+# Triggers whose rows are not receipts: no purchase_id, and a moment of their own.
+NOT_RECEIPTS = ("schedule", "downgrade", "complaint", "event")
+DAY_STARTS = ("schedule", "downgrade")  # windows in hours count from midnight of D
+
+
 def _base_columns(cand: Candidates) -> list[exp.Expr]:
-    purchase_driven = cand.event != "schedule" and cand.event != "downgrade"
+    purchase_driven = cand.event not in NOT_RECEIPTS
     trigger_purchase = column("purchase.purchase_id") if purchase_driven else exp.Null()
+    moment = (exp.cast(column("as_of"), "TIMESTAMP") if cand.event in DAY_STARTS
+              else column("lr_at"))
     columns = [
         _alias(column("customer_id"), "customer_id"),
         _alias(column("as_of"), "as_of"),
@@ -142,6 +149,7 @@ def _base_columns(cand: Candidates) -> list[exp.Expr]:
         _alias(column("lr_key"), "lr_key"),
         _alias(column("customer.referred_by"), "lr_referrer"),
         _alias(trigger_purchase, "lr_purchase"),
+        _alias(moment, "lr_at"),
     ]
     return columns
 
@@ -165,7 +173,22 @@ def _action_columns(c: _Compiler, cand: Candidates) -> list[exp.Expr]:
             columns.append(_alias(c.sql(checked, condition=is_test), f"{prefix}.{name}"))
         for name, checked in action.params:
             columns.append(_alias(c.sql(checked), f"{prefix}.params.{name}"))
+        if "invitation.capacity" in action.nodes:
+            columns.append(_alias(_seat(c, action), f"{prefix}.seat"))
     return columns
+
+
+def _seat(c: _Compiler, action: CompiledAction) -> exp.Expr:
+    """The customer's place among those invited to one event by one store on one date:
+    the highest lifetime spend first (ties: customer id). The invitation goes out when
+    the place is within the capacity (docs/policy-format.md, Invitations)."""
+    partition = [column("scope_store"), c.sql(action.nodes["invitation.event"]), column("as_of")]
+    if "when" in action.nodes:
+        partition.append(c.sql(action.nodes["when"], condition=True))
+    order = [exp.Ordered(this=column("customer.lifetime_spend"), desc=True),
+             exp.Ordered(this=column("customer_id"))]
+    return exp.Window(this=exp.func("row_number"), partition_by=partition,
+                      order=exp.Order(expressions=order))
 
 
 def build_query(

@@ -119,6 +119,7 @@ PURCHASE_CONTEXT = f"""
 CREATE OR REPLACE TEMP VIEW {{view}} AS
 SELECT
     e.customer_id, e.purchase_date AS as_of, e.seq, e.year, e.purchase_id AS trigger_purchase,
+    e.purchased_at AS lr_at,
     e.year_max_points AS year_max_points,
     coalesce(ly.max_points, 0) AS last_year_max_points,
     coalesce(l2.max_points, 0) AS year_before_max_points,

@@ -37,6 +37,7 @@ EVENTS = """
 CREATE OR REPLACE TEMP TABLE lr_events AS
 WITH ordered AS (
     SELECT p.purchase_id, p.customer_id, p.store_id, p.staff_id, p.purchase_date, p.amount,
+           p.purchased_at,
            year(p.purchase_date) AS year,
            row_number() OVER w AS seq,
            sum(p.amount) OVER w AS lifetime_spend,
@@ -64,7 +65,8 @@ yearly AS (
     FROM ordered
     WINDOW wy AS (PARTITION BY customer_id, year ORDER BY seq ROWS UNBOUNDED PRECEDING)
 )
-SELECT purchase_id, customer_id, store_id, staff_id, purchase_date, amount, year, seq,
+SELECT purchase_id, customer_id, store_id, staff_id, purchase_date, purchased_at, amount,
+       year, seq,
        lifetime_spend,
        lifetime_spend - year_base AS spend_this_year,
        first_purchase_date, last_positive_purchase_date,

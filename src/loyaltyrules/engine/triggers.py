@@ -25,8 +25,18 @@ from ..conditions import ast, fact_paths
 from ..conditions.checker import CheckResult
 from ..conditions.sql import sql_value
 from ..conditions.types import DATE
+from ..model import ScheduleTrigger
 from ..plan import CompiledAction, CompiledPolicy
 from .contexts import FULL, LEAN, RECEIPT_EXTRAS, schedule_context
+from .dates import dates_in, is_date_rule
+from .occasions import (
+    NO_CALENDAR,
+    calendar_context,
+    calendar_days_sql,
+    host_context,
+    host_scope_sql,
+    rule_dates_sql,
+)
 from .scope import column, possible_values
 
 
@@ -174,9 +184,16 @@ def tier_ladder(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Ca
     return found
 
 
-def _schedule(candidates: exp.Query) -> exp.Query:
-    """The schedule context over candidate rows, materialised once (read twice)."""
-    tree = sqlglot.parse_one(schedule_context("lr_candidates"), dialect="duckdb")
+def _schedule(candidates: exp.Query, around: str | None = None,
+              values: Mapping[str, exp.Expr] | None = None) -> exp.Query:
+    """The schedule context over candidate rows, materialised once (read twice).
+
+    `around` wraps the context (`{context}` is its place): the calendar's entries, or
+    the calendar facts left missing."""
+    text = schedule_context("lr_candidates")
+    if around is not None:
+        text = around.replace("{context}", text)
+    tree = exp.replace_placeholders(sqlglot.parse_one(text, dialect="duckdb"), **(values or {}))
     assert isinstance(tree, exp.Select)
     return tree.with_("lr_candidates", as_=candidates, materialized=True)
 
@@ -247,19 +264,37 @@ def schedule(
     policy: CompiledPolicy, start: dt.date, end: dt.date, *, anchored: bool = True
 ) -> list[Candidates]:
     trigger = policy.spec.trigger
+    assert isinstance(trigger, ScheduleTrigger)
     span = _range(start, end)
     dates = {"lr_dates": _sql(_DATES, **span)}
-    if trigger.every == "year":  # type: ignore[union-attr]
-        month, day = (int(p) for p in trigger.on.split("-"))  # type: ignore[union-attr]
+    key = _as_text(column("as_of"))
+    if trigger.every == "year" and isinstance(trigger.on, str):
+        month, day = (int(p) for p in trigger.on.split("-"))
         candidates = _sql(
             _YEARLY, dates, month=exp.Literal.number(month), day=exp.Literal.number(day)
         )
         key = _as_text(exp.func("year", column("as_of")))
+    elif is_date_rule(trigger):  # monthly, quarterly, the n-th weekday of a month
+        rule = {"lr_dates": _sql(rule_dates_sql(trigger, start, end))}
+        candidates = _sql(_DAILY, rule)
+        if trigger.every == "year":
+            key = _as_text(exp.func("year", column("as_of")))
+    elif trigger.every == "calendar":
+        days = {"lr_dates": _sql(f"SELECT DISTINCT as_of FROM ({calendar_days_sql(trigger)})",
+                                 **span)}
+        context = _schedule(_sql(_DAILY, days), calendar_context(trigger, "{context}"), span)
+        key = _as_text(column("as_of"), column("calendar.name"))
+        return [Candidates(context, key, policy.actions, "schedule")]
     else:
         pinned = _anchored(policy, span) if anchored else None
         candidates = pinned or _sql(_DAILY, dates)
-        key = _as_text(column("as_of"))
-    return [Candidates(_schedule(candidates), key, policy.actions, "schedule")]
+    return [Candidates(_schedule(candidates, NO_CALENDAR), key, policy.actions, "schedule")]
+
+
+def host(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candidates]:
+    """A complaint or host event: one candidate per row dated in the range."""
+    relation = _sql(host_context(policy.kind, policy), **_range(start, end))
+    return [Candidates(relation, _as_text(column("lr_ref")), policy.actions, policy.kind)]
 
 
 def _anchored(
@@ -365,26 +400,20 @@ def scope(policy: CompiledPolicy, start: dt.date, end: dt.date) -> exp.Query | N
         return _sql(_BUYERS, **span)
     if policy.kind == "tier_ladder":
         return exp.union(_sql(_BUYERS, **span), _sql(_LAST_TWO_YEARS, **span), distinct=False)
-    if policy.spec.trigger.every == "year":  # type: ignore[union-attr]
-        on = str(policy.spec.trigger.on)  # type: ignore[union-attr]
-        return None if _occurs(on, start, end) else _sql("SELECT NULL AS customer_id WHERE false")
+    if policy.kind in ("complaint", "event"):
+        return _sql(host_scope_sql(policy.kind), **span)
+    trigger = policy.spec.trigger
+    assert isinstance(trigger, ScheduleTrigger)
+    if is_date_rule(trigger):
+        return None if dates_in(trigger, start, end) else _sql(_NOBODY)
+    if trigger.every == "calendar":  # everyone, when a matching calendar day is in range
+        return _sql(f"SELECT customer_id FROM customers WHERE EXISTS "
+                    f"(SELECT 1 FROM ({calendar_days_sql(trigger)}))", **span)
     pinned = _anchored(policy, span, loose=True)
     return None if pinned is None else exp.select("customer_id").from_(pinned.subquery("pinned"))
 
 
-def _occurs(month_day: str, start: dt.date, end: dt.date) -> bool:
-    """Whether a yearly MM-DD date falls in the range (29 Feb: 28 Feb in other years)."""
-    month, day = (int(p) for p in month_day.split("-"))
-    for year in range(start.year, end.year + 1):
-        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-        when = (
-            dt.date(year, 2, 28)
-            if (month, day) == (2, 29) and not leap
-            else dt.date(year, month, day)
-        )
-        if start <= when <= end:
-            return True
-    return False
+_NOBODY = "SELECT NULL AS customer_id WHERE false"
 
 
 def reads_rank(policy: CompiledPolicy) -> bool:
@@ -411,4 +440,4 @@ def _all_checked(policy: CompiledPolicy) -> Iterator[CheckResult]:
         yield from (c for _n, c in action.params)
 
 
-__all__ = ["Candidates", "crossing", "purchase", "rank_keys", "schedule", "tier_ladder"]
+__all__ = ["Candidates", "crossing", "host", "purchase", "rank_keys", "schedule", "tier_ladder"]

@@ -8,6 +8,7 @@ in the YAML file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,10 +17,13 @@ from ..conditions import ast
 from ..conditions.catalog import Env, env_for
 from ..conditions.checker import CheckResult, check
 from ..conditions.errors import ExprError
-from ..conditions.types import BOOL, DECIMAL, DURATION, INT, STRING, Type, type_named
+from ..conditions.types import BOOL, DATE, DECIMAL, DURATION, INT, STRING, Type, type_named
 from ..conditions.unreachable import find_unreachable
 from ..diagnostics import Diagnostic, Severity
 from ..yamlsource import PathKey, YamlDocument
+from .policies import window_unit
+
+HOURS_LITERAL = re.compile(r"-?[0-9]+h")
 
 # What each place needs: a type, or None for "any type".
 Want = Type | None
@@ -52,9 +56,16 @@ def expression_sites(data: dict[str, Any]) -> Iterator[tuple[PathKey, Want]]:
         if action["assignee"].get("source") is not None:
             yield (*base, "assignee", "source"), STRING
         window = action.get("window") or {}
-        for bound in ("not_before", "due_by", "valid_until"):
-            if window.get(bound) not in (None, "never"):
-                yield (*base, "window", bound), DURATION
+        for bound in ("not_before", "due_by"):
+            if bound in window:  # hours are an int count of hours (`24h` reads as 24)
+                hours = window_unit(data, window[bound]) == "h"
+                yield (*base, "window", bound), INT if hours else DURATION
+        if window.get("valid_until") not in (None, "never"):
+            yield (*base, "window", "valid_until"), DURATION
+        invitation = action.get("invitation") or {}
+        for name, want in (("event", STRING), ("date", DATE), ("capacity", INT)):
+            if name in invitation:
+                yield (*base, "invitation", name), want
         for name in action.get("params") or {}:
             yield (*base, "params", name), None
 
@@ -83,6 +94,8 @@ def check_expressions(doc: YamlDocument) -> tuple[ParsedPolicy, list[Diagnostic]
     used: set[str] = set()
     for path, want in expression_sites(doc.data):
         text = _get(doc.data, path)
+        if path[-2:-1] == ("window",) and HOURS_LITERAL.fullmatch(text):
+            text = text[:-1]  # `24h` is the int 24 (hours); offsets stay those of the file
         result, errors = _check_one(text, env, want)
         problems.extend(_located(doc, path, e) for e in errors)
         node = result.node

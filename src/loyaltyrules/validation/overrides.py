@@ -83,7 +83,8 @@ def _check_change(doc: YamlDocument, policy_id: str, change: dict[str, Any],
             continue
         problem = check_value(spec, value)
         if problem is None and name in window_params(hq.data):
-            problem = window_problem(as_typed("duration", value) or 0)
+            hours = as_typed(spec["type"], value) or 0
+            problem = window_problem(hours if spec["type"] == "hours" else hours * 24)
         if problem:
             wrong_type = as_typed(spec["type"], value) is None
             code = "override.type" if wrong_type else "override.out-of-bounds"

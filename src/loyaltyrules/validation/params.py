@@ -17,6 +17,9 @@ from typing import Any
 from ..conditions.values import DURATION_DAYS, INT_MAX, INT_MIN, decimal_fits
 
 _DURATION = re.compile(r"^-?[0-9]+d$")
+_HOURS = re.compile(r"^-?[0-9]+h$")
+# Hours are window bounds (at most ten years either way, as windows in days).
+HOURS_LIMIT = 3650 * 24
 
 
 def as_typed(kind: str, value: Any) -> Any | None:
@@ -52,6 +55,13 @@ def _duration(value: Any) -> int | None:
     return None
 
 
+def _hours(value: Any) -> int | None:
+    """Hours are whole hours, written `24h`; expressions read them as an int."""
+    if isinstance(value, str) and _HOURS.match(value):
+        return int(value[:-1])
+    return None
+
+
 def _date(value: Any) -> dt.date | None:
     if not isinstance(value, str):
         return None
@@ -67,21 +77,24 @@ _CONVERTERS = {
     "string": _string,
     "bool": _bool,
     "duration": _duration,
+    "hours": _hours,
     "date": _date,
 }
 
-ORDERED_KINDS = ("int", "decimal", "duration", "date")
+ORDERED_KINDS = ("int", "decimal", "duration", "hours", "date")
 
 # What each type can hold, for the messages; the tests are the functions below.
 RANGES = {
     "int": f"{INT_MIN} to {INT_MAX} (64 bits)",
     "decimal": "below 10^15 in size, with at most 3 decimal places",
     "duration": f"-{DURATION_DAYS}d to {DURATION_DAYS}d",
+    "hours": f"-{HOURS_LIMIT}h to {HOURS_LIMIT}h",
 }
 _FITS: dict[str, Callable[[Any], bool]] = {
     "int": lambda v: INT_MIN <= v <= INT_MAX,
     "decimal": decimal_fits,
     "duration": lambda v: -DURATION_DAYS <= v <= DURATION_DAYS,
+    "hours": lambda v: -HOURS_LIMIT <= v <= HOURS_LIMIT,
 }
 
 
@@ -90,12 +103,16 @@ def range_problem(kind: str, typed: Any) -> str | None:
     fits = _FITS.get(kind)
     if fits is None or fits(typed):
         return None
-    shown = f"{typed}d" if kind == "duration" else str(typed)
+    shown = f"{typed}{UNITS[kind]}" if kind in UNITS else str(typed)
     return f"{shown} is out of range: {kind} values are {RANGES[kind]}"
 
 
+UNITS = {"duration": "d", "hours": "h"}
+
+
 def describe(kind: str) -> str:
-    return {"duration": "a duration like 7d", "date": "a date YYYY-MM-DD"}.get(kind, f"a {kind}")
+    return {"duration": "a duration like 7d", "hours": "a number of hours like 24h",
+            "date": "a date YYYY-MM-DD"}.get(kind, f"a {kind}")
 
 
 def check_value(spec: dict[str, Any], value: Any) -> str | None:

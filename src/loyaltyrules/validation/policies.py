@@ -74,16 +74,28 @@ def check_effective(doc: YamlDocument) -> Iterator[Diagnostic]:
                          "until must be on or after from (both ends are inclusive)")
 
 
-def window_days(doc: YamlDocument, value: str) -> int | None:
-    """A window bound in days: a literal like `7d`, or a param's default."""
+def window_unit(data: dict[str, Any], value: str) -> str:
+    """"h" for a bound in hours (`24h`, or an `hours` param), else "d" (days)."""
+    if value.startswith("params."):
+        spec = (data.get("params") or {}).get(value.removeprefix("params.")) or {}
+        return "h" if spec.get("type") == "hours" else "d"
+    return "h" if value.endswith("h") else "d"
+
+
+def window_hours(doc: YamlDocument, value: str) -> int | None:
+    """A window bound in hours: a literal like `7d` or `24h`, or a param's default."""
+    unit = window_unit(doc.data, value)
+    kind = "hours" if unit == "h" else "duration"
     if value.startswith("params."):
         spec = (doc.data.get("params") or {}).get(value.removeprefix("params."))
         if not spec or check_value(spec, spec.get("default")):
             return None  # no such param, or a bad default (reported as such)
-        days = as_typed("duration", spec.get("default"))
+        found = as_typed(kind, spec.get("default"))
     else:
-        days = as_typed("duration", value)
-    return days if isinstance(days, int) else None
+        found = as_typed(kind, value)
+    if not isinstance(found, int):
+        return None
+    return found if unit == "h" else found * 24
 
 
 def window_params(data: dict[str, Any]) -> set[str]:
@@ -93,42 +105,52 @@ def window_params(data: dict[str, Any]) -> set[str]:
     return {b.removeprefix("params.") for b in bounds if str(b).startswith("params.")}
 
 
-def window_problem(days: int) -> str | None:
+def window_problem(hours: int) -> str | None:
     """Why a window bound is too far, or None: its dates must stay real dates."""
-    if abs(days) <= MAX_WINDOW_DAYS:
+    if abs(hours) <= MAX_WINDOW_DAYS * 24:
         return None
-    return f"{days}d is too far: a window bound is at most {MAX_WINDOW_DAYS}d either way"
+    shown = f"{hours}h" if hours % 24 else f"{hours // 24}d"
+    return f"{shown} is too far: a window bound is at most {MAX_WINDOW_DAYS}d either way"
+
+
+def _shown(hours: int, text: str) -> str:
+    return f"{hours}h" if text.endswith("h") or hours % 24 else f"{hours // 24}d"
 
 
 def check_windows(doc: YamlDocument) -> Iterator[Diagnostic]:
     for i, action in enumerate(doc.data.get("actions") or []):
         window = action.get("window") or {}
-        start = window_days(doc, window.get("not_before", "0d"))
-        due = window_days(doc, window.get("due_by", "0d"))
+        texts = window.get("not_before", "0d"), window.get("due_by", "0d")
+        start, due = (window_hours(doc, t) for t in texts)
         valid = window.get("valid_until")
-        until = window_days(doc, valid) if valid not in (None, "never") else None
+        until = window_hours(doc, valid) if valid not in (None, "never") else None
         path = ("actions", i, "window", "due_by")
-        for bound, days in (("not_before", start), ("due_by", due), ("valid_until", until)):
-            problem = window_problem(days) if days is not None else None
+        for bound, hours in (("not_before", start), ("due_by", due), ("valid_until", until)):
+            problem = window_problem(hours) if hours is not None else None
             if problem:
                 yield Diagnostic("policy.window-too-long", f"actions[{i}].window.{bound}: "
                                  f"{problem}", doc.location(("actions", i, "window", bound)),
                                  "use a shorter window")
         if due is not None and due < 0:
             yield Diagnostic("policy.window-negative",
-                             f"actions[{i}].window.due_by is {due} days: due before the "
-                             "trigger date", doc.location(path), "use 0d or more")
+                             f"actions[{i}].window.due_by is {_days_or_hours(due, texts[1])}: "
+                             "due before the trigger", doc.location(path), "use 0d or more")
         elif start is not None and due is not None and due < start:  # not twice for one bound
             yield Diagnostic("policy.window-inverted",
-                             f"actions[{i}].window: due_by ({due}d) is before not_before "
-                             f"({start}d)", doc.location(path),
+                             f"actions[{i}].window: due_by ({_shown(due, texts[1])}) is before "
+                             f"not_before ({_shown(start, texts[0])})", doc.location(path),
                              "due_by must be on or after not_before")
         if until is not None and due is not None and until < due:
             yield Diagnostic("policy.window-valid-until-early",
-                             f"actions[{i}].window: valid_until ({until}d) is before due_by "
-                             f"({due}d): the action would go stale before it is due",
+                             f"actions[{i}].window: valid_until ({_shown(until, str(valid))}) "
+                             f"is before due_by ({_shown(due, texts[1])}): the action would go "
+                             "stale before it is due",
                              doc.location(("actions", i, "window", "valid_until")),
                              "make valid_until at least due_by, or leave it out (due_by)")
+
+
+def _days_or_hours(hours: int, text: str) -> str:
+    return f"{hours} hours" if text.endswith("h") or hours % 24 else f"{hours // 24} days"
 
 
 def check_action_events(doc: YamlDocument) -> Iterator[Diagnostic]:
@@ -148,7 +170,8 @@ def check_action_events(doc: YamlDocument) -> Iterator[Diagnostic]:
 
 def check_schedule(doc: YamlDocument) -> Iterator[Diagnostic]:
     trigger = doc.data["trigger"]
-    if trigger["kind"] != "schedule" or trigger.get("every") != "year":
+    if trigger["kind"] != "schedule" or not isinstance(trigger.get("on"), str) \
+            or trigger.get("every") != "year":
         return
     month, day = (int(p) for p in trigger["on"].split("-"))
     try:
