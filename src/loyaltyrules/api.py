@@ -22,7 +22,9 @@ from typing import Any
 
 from .contact import Decision, decide_at_checkout, decision_json
 from .event.errors import EventError
+from .engine.windows import Zones
 from .event.evaluator import EventEvaluator
+from .event.occasions import Calendar, parse_host_event
 from .event.receipts import parse_customer, parse_receipt
 from .event.store import Tx, ViewStore
 from .event.view import CustomerView
@@ -56,6 +58,12 @@ def _plan(policies: PolicyPaths) -> Plan:
     return compile_paths([Path(p) for p in policies])
 
 
+def calendar_of(rows: Iterable[Mapping[str, Any]]) -> Calendar:
+    """A Calendar from rows with the calendar table's columns."""
+    return Calendar((r.get("date"), r.get("name"), r.get("kind"), r.get("region"))
+                    for r in rows)
+
+
 @dataclass(frozen=True)
 class StatelessEngine:
     """The evaluator alone: the caller keeps each customer's view (CustomerView)."""
@@ -66,9 +74,14 @@ class StatelessEngine:
 
     @classmethod
     def load(cls, policies: PolicyPaths = None, stores: Mapping[str, str | None] | None = None,
-             *, consent_default: bool = True) -> StatelessEngine:
+             *, consent_default: bool = True, timezones: Mapping[str, str | None] | None = None,
+             timezone: str | None = None, calendar: Iterable[Mapping[str, Any]] = ()
+             ) -> StatelessEngine:
+        """`timezones` maps store_id to an IANA zone (`timezone` for the others);
+        `calendar` is the calendar table's rows (date, name, kind, region)."""
         plan = _plan(policies)
-        return cls(plan, EventEvaluator(plan, stores), consent_default)
+        return cls(plan, EventEvaluator(plan, stores, Zones(timezones, timezone),
+                                        calendar_of(calendar)), consent_default)
 
     @property
     def bundle(self) -> str:
@@ -98,6 +111,20 @@ class StatelessEngine:
     def on_day(self, view: CustomerView, day: dt.date) -> list[Action]:
         """Schedules for the customer on `day`, from the view as it is now."""
         return self.evaluator.day(view, day)
+
+    def on_complaint(self, complaint: Mapping[str, Any], view: CustomerView) -> list[Action]:
+        """Candidate actions of one complaint (the `complaints` table's columns)."""
+        return self._host("complaint", complaint, view)
+
+    def on_event(self, event: Mapping[str, Any], view: CustomerView) -> list[Action]:
+        """Candidate actions of one host event (the `events` table's columns)."""
+        return self._host("event", event, view)
+
+    def _host(self, trigger: str, event: Mapping[str, Any], view: CustomerView) -> list[Action]:
+        parsed = parse_host_event(trigger, event)
+        if view.customer_id != parsed.customer_id:
+            raise EventError("wrong-view", "the view is another customer's", "customer_id")
+        return self.evaluator.host(view, parsed)
 
 
 def evaluate_purchase(plan_or_engine: Plan | StatelessEngine | Engine,
@@ -133,18 +160,26 @@ class Engine:
     @classmethod
     def load(cls, policies: PolicyPaths = None, state: str | Path | None = None,
              stores: Mapping[str, str | None] | None = None, *,
-             consent_default: bool = True, sync: str = "full") -> Engine:
+             consent_default: bool = True, sync: str = "full",
+             timezones: Mapping[str, str | None] | None = None, timezone: str | None = None,
+             calendar: Iterable[Mapping[str, Any]] | None = None) -> Engine:
         """Validate and compile `policies` (default: the bundled pack) and open `state`
-        (default: a private in-memory store). `stores` maps store_id to region;
-        without it, the regions saved by the last nightly rebuild are used. `sync`:
-        "full" fsyncs every event; "normal" keeps every event through a process crash
-        but may lose the last ones to an OS crash or power loss (docs/service.md)."""
+        (default: a private in-memory store). `stores` maps store_id to region,
+        `timezones` store_id to an IANA time zone (`timezone` for the others), and
+        `calendar` gives the calendar table's rows; without them, what the last
+        nightly rebuild saved is used. `sync`: "full" fsyncs every event; "normal"
+        keeps every event through a process crash but may lose the last ones to an OS
+        crash or power loss (docs/service.md)."""
         plan = _plan(policies)
         store = ViewStore(Path(state) if state is not None else Path(":memory:"), sync)
         store.read(migrate)  # the ledger's tables, created or migrated as ledger.py does
         store.ledger_ready()
         regions = dict(stores) if stores is not None else store.stores()
-        return cls(StatelessEngine(plan, EventEvaluator(plan, regions), consent_default), store)
+        zones = Zones(timezones if timezones is not None else store.zones(),
+                      timezone if timezone is not None else store.meta().get("timezone"))
+        days = calendar_of(calendar) if calendar is not None else Calendar(store.calendar_rows())
+        evaluator = EventEvaluator(plan, regions, zones, days)
+        return cls(StatelessEngine(plan, evaluator, consent_default), store)
 
     @property
     def plan(self) -> Plan:
@@ -216,12 +251,32 @@ class Engine:
         return self.store.write(work)
 
     def on_complaint(self, complaint: Mapping[str, Any]) -> Answer:
-        """Accepted and checked; the pack has no complaint policy, so nothing fires."""
-        if not isinstance(complaint, Mapping):
-            raise EventError("bad-event", "a complaint must be a mapping")
-        if not complaint.get("customer_id"):
-            raise EventError("missing-field", "customer_id is required", "customer_id")
-        return Answer()
+        """Apply a complaint (the `complaints` table's columns); decide the actions it
+        fired that the ledger did not have. A complaint_id seen before changes nothing
+        and answers []. Raises EventError for bad input."""
+        return self._host("complaint", complaint)
+
+    def on_event(self, event: Mapping[str, Any]) -> Answer:
+        """Apply a host event (the `events` table's columns: an e-mail, an inquiry, a
+        visit, an RSVP); decide its actions. An event_id seen before answers []."""
+        return self._host("event", event)
+
+    def _host(self, trigger: str, event: Mapping[str, Any]) -> Answer:
+        parsed = parse_host_event(trigger, event)
+        evaluator = self.stateless.evaluator
+
+        def work(tx: Tx) -> Answer:
+            if not tx.claim(f"{trigger}:{parsed.row_id}"):
+                return Answer()
+            view = tx.view(parsed.customer_id)
+            # no record: nothing fires (the batch's contexts join the customers table)
+            actions = evaluator.host(view, parsed) if view is not None else []
+            if not actions:
+                return Answer()
+            return self._decide(tx, parsed.at.date(), actions,
+                                f"pos-{trigger}:{parsed.row_id}", [view])
+
+        return self.store.write(work)
 
     def on_day(self, customer_id: str, day: dt.date) -> Answer:
         """Close the customer's `day`: its schedules (birthday, lapse, 1 January

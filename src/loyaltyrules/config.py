@@ -30,6 +30,7 @@ TABLE_NAMES = (
     "stores",
     "calendar",
     "complaints",
+    "events",
     "outcomes",
 )
 _SOURCE_KEYS = {

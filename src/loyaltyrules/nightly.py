@@ -117,7 +117,7 @@ def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.dat
     if overrides:  # reading the data's stores and regions costs a scan: only when needed
         summary.unknown_targets = unknown_targets(overrides, known_targets(source.connection))
     progress(f"evaluating {len(plan.policies)} policies from {as_of} to {through}")
-    evaluation = evaluate(source.connection, plan, as_of, through)
+    evaluation = evaluate(source.connection, plan, as_of, through, source.config.timezone)
     if state is not None:
         for task in routing_actions(state, as_of, through, config):
             evaluation.actions.append(task)  # escalations come day by day, below
@@ -143,7 +143,7 @@ def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.dat
         reached("after-commit")
         _deliver(plan, state, as_of, through, target, summary, progress)
         progress("rebuilding the customer views for the point of sale")
-        rebuild(state, source.connection, through, plan)
+        rebuild(state, source.connection, through, plan, source.config.timezone)
     return summary
 
 

@@ -29,7 +29,11 @@ from ..conditions import compile_python
 from ..conditions.evaluate import Evaluator
 from ..engine.triggers import reads_rank
 from ..plan import CompiledPolicy, Plan
+from ..engine.dates import fires_on
+from ..engine.windows import Zones
+from ..model import ScheduleTrigger
 from .facts import Ladder, PurchaseFacts, state_facts
+from .occasions import Calendar, HostEvent
 from .policy import PolicyPlan, Trigger
 from .view import CENTS3, CustomerView, Receipt, advance, first_of_year, rolled
 
@@ -61,8 +65,8 @@ def _sorted(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class Crossing:
-    def __init__(self, policy: CompiledPolicy, bundle: str) -> None:
-        self.plan = PolicyPlan(policy, bundle)
+    def __init__(self, policy: CompiledPolicy, bundle: str, zones: Zones | None = None) -> None:
+        self.plan = PolicyPlan(policy, bundle, zones)
         self.metric: str = policy.spec.trigger.metric  # type: ignore[union-attr]
         self.read = METRICS[self.metric]  # the schema allows only these metrics
         self.yearly = self.metric in YEARLY_METRICS
@@ -90,17 +94,26 @@ class Crossing:
 class EventEvaluator:
     """Immutable after construction; safe to share between threads."""
 
-    def __init__(self, plan: Plan, stores: Mapping[str, str | None] | None = None) -> None:
+    def __init__(self, plan: Plan, stores: Mapping[str, str | None] | None = None,
+                 zones: Zones | None = None, calendar: Calendar | None = None) -> None:
         self.plan = plan
         self.stores = dict(stores or {})
+        self.zones = zones or Zones()
+        self.calendar = calendar or Calendar()
         self.ladder = Ladder(plan.ladder)
-        live = [p for p in plan.policies if not reads_rank(p)]
-        self.nightly_only = tuple(p.id for p in plan.policies if reads_rank(p))
-        self.purchases = [PolicyPlan(p, plan.bundle) for p in live if p.kind == "purchase"]
-        self.firsts = [PolicyPlan(p, plan.bundle) for p in live if p.kind == "first_purchase"]
-        self.crossings = [Crossing(p, plan.bundle) for p in live if p.kind == "crossing"]
-        self.ladders = [PolicyPlan(p, plan.bundle) for p in live if p.kind == "tier_ladder"]
-        self.schedules = [PolicyPlan(p, plan.bundle) for p in live if p.kind == "schedule"]
+        live = [p for p in plan.policies if not nightly_only(p)]
+        self.nightly_only = tuple(p.id for p in plan.policies if nightly_only(p))
+
+        def plans(kind: str) -> list[PolicyPlan]:
+            return [PolicyPlan(p, plan.bundle, self.zones) for p in live if p.kind == kind]
+
+        self.purchases = plans("purchase")
+        self.firsts = plans("first_purchase")
+        self.crossings = [Crossing(p, plan.bundle, self.zones) for p in live
+                          if p.kind == "crossing"]
+        self.ladders = plans("tier_ladder")
+        self.schedules = plans("schedule")
+        self.hosts = {kind: plans(kind) for kind in ("complaint", "event")}
         # A first purchase with no referrer (most of them): the referrer's facts are
         # all empty whatever the day, so they are laid out once.
         self.no_referrer = state_facts("referrer", None, None, dt.date.min, self.ladder)
@@ -139,7 +152,7 @@ class EventEvaluator:
         facts = PurchaseFacts(after, receipt, self.ladder, {"as_of": day})
         store = receipt.store_id
         trig = Trigger("purchase", receipt.purchase_id, store, self.region_of(store, after),
-                       day, receipt.purchase_id)
+                       day, receipt.purchase_id, receipt.purchased_at)
         found: list[dict[str, Any]] = []
         for policy in self.purchases:
             found += policy.fire(facts, trig)
@@ -214,15 +227,10 @@ class EventEvaluator:
         facts["as_of"] = day
         store = record.home_store or view.last_positive_store or view.last_receipt_store
         trig = Trigger("schedule", day.isoformat(), store, self.region_of(store, view), day)
+        facts.update(NO_CALENDAR)
         found = []
         for plan in self.schedules:
-            trigger = plan.policy.spec.trigger
-            if trigger.every == "year":  # type: ignore[union-attr]
-                if not _is_yearly_date(str(trigger.on), day):  # type: ignore[union-attr]
-                    continue
-                found += plan.fire(facts, trig._replace(key=str(day.year)))
-            else:
-                found += plan.fire(facts, trig)
+            found += self._scheduled(plan, facts, trig, record.region)
         if (day.month, day.day) == (1, 1):
             found += self._downgrade(view, facts, trig, day)
         return _sorted(found)
@@ -243,10 +251,55 @@ class EventEvaluator:
                                  held, f"{day.year}:down")
 
 
-def _is_yearly_date(month_day: str, day: dt.date) -> bool:
-    """The yearly schedule's date (29 February: 28 February in other years)."""
-    month, dom = (int(p) for p in month_day.split("-"))
-    if (day.month, day.day) == (month, dom):
-        return True
-    leap = day.year % 4 == 0 and (day.year % 100 != 0 or day.year % 400 == 0)
-    return (month, dom) == (2, 29) and (day.month, day.day) == (2, 28) and not leap
+    def _scheduled(self, plan: PolicyPlan, facts: dict[str, Any], trig: Trigger,
+                   region: str | None) -> list[dict[str, Any]]:
+        """One schedule on the trigger's day: its date rule, or its calendar days."""
+        trigger = plan.policy.spec.trigger
+        assert isinstance(trigger, ScheduleTrigger)
+        day = trig.day
+        if not fires_on(trigger, day):
+            return []
+        if trigger.every == "year":
+            return plan.fire(facts, trig._replace(key=str(day.year)))
+        if trigger.every != "calendar":
+            return plan.fire(facts, trig)
+        found = []
+        for name, kind in self.calendar.occasions(trigger, day, region):
+            occasion = {**facts, "calendar.name": name, "calendar.kind": kind}
+            found += plan.fire(occasion, trig._replace(key=f"{day.isoformat()}:{name}"))
+        return found
+
+    # -- complaints and host events --------------------------------------------------
+    def host(self, view: CustomerView, event: HostEvent) -> list[dict[str, Any]]:
+        """The actions of a complaint or host event, from the customer's view now."""
+        record = view.record
+        plans = self.hosts[event.trigger]
+        if record is None or not plans:
+            return []
+        if event.trigger == "event":
+            kind = str(event.facts["event.kind"]).lower()
+            plans = [p for p in plans if kind in _event_kinds(p)]
+        day = event.at.date()
+        facts = state_facts("customer", view, record, day, self.ladder)
+        facts.update(event.facts)
+        facts["as_of"] = day
+        store = event.store_id or record.home_store or view.last_positive_store \
+            or view.last_receipt_store
+        trig = Trigger(event.trigger, event.row_id, store, self.region_of(store, view), day,
+                       at=event.at)
+        return _sorted([a for p in plans for a in p.fire(facts, trig)])
+
+
+NO_CALENDAR = {"calendar.name": None, "calendar.kind": None}
+
+
+def _event_kinds(plan: PolicyPlan) -> set[str]:
+    return {k.lower() for k in plan.policy.spec.trigger.kinds}  # type: ignore[union-attr]
+
+
+def nightly_only(policy: CompiledPolicy) -> bool:
+    """Policies the per-event path leaves to the nightly run: a rank needs the whole
+    population, and so does an invitation's capacity (who has the seats)."""
+    return reads_rank(policy) or any(
+        a.spec.invitation is not None and a.spec.invitation.capacity is not None
+        for a in policy.actions)

@@ -14,7 +14,8 @@ from typing import Any, NamedTuple
 
 from ..conditions import compile_python
 from ..conditions.evaluate import Evaluator
-from ..engine.actions import format_value, json_value, valid_until
+from ..engine.actions import ROW_IDS, format_value, invitation, json_value, valid_until
+from ..engine.windows import Zones, midnight, window
 from ..engine.compile import reason_paths
 from ..ledger import action_id
 from ..plan import CompiledAction, CompiledPolicy
@@ -40,6 +41,7 @@ class Trigger(NamedTuple):
     region: str | None  # scope region
     day: dt.date  # the business date (as_of)
     purchase_id: str | None = None
+    at: dt.datetime | None = None  # the triggering moment (windows in hours); None: midnight
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,31 @@ class ActionPlan:
     due_by: Evaluator | None
     valid_until: Evaluator | None
     params: tuple[tuple[str, Evaluator], ...]
+    invitation: tuple[Evaluator | None, Evaluator | None, Evaluator | None]
 
     @classmethod
     def of(cls, action: CompiledAction) -> ActionPlan:
         return cls(action, _maybe(action, "when"), _maybe(action, "fallback.when"),
                    _maybe(action, "assignee.source"), _maybe(action, "window.not_before"),
                    _maybe(action, "window.due_by"), _maybe(action, "window.valid_until"),
-                   tuple((name, compile_python(c)) for name, c in action.params))
+                   tuple((name, compile_python(c)) for name, c in action.params),
+                   (_maybe(action, "invitation.event"), _maybe(action, "invitation.date"),
+                    _maybe(action, "invitation.capacity")))
+
+    def window(self, facts: Mapping[str, Any], params: Mapping[str, Any], trigger: Trigger,
+               zones: Zones) -> dict[str, str]:
+        hours = self.action.in_hours
+        zone = zones.of(trigger.store) if self.action.hours else None
+        at = trigger.at if trigger.at is not None else midnight(trigger.day)
+        return window(trigger.day, at,
+                      (_bound(self.not_before, facts, params), hours("not_before")),
+                      (_bound(self.due_by, facts, params), hours("due_by")), zone)
+
+    def invited(self, facts: Mapping[str, Any], params: Mapping[str, Any]
+                ) -> dict[str, Any] | None:
+        event, day, capacity = (ev(facts, params) if ev is not None else None
+                                for ev in self.invitation)
+        return invitation(event, day, capacity)
 
     def channel(self, facts: Mapping[str, Any], params: Mapping[str, Any]
                 ) -> tuple[str, str | None]:
@@ -77,17 +97,19 @@ class ActionPlan:
         return {"role": spec.role, "id": staff}
 
 
-def _days(ev: Evaluator | None, facts: Mapping[str, Any], params: Mapping[str, Any]
-          ) -> dt.timedelta:
+def _bound(ev: Evaluator | None, facts: Mapping[str, Any], params: Mapping[str, Any]
+           ) -> int | None:
+    """A window bound's value: days (a duration) or hours (an int), as SQL holds it."""
     value = _plain(ev(facts, params)) if ev is not None else None
-    return dt.timedelta(days=int(value)) if value is not None else dt.timedelta(0)
+    return int(value) if value is not None else None
 
 
 class PolicyPlan:
     """A compiled policy: `fire` gives the action records of one candidate row."""
 
-    def __init__(self, policy: CompiledPolicy, bundle: str) -> None:
+    def __init__(self, policy: CompiledPolicy, bundle: str, zones: Zones | None = None) -> None:
         self.policy, self.bundle = policy, bundle
+        self.zones = zones or Zones()
         self.params = Params(policy)
         self.reason_paths = reason_paths(policy)
         self.actions = tuple(ActionPlan.of(a) for a in policy.actions)
@@ -128,6 +150,8 @@ class PolicyPlan:
         reason: dict[str, Any] = {"trigger": trigger.event}
         if trigger.purchase_id is not None:
             reason["purchase_id"] = trigger.purchase_id
+        if trigger.event in ROW_IDS:
+            reason[ROW_IDS[trigger.event]] = trigger.key
         reason["values"] = {p: format_value(_plain(self._value(p, facts, params)))
                             for p in self.reason_paths}
         return [record for a in (self.actions if actions is None else actions)
@@ -148,9 +172,12 @@ class PolicyPlan:
         recipient = facts["customer.referred_by"] if spec.recipient == "referrer" else customer
         if recipient is None:
             return None
+        invited = plan.invited(facts, params) if spec.invitation is not None else None
+        if spec.invitation is not None and invited is None:
+            return None
         kind, template = plan.channel(facts, params)
         day: dt.date = facts["as_of"]
-        due_by = (day + _days(plan.due_by, facts, params)).isoformat()
+        fields = plan.window(facts, params, trigger, self.zones)
         return {
             "action_id": action_id(self.policy.id, customer, f"{trigger.key}#{plan.action.index}"),
             "policy": self.policy.id,
@@ -161,13 +188,13 @@ class PolicyPlan:
             "store_id": trigger.store,
             "region": trigger.region,
             "assignee": plan.assignee(facts, params),
-            "not_before": (day + _days(plan.not_before, facts, params)).isoformat(),
-            "due_by": due_by,
-            "valid_until": valid_until(spec.window.valid_until, due_by,
+            **fields,
+            "valid_until": valid_until(spec.window.valid_until, fields["due_by"],
                                        day + _days(plan.valid_until, facts, params)),
             "as_of": day.isoformat(),
             "priority": spec.priority,
             "template": template or self.policy.id,
             "params": {name: json_value(_plain(ev(facts, params))) for name, ev in plan.params},
+            **({"invitation": invited} if invited is not None else {}),
             "reason": reason,
         }

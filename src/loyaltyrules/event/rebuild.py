@@ -31,6 +31,7 @@ import duckdb
 
 from ..contact.calendar import table_closures
 from ..crashpoints import reached
+from ..engine.batch import EMPTY_OCCASIONS, store_zones
 from ..ledger import immediate
 from ..plan import Plan
 from .evaluator import EventEvaluator
@@ -122,12 +123,27 @@ def _put(conn: sqlite3.Connection, view: CustomerView) -> None:
                  (view.customer_id, view_to_json(view)))
 
 
+def _occasions(conn: sqlite3.Connection, con: duckdb.DuckDBPyConnection,
+               timezone: str | None) -> None:
+    """The stores' zones and the calendar's days, as the nightly run read them."""
+    zones = store_zones(con, timezone)
+    conn.execute("DELETE FROM view_zones")
+    conn.executemany("INSERT INTO view_zones VALUES (?, ?)", zones.names().items())
+    conn.execute("INSERT OR REPLACE INTO view_meta VALUES ('timezone', ?)", (timezone,))
+    conn.execute("DELETE FROM view_calendar")
+    con.execute(EMPTY_OCCASIONS[0])
+    rows = con.execute("SELECT CAST(date AS VARCHAR), name, kind, region FROM calendar "
+                       "WHERE name IS NOT NULL").fetchall()
+    conn.executemany("INSERT INTO view_calendar VALUES (?, ?, ?, ?)", rows)
+
+
 def rebuild(state_path: str | Path, con: duckdb.DuckDBPyConnection, through: dt.date,
-            plan: Plan) -> int:
+            plan: Plan, timezone: str | None = None) -> int:
     """Rebuild every view from the clean tables in `con`, receipts dated up to `through`.
 
-    The plan gives the crossing thresholds whose marks the views keep. Returns the
-    number of views.
+    The plan gives the crossing thresholds whose marks the views keep. The stores'
+    time zones (`timezone`: the source's, for stores without one) and the calendar
+    are kept for the point of sale too. Returns the number of views.
     """
     con.execute("CREATE TABLE IF NOT EXISTS stores (store_id VARCHAR, region VARCHAR)")
     stores = dict(con.execute("SELECT store_id, region FROM stores").fetchall())
@@ -144,6 +160,7 @@ def rebuild(state_path: str | Path, con: duckdb.DuckDBPyConnection, through: dt.
             conn.executemany("INSERT INTO view_closures VALUES (?, ?)",
                              [(c.region, str(c.date)) for c in table_closures(con)
                               if c.date is not None])
+            _occasions(conn, con, timezone)
             _replay_pos(conn, con, through, ev)
             conn.executemany("INSERT OR REPLACE INTO view_meta VALUES (?, ?)",
                              [("through", through.isoformat()), ("bundle", plan.bundle)])

@@ -80,6 +80,10 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS view_stores (store_id TEXT PRIMARY KEY, region TEXT)",
     "CREATE TABLE IF NOT EXISTS view_meta (key TEXT PRIMARY KEY, value TEXT)",
     CLOSURES_DDL,
+    # The stores' time zones and the calendar, for windows in hours and calendar
+    # schedules at the point of sale; written by the nightly rebuild.
+    "CREATE TABLE IF NOT EXISTS view_zones (store_id TEXT PRIMARY KEY, timezone TEXT)",
+    "CREATE TABLE IF NOT EXISTS view_calendar (date TEXT, name TEXT, kind TEXT, region TEXT)",
 )
 RECEIPT_COLUMNS = ("purchase_id", "customer_id", "store_id", "staff_id", "purchased_at",
                    "amount", "currency", "return_of")
@@ -242,6 +246,14 @@ class ViewStore:
     def meta(self) -> dict[str, str]:
         with self._lock:
             return dict(self._conn.execute("SELECT key, value FROM view_meta"))
+
+    def zones(self) -> dict[str, str | None]:
+        with self._lock:
+            return dict(self._conn.execute("SELECT store_id, timezone FROM view_zones"))
+
+    def calendar_rows(self) -> list[tuple[str, str, str | None, str | None]]:
+        with self._lock:
+            return list(self._conn.execute("SELECT date, name, kind, region FROM view_calendar"))
 
 
 def receipt_from_row(row: Sequence[Any]) -> Receipt:

@@ -124,6 +124,8 @@ def _parse(col: Column, raw: str, cfg: TableConfig) -> str:
         return iso
     if col.kind == "date":
         return f"TRY_CAST({raw} AS DATE)"
+    if col.kind == "json":  # a JSON object, kept as its text
+        return f"CASE WHEN json_type(TRY_CAST({raw} AS JSON)) = 'OBJECT' THEN {raw} END"
     if col.kind == "bool":
         return (
             f"CASE WHEN lower({raw}) IN ({', '.join(map(lit, _TRUE))}) THEN true "

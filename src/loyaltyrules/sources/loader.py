@@ -179,7 +179,7 @@ def _cross_checks(
     else:
         collapse("purchases")
     integrity.check_purchases(con, has_stores)
-    for table in ("calendar", "complaints", "outcomes"):
+    for table in ("calendar", "complaints", "events", "outcomes"):
         collapse(table)
     return info
 

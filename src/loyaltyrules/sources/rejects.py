@@ -31,6 +31,7 @@ REASONS: dict[str, str] = {
     "impossible-date": "{column} names a calendar day that does not exist",
     "future-date": "{column} is after the evaluation limit",
     "bad-boolean": "{column} is not a boolean (true/false, yes/no, 1/0)",
+    "bad-attributes": "{column} is not a JSON object",
     "bad-encoding": "the line is not valid UTF-8 text",
     "malformed-line": "the line does not parse as a row (column count, quoting or JSON)",
     "line-too-long": f"the line is longer than {MAX_LINE_BYTES:,} bytes",

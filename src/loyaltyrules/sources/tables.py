@@ -8,7 +8,9 @@ from typing import Literal
 
 from loyaltyrules.inputs import MONEY_LIMIT, QUANTITY_LIMIT
 
-Kind = Literal["id", "text", "personal", "money", "number", "timestamp", "date", "bool"]
+Kind = Literal[
+    "id", "text", "personal", "money", "number", "timestamp", "date", "bool", "json"
+]
 
 # DuckDB type of the clean column for each kind.
 SQL_TYPES: dict[Kind, str] = {
@@ -20,6 +22,7 @@ SQL_TYPES: dict[Kind, str] = {
     "timestamp": "TIMESTAMP",
     "date": "DATE",
     "bool": "BOOLEAN",
+    "json": "VARCHAR",
 }
 # The magnitude each numeric kind must stay below (inputs.py): a value beyond it is a
 # reject where it is read, so no later sum or product can overflow.
@@ -37,9 +40,8 @@ class Column:
     def reason(self) -> str:
         if self.bad_reason:
             return self.bad_reason
-        return {"timestamp": "bad-timestamp", "date": "bad-date", "bool": "bad-boolean"}.get(
-            self.kind, "bad-number"
-        )
+        return {"timestamp": "bad-timestamp", "date": "bad-date", "bool": "bad-boolean",
+                "json": "bad-attributes"}.get(self.kind, "bad-number")
 
     @property
     def range_reason(self) -> str:
@@ -132,11 +134,26 @@ COMPLAINTS = TableSpec(
         Column("customer_id", "id"),
         Column("store_id", "id"),
         Column("received_at", "timestamp", True),
+        Column("channel"),
         Column("topic"),
+        Column("severity"),
         Column("note", "personal"),
     ),
     key="complaint_id",
     id_columns=("complaint_id", "customer_id", "store_id"),
+)
+EVENTS = TableSpec(
+    "events",
+    (
+        Column("event_id", "id", True),
+        Column("kind", required=True),
+        Column("customer_id", "id"),
+        Column("store_id", "id"),
+        Column("occurred_at", "timestamp", True),
+        Column("attributes", "json"),
+    ),
+    key="event_id",
+    id_columns=("event_id", "customer_id", "store_id"),
 )
 OUTCOMES = TableSpec(
     "outcomes",
@@ -153,7 +170,8 @@ OUTCOMES = TableSpec(
 
 SPECS: dict[str, TableSpec] = {
     s.name: s
-    for s in (CUSTOMERS, PURCHASES, PURCHASE_LINES, STORES, CALENDAR, COMPLAINTS, OUTCOMES)
+    for s in (CUSTOMERS, PURCHASES, PURCHASE_LINES, STORES, CALENDAR, COMPLAINTS, EVENTS,
+              OUTCOMES)
 }
 # Reading order: references point backwards (purchases -> customers -> stores).
 LOAD_ORDER = (
@@ -163,5 +181,6 @@ LOAD_ORDER = (
     "purchases",
     "calendar",
     "complaints",
+    "events",
     "outcomes",
 )
