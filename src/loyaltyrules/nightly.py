@@ -31,6 +31,7 @@ from .engine.batch import evaluate
 from .engine.bulk import collector_paused
 from .event import rebuild
 from .ledger import Ledger, RunRecord
+from .engine.occasions import occasion_table
 from .lifecycle import escalations, routing_actions
 from .plan import Plan
 from .sources import LoadedSource, open_source
@@ -52,6 +53,7 @@ class RunSummary:
     unknown_targets: list[str] = field(default_factory=list)  # overrides that do nothing
     run_id: str | None = None
     delivery: Delivery | None = None
+    missing_tables: list[str] = field(default_factory=list)  # "policy: table" never firing
 
     def to_json(self) -> dict[str, Any]:
         counts = self.source.counts if self.source else {}
@@ -68,6 +70,7 @@ class RunSummary:
             "input": {t: c.to_json() for t, c in counts.items()},
             "unknown_override_targets": self.unknown_targets,
             "delivered": _delivery_json(self.delivery),
+            "missing_tables": self.missing_tables,
         }
 
 
@@ -116,6 +119,7 @@ def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.dat
     overrides = [o for p in plan.policies for o in p.overrides]
     if overrides:  # reading the data's stores and regions costs a scan: only when needed
         summary.unknown_targets = unknown_targets(overrides, known_targets(source.connection))
+    summary.missing_tables = missing_tables(plan, source.present)
     progress(f"evaluating {len(plan.policies)} policies from {as_of} to {through}")
     evaluation = evaluate(source.connection, plan, as_of, through, source.config.timezone)
     if state is not None:
@@ -180,6 +184,17 @@ def _record(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
                 "contact": {**contact.counts, "reasons": contact.reasons}},
         input_fingerprint=source.input_fingerprint,
     )
+
+
+def missing_tables(plan: Plan, present: frozenset[str]) -> list[str]:
+    """Policies whose occasions come from a table the data lacks: they never fire
+    (a warning, not an error: a store may have no complaints table yet)."""
+    found = []
+    for policy in plan.policies:
+        table = occasion_table(policy.spec.trigger)
+        if table is not None and table not in present:
+            found.append(f"{policy.id}: no {table} table")
+    return sorted(set(found))
 
 
 def last_through(state: Path) -> dt.date | None:

@@ -80,6 +80,8 @@ def _show_delivery(delivery: Delivery, echo: Callable[[str], None]) -> None:
 def show_unknown_targets(summary: RunSummary, echo: Callable[[str], None]) -> None:
     for line in summary.unknown_targets:
         echo(f"warning: override for {line}: no such name in the data, so it changes nothing")
+    for line in summary.missing_tables:
+        echo(f"warning: policy {line} in the data, so it never fires")
 
 
 def _show_contact(summary: RunSummary, echo: Callable[[str], None]) -> None:

@@ -126,6 +126,14 @@ QUALIFY row_number() OVER (PARTITION BY customer_id, purchased_at ORDER BY seq D
 """
 
 
+def occasion_table(trigger: object) -> str | None:
+    """The input table a trigger's occasions come from, beyond receipts, if any."""
+    kind = getattr(trigger, "kind", None)
+    if kind in HOST_TABLES:
+        return HOST_TABLES[str(kind)][0]
+    return "calendar" if getattr(trigger, "every", None) == "calendar" else None
+
+
 def host_scope_sql(kind: str) -> str:
     table, _key, at, _facts = HOST_TABLES[kind]
     return (f"SELECT customer_id FROM {table} WHERE customer_id IS NOT NULL "
@@ -133,4 +141,4 @@ def host_scope_sql(kind: str) -> str:
 
 
 __all__ = ["HOST_TABLES", "MOMENTS", "NO_CALENDAR", "calendar_context", "calendar_days_sql",
-           "date_list", "host_context", "host_scope_sql", "rule_dates_sql"]
+           "date_list", "host_context", "host_scope_sql", "occasion_table", "rule_dates_sql"]
