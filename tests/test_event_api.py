@@ -62,7 +62,12 @@ def test_referral_birthday_and_open_actions(engine: Engine) -> None:
         ("birthday-greeting", "expired", "cap:sms")]
     assert engine.on_day("C2", DAY).decisions == []  # already in the ledger
     assert {a["policy"] for a in engine.open_actions("C2")} == {"referral-thanks"}
-    assert engine.on_complaint({"customer_id": "C2", "topic": "fit"}) == []
+    complaint = {"complaint_id": "K1", "customer_id": "C2", "topic": "fit",
+                 "received_at": f"{DAY}T10:00:00"}
+    assert engine.on_complaint(complaint) == []  # no complaint policy in this set
+    with pytest.raises(EventError) as missing:
+        engine.on_complaint({"customer_id": "C2", "topic": "fit"})
+    assert missing.value.code == "missing-field"
 
 
 @pytest.mark.parametrize(("event", "code"), [

@@ -200,7 +200,10 @@ def test_model_patterns_match_schema() -> None:
     assert defs["duration"]["pattern"] == model.DURATION_PATTERN
     assert defs["windowOffset"]["pattern"] == model.WINDOW_PATTERN
     assert defs["date"]["pattern"] == model.DATE_PATTERN
-    assert defs["scheduleTrigger"]["properties"]["on"]["pattern"] == model.MONTH_DAY_PATTERN
+    assert defs["monthDay"]["pattern"] == model.MONTH_DAY_PATTERN
+    assert defs["dayOfMonth"]["pattern"] == model.DAY_OF_MONTH_PATTERN
+    assert defs["hours"]["pattern"] == model.HOURS_PATTERN
+    assert defs["scheduleTrigger"]["properties"]["on"]["pattern"] == model.ON_PATTERN
     text = schema("templates")["properties"]["templates"]["additionalProperties"]["properties"]
     assert text["text"]["propertyNames"]["pattern"] == model.LOCALE_PATTERN
 

@@ -29,6 +29,7 @@ from .event.receipts import parse_customer, parse_receipt
 from .event.store import Tx, ViewStore
 from .event.view import CustomerView
 from .ledger import migrate
+from .lifecycle import overdue_at
 from .plan import Plan, compile_paths
 from .resources import default_policies_dir
 
@@ -268,12 +269,13 @@ class Engine:
         def work(tx: Tx) -> Answer:
             if not tx.claim(f"{trigger}:{parsed.row_id}"):
                 return Answer()
+            overdue = overdue_at(tx.conn, parsed.at)
             view = tx.view(parsed.customer_id)
             # no record: nothing fires (the batch's contexts join the customers table)
             actions = evaluator.host(view, parsed) if view is not None else []
-            if not actions:
+            if not actions and not overdue:
                 return Answer()
-            return self._decide(tx, parsed.at.date(), actions,
+            return self._decide(tx, parsed.at.date(), [*overdue, *actions],
                                 f"pos-{trigger}:{parsed.row_id}", [view])
 
         return self.store.write(work)

@@ -35,6 +35,7 @@ from .ledger import action_id, known_in
 from .outcomes.state import OUTCOMES_DDL, NoLedger, connect
 
 __all__ = ["BUNDLE", "Escalations", "LifecycleSettings", "escalations", "lifecycle_actions",
+           "overdue_at",
            "routing_actions", "routings", "settings"]
 
 BUNDLE = "lifecycle-1"  # these tasks come from code, not a policy set
@@ -147,7 +148,13 @@ class Escalations:
             self.track(record)
 
     def overdue_on(self, record: Mapping[str, Any]) -> dt.date:
-        """The day a follow-up falls overdue: after its due date and the grace days."""
+        """The day a follow-up falls overdue: after its due date and the grace days; a
+        window in hours (due_at) on the day its time passes (the run of that day has
+        seen the day end)."""
+        due_at = record.get("due_at")
+        if due_at:
+            return dt.date.fromisoformat(str(due_at)[:10]) + dt.timedelta(
+                days=self.rules.grace_days)
         due = dt.date.fromisoformat(str(record["due_by"]))
         return due + dt.timedelta(days=1 + self.rules.grace_days)
 
@@ -175,11 +182,23 @@ class Escalations:
                 found.append(task)
         return found
 
+    def now(self, records: Iterable[Mapping[str, Any]], day: dt.date) -> list[Action]:
+        """Escalations dated `day` of follow-ups already overdue, once each."""
+        found = []
+        for record in records:
+            task = self._task(record, day)
+            if task["action_id"] not in self._recorded:
+                self._recorded.add(task["action_id"])
+                found.append(task)
+        return found
+
     def _task(self, record: Mapping[str, Any], day: dt.date) -> Action:
         aid, rules = str(record["action_id"]), self.rules
         values = {"action.id": aid, "action.policy": record["policy"],
                   "action.type": record["type"], "action.due_by": record["due_by"],
                   "action.assignee": record["assignee"]["id"] or ""}
+        if record.get("due_at"):
+            values["action.due_at"] = str(record["due_at"])
         return _task(
             action_id("escalation", aid, "overdue"), "escalation", record["customer_id"],
             record["store_id"], record["region"], rules.escalation_role, day,
@@ -205,12 +224,38 @@ def escalations(conn: sqlite3.Connection, start: dt.date, end: dt.date,
                   AND a.status NOT IN ({', '.join('?' * len(_CLOSED))})
                   AND a.policy NOT IN ('escalation', 'routing')
                   AND (a.due_by BETWEEN ? AND ? OR a.contact_day BETWEEN ? AND ?)"""
+    # (a due_at, in hours, falls overdue a day earlier than its due_by would)
     rows = conn.execute(query, (*types, *_CLOSED, (start - grace).isoformat(),
-                                (end - grace).isoformat(), start.isoformat(),
-                                end.isoformat()))
+                                (end - grace + dt.timedelta(days=1)).isoformat(),
+                                start.isoformat(), end.isoformat()))
     follow_ups = [json.loads(r[0]) for r in rows]
     ids = [action_id("escalation", str(f["action_id"]), "overdue") for f in follow_ups]
     return Escalations(rules, contact, follow_ups, known_in(conn, ids))
+
+
+def overdue_at(conn: sqlite3.Connection, moment: dt.datetime,
+               config: Config | Mapping[str, Any] | None = None,
+               contact: ContactRules = DEFAULT_RULES) -> list[Action]:
+    """Escalations of follow-ups whose due_at (a window in hours) has passed at
+    `moment`, a store-local time, dated that day: for the point of sale, where each
+    complaint or host event checks the deadlines. Times compare as store-local
+    wall-clock times."""
+    rules = settings(config)
+    if not rules.escalate:
+        return []
+    conn.execute(OUTCOMES_DDL)
+    types = contact.staff_tasks.types
+    cutoff = moment - dt.timedelta(days=rules.grace_days)
+    query = f"""SELECT a.record FROM actions a LEFT JOIN outcomes o USING (action_id)
+                WHERE o.action_id IS NULL AND a.type IN ({', '.join('?' * len(types))})
+                  AND a.status NOT IN ({', '.join('?' * len(_CLOSED))})
+                  AND a.policy NOT IN ('escalation', 'routing')
+                  AND json_extract(a.record, '$.due_at') IS NOT NULL
+                  AND substr(json_extract(a.record, '$.due_at'), 1, 19) < ?"""
+    rows = conn.execute(query, (*types, *_CLOSED, cutoff.isoformat(timespec="seconds")))
+    overdue = [json.loads(r[0]) for r in rows]
+    ids = [action_id("escalation", str(f["action_id"]), "overdue") for f in overdue]
+    return Escalations(rules, contact, (), known_in(conn, ids)).now(overdue, moment.date())
 
 
 def routings(conn: sqlite3.Connection, start: dt.date, end: dt.date,

@@ -78,6 +78,8 @@ MONTH_DAY_PATTERN = (
 )
 LOCALE_PATTERN = r"^[a-z]{2}(-[A-Z]{2})?$"
 DAY_OF_MONTH_PATTERN = r"^day (?:[1-9]|[12][0-9]|3[01])$"
+# A schedule's `on` as text: MM-DD (yearly) or `day N` (monthly).
+ON_PATTERN = f"^(?:{MONTH_DAY_PATTERN[1:-1]}|{DAY_OF_MONTH_PATTERN[1:-1]})$"
 
 
 def _real_date(text: str) -> str:

@@ -111,6 +111,12 @@ def create_app(settings: ServiceSettings,
     async def post_customer(request: Request) -> Response:
         return await post_event(request, "Customer", "on_customer")
 
+    async def post_complaint(request: Request) -> Response:
+        return await post_event(request, "Complaint", "on_complaint")
+
+    async def post_host_event(request: Request) -> Response:
+        return await post_event(request, "Event", "on_event")
+
     async def open_actions(request: Request) -> Response:
         engine = engines.current.engine
         actions = await engine_call(engine.open_actions, request.path_params["customer_id"])
@@ -143,6 +149,8 @@ def create_app(settings: ServiceSettings,
     routes = [
         Route("/v1/purchases", post_purchase, methods=["POST"]),
         Route("/v1/customers", post_customer, methods=["POST"]),
+        Route("/v1/complaints", post_complaint, methods=["POST"]),
+        Route("/v1/events", post_host_event, methods=["POST"]),
         Route("/v1/customers/{customer_id:path}/actions", open_actions, methods=["GET"]),
         Route("/v1/outcomes", post_outcomes, methods=["POST"]),
         Route("/v1/health", health, methods=["GET"]),

@@ -208,6 +208,8 @@ def document() -> dict[str, Any]:
     schemas: dict[str, Any] = {
         "Receipt": _published("purchases"),
         "Customer": _published("customers"),
+        "Complaint": _published("complaints"),
+        "Event": _published("events"),
         "Action": _published("action"),
         "ActionList": _ACTIONS,
         "Decision": _DECISION,
@@ -236,6 +238,23 @@ def document() -> dict[str, Any]:
             "requestBody": _body("Customer"),
             "responses": _responses(_ok("The actions it fired (none in the default pack).",
                                         "EventAnswer"), 400, 413, 415, 422),
+        }},
+        "/v1/complaints": {"post": {
+            "operationId": "postComplaint",
+            "summary": "Evaluate one complaint (complaint policies) and return the actions it "
+                       "triggers now, with escalations of replies whose due time has passed.",
+            "requestBody": _body("Complaint"),
+            "responses": _responses(_ok("The new actions (none is an empty list).",
+                                        "ActionList"), 400, 413, 415, 422),
+        }},
+        "/v1/events": {"post": {
+            "operationId": "postEvent",
+            "summary": "Evaluate one host event (an e-mail, an inquiry, a visit, an RSVP) "
+                       "and return the actions it triggers now, with escalations of "
+                       "follow-ups whose due time has passed.",
+            "requestBody": _body("Event"),
+            "responses": _responses(_ok("The new actions (none is an empty list).",
+                                        "ActionList"), 400, 413, 415, 422),
         }},
         "/v1/customers/{customer_id}/actions": {"get": {
             "operationId": "listOpenActions",
