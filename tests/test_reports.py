@@ -37,6 +37,9 @@ def ledger(tmp_path: Path) -> Path:
         "a7": action("a7", "tier_change", staff="E2"), "a8": action("a8", as_of="2025-04-02"),
         "a9": action("a9", staff=None, policy="lapsed-contact", status_role="store_manager"),
         "a10": action("a10", as_of="2024-12-30", due_by="2025-01-06"),
+        "a11": action("a11", "invitation", staff="E2"), "a12": action("a12", "invitation",
+                                                                      staff="E2"),
+        "a13": action("a13", "invitation", staff="E2"),
     }
     db = make_ledger(tmp_path / "s.sqlite", list(acts.values()))
     rows = [("a1", "done", "2025-03-10T18:00:00"),   # on time (the due day itself)
@@ -44,7 +47,9 @@ def ledger(tmp_path: Path) -> Path:
             ("a3", "failed", "2025-03-10T09:00:00"),  # still open
             ("a5", "declined", "2025-03-05T09:00:00"),
             ("a6", "unreachable", "2025-03-05T09:00:00"),  # still open
-            ("a9", "done", "2025-03-09T09:00:00")]   # on time, role task
+            ("a9", "done", "2025-03-09T09:00:00"),   # on time, role task
+            ("a11", "accepted", "2025-03-05T09:00:00"),  # invitations: accepted, on time
+            ("a12", "attended", "2025-03-20T19:00:00")]  # came (after the due day)
     import_outcomes(db, write_csv(tmp_path / "o.csv", [
         f"{acts[k]['action_id']},{s},{t},,," for k, s, t in rows]), today=D(2025, 6, 1))
     return db
@@ -53,30 +58,39 @@ def ledger(tmp_path: Path) -> Path:
 def test_staff_figures(ledger: Path) -> None:
     got = {who: {ch: f.values() for ch, f in by.items()}
            for who, by in staff_figures(ledger, *MARCH).items()}
-    # assigned, done, on_time, late, declined, open. a7 (tier change) and a8 (April) left out.
+    # assigned, done, on_time, late, declined, open, accepted, attended. a7 (tier change)
+    # and a8 (April) left out; an accepted or attended invitation is done.
+    none = [0] * 8
     assert got == {
-        "E1": {"calls": [1, 1, 1, 0, 0, 0], "messages": [2, 1, 0, 1, 0, 1],
-               "visits": [1, 0, 0, 0, 0, 1], "all": [4, 2, 1, 1, 0, 2]},
-        "E2": {"calls": [1, 0, 0, 0, 0, 1], "messages": [1, 0, 0, 0, 1, 0],
-               "visits": [0, 0, 0, 0, 0, 0], "all": [2, 0, 0, 0, 1, 1]},
-        "store_manager:S1": {"calls": [1, 1, 1, 0, 0, 0], "messages": [0] * 6,
-                             "visits": [0] * 6, "all": [1, 1, 1, 0, 0, 0]},
+        "E1": {"calls": [1, 1, 1, 0, 0, 0, 0, 0], "messages": [2, 1, 0, 1, 0, 1, 0, 0],
+               "visits": [1, 0, 0, 0, 0, 1, 0, 0], "invitations": none,
+               "all": [4, 2, 1, 1, 0, 2, 0, 0]},
+        "E2": {"calls": [1, 0, 0, 0, 0, 1, 0, 0], "messages": [1, 0, 0, 0, 1, 0, 0, 0],
+               "visits": none, "invitations": [3, 2, 1, 1, 0, 1, 2, 1],
+               "all": [5, 2, 1, 1, 1, 2, 2, 1]},
+        "store_manager:S1": {"calls": [1, 1, 1, 0, 0, 0, 0, 0], "messages": none,
+                             "visits": none, "invitations": none,
+                             "all": [1, 1, 1, 0, 0, 0, 0, 0]},
     }
     report = staff_report(ledger, *MARCH)
-    assert report.rows[-1] == ["(all)", "all", 7, 3, 2, 1, 1, 3]
-    assert ("done on time (share of assigned)", "28.6%") in report.facts
+    assert report.rows[-1] == ["(all)", "all", 10, 5, 3, 2, 1, 4, 2, 1]
+    assert ("done on time (share of assigned)", "30.0%") in report.facts
+    assert ("invitations accepted", 2) in report.facts
 
 
 def test_volumes(ledger: Path) -> None:
     assert dict(volume_counts(ledger, D(2024, 12, 1), D(2025, 4, 30))) == {
         ("2025-W01", "big-purchase-call", "S1"): 1,  # 2024-12-30 is in ISO 2025-W01
-        ("2025-W10", "big-purchase-call", "S1"): 5,  # a1 a2 (Sunday 9th) a4 a6 a7
+        ("2025-W10", "big-purchase-call", "S1"): 8,  # a1 a2 (Sunday 9th) a4 a6 a7 a11-13
         ("2025-W10", "big-purchase-call", "S2"): 1,
         ("2025-W10", "lapsed-contact", "S1"): 1,
         ("2025-W11", "big-purchase-call", "S1"): 1,  # a3, Monday 10th
         ("2025-W14", "big-purchase-call", "S1"): 1,
     }
-    assert volumes_report(ledger, *MARCH).facts[0] == ("actions", 8)
+    facts = volumes_report(ledger, *MARCH).facts
+    assert facts[0] == ("actions", 11)
+    assert facts[-3:] == [("invitations sent", 3), ("invitations accepted", 2),
+                          ("invitations attended", 1)]
 
 
 CUSTOMERS = "customer_id,name\nC1,A\nC2,B\nC3,C\nC4,D\nC5,E\n"

@@ -25,7 +25,8 @@ __all__ = [
     "read_rows",
 ]  # fmt: skip
 
-STATUSES = ("done", "failed", "unreachable", "declined")
+# accepted and attended answer invitations (the customer said yes; came).
+STATUSES = ("done", "failed", "unreachable", "declined", "accepted", "attended")
 TOPICS = ("region", "company", "none")
 TABLE = "outcomes"
 REQUIRED_COLUMNS = ("action_id", "status")
@@ -33,7 +34,8 @@ REQUIRED_COLUMNS = ("action_id", "status")
 REASONS: dict[str, str] = {
     "missing-value": "{column} is required but missing",
     "unknown-action": "{column} names no action in the ledger",
-    "bad-status": "{column} is not one of done, failed, unreachable, declined",
+    "bad-status": "{column} is not one of done, failed, unreachable, declined, accepted, "
+                  "attended",
     "bad-timestamp": "{column} is not an ISO 8601 timestamp",
     "future-date": "{column} is in the future",
     "bad-topic": "{column} is not one of region, company, none",

@@ -5,7 +5,9 @@ as_of (the day it was assigned) lies in the period. Its outcome decides the colu
 
 * done: status done; on time when completed on or before due_by, else late;
 * declined: the customer declined (closed, not done);
-* open: no outcome yet, or only a failed or unreachable attempt (it still needs doing).
+* open: no outcome yet, or only a failed or unreachable attempt (it still needs doing);
+* invitations (channel `invitations`): accepted counts those the customer accepted
+  (attending included), attended those who came; both are done for the associate.
 
 So assigned = done + declined + open and done = on time + late. Actions a contact rule
 merged, expired or (still) deferred were not handed to anyone and are left out. The
@@ -26,8 +28,9 @@ from .model import Cell, Chart, Report
 __all__ = ["CHANNELS", "StaffFigures", "staff_figures", "staff_report"]
 
 CHANNELS = {"call": "calls", "sms": "messages", "email": "messages", "letter": "messages",
-            "visit": "visits"}
-CHANNEL_ORDER = ("calls", "messages", "visits", "all")
+            "visit": "visits", "invitation": "invitations"}
+CHANNEL_ORDER = ("calls", "messages", "visits", "invitations", "all")
+DONE = ("done", "accepted", "attended")
 _LEFT_OUT = ("merged", "expired", "deferred")  # not (yet) handed to anyone
 
 
@@ -39,10 +42,14 @@ class StaffFigures:
     late: int = 0
     declined: int = 0
     open: int = 0
+    accepted: int = 0
+    attended: int = 0
 
     def add(self, outcome: str | None, completed: str | None, due_by: str) -> None:
         self.assigned += 1
-        if outcome == "done":
+        self.accepted += outcome in ("accepted", "attended")
+        self.attended += outcome == "attended"
+        if outcome in DONE:
             self.done += 1
             if completed is not None and completed <= due_by:  # ISO dates compare as text
                 self.on_time += 1
@@ -101,11 +108,14 @@ def staff_report(state: str | Path, start: dt.date, end: dt.date) -> Report:
                    "open": [float(f["all"].open) for f in figures.values()]})
     return Report(
         title="Follow-ups per associate",
-        subtitle=f"actions assigned from {start} to {end} (calls, messages, visits)",
+        subtitle=f"actions assigned from {start} to {end} (calls, messages, visits, "
+                 "invitations)",
         columns=["associate", "channel", *_names()], rows=rows,
         facts=[("associates", len(figures)), ("follow-ups assigned", whole.assigned),
                ("done", whole.done), ("on time", whole.on_time), ("late", whole.late),
                ("declined", whole.declined), ("still open", whole.open),
+               ("invitations accepted", whole.accepted), ("invitations attended",
+                                                          whole.attended),
                ("done on time (share of assigned)", rate)],
         charts=[chart])
 

@@ -3,6 +3,7 @@
 An action counts in the week of its as_of (the business date that fired it), in the
 ISO calendar (weeks start on Monday; 2025-12-29 is in 2026-W01). Every action the
 ledger holds counts, whatever its status, escalation and routing tasks included.
+Invitations also count by their answer: sent, accepted (attending included), attended.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from ..outcomes.state import connect
 from .model import Cell, Chart, Report
 
-__all__ = ["iso_week", "volume_counts", "volumes_report"]
+__all__ = ["invitation_answers", "iso_week", "volume_counts", "volumes_report"]
 
 
 def iso_week(day: str) -> str:
@@ -38,8 +39,26 @@ def volume_counts(state: str | Path, start: dt.date,
     return counts
 
 
+def invitation_answers(state: str | Path, start: dt.date, end: dt.date) -> Counter[str]:
+    """Invitations with as_of in start..end: sent, accepted (attending included), attended."""
+    query = """SELECT o.status, count(*) FROM actions a LEFT JOIN outcomes o USING (action_id)
+               WHERE a.type = 'invitation' AND a.as_of BETWEEN ? AND ? GROUP BY o.status"""
+    conn = connect(state)
+    try:
+        rows = conn.execute(query, (start.isoformat(), end.isoformat())).fetchall()
+    finally:
+        conn.close()
+    found: Counter[str] = Counter()
+    for status, n in rows:
+        found["sent"] += int(n)
+        found["accepted"] += int(n) if status in ("accepted", "attended") else 0
+        found["attended"] += int(n) if status == "attended" else 0
+    return found
+
+
 def volumes_report(state: str | Path, start: dt.date, end: dt.date) -> Report:
     counts = volume_counts(state, start, end)
+    answers = invitation_answers(state, start, end)
     rows: list[list[Cell]] = [[w, p, s, n] for (w, p, s), n in sorted(counts.items())]
     weeks = sorted({w for w, _, _ in counts})
     policies = sorted({p for _, p, _ in counts})
@@ -58,5 +77,6 @@ def volumes_report(state: str | Path, start: dt.date, end: dt.date) -> Report:
         subtitle=f"actions with as_of from {start} to {end}, per ISO week, policy and store",
         columns=["week", "policy", "store", "actions"], rows=rows,
         facts=[("actions", sum(counts.values())),
-               *((f"policy {p}", per_policy[p]) for p in policies)],
+               *((f"policy {p}", per_policy[p]) for p in policies),
+               *((f"invitations {k}", answers[k]) for k in ("sent", "accepted", "attended"))],
         charts=[by_week, by_store])
