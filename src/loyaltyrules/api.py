@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from .contact import Decision, decide_at_checkout, decision_json
-from .event.errors import EventError
 from .engine.windows import Zones
+from .event.errors import EventError
 from .event.evaluator import EventEvaluator
 from .event.occasions import Calendar, parse_host_event
 from .event.receipts import parse_customer, parse_receipt

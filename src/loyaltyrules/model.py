@@ -35,8 +35,8 @@ __all__ = [
     "CalendarMatch",
     "ComplaintTrigger",
     "CrossingTrigger",
-    "EventTrigger",
     "Effective",
+    "EventTrigger",
     "Fallback",
     "FirstPurchaseTrigger",
     "Invitation",
@@ -261,12 +261,11 @@ class ScheduleTrigger(_Model):
 def schedule_problems(every: str, on: object, calendar: object) -> list[str]:
     """Which `on` and `calendar` each `every` takes (the schema says the same)."""
     problems = []
-    month_day = isinstance(on, str) and not on.startswith("day ")
-    nth = isinstance(on, NthWeekday)
-    if every == "year" and not (month_day or (nth and on.month is not None)):  # type: ignore[union-attr]
+    text = on if isinstance(on, str) else None
+    month = on.month if isinstance(on, NthWeekday) else 0  # 0: not an n-th weekday
+    if every == "year" and not ((text and not text.startswith("day ")) or month):
         problems.append("'every: year' needs 'on': MM-DD or {month, weekday, nth}")
-    if every == "month" and not ((isinstance(on, str) and on.startswith("day "))
-                                 or (nth and on.month is None)):  # type: ignore[union-attr]
+    if every == "month" and not ((text and text.startswith("day ")) or month is None):
         problems.append("'every: month' needs 'on': 'day N' or {weekday, nth}")
     if every in ("day", "quarter", "calendar") and on is not None:
         problems.append(f"'on' is not allowed with 'every: {every}'")

@@ -29,9 +29,9 @@ from .crashpoints import reached
 from .delivery import Delivery, SheetText, Target, dates_of, deliver, enqueue
 from .engine.batch import evaluate
 from .engine.bulk import collector_paused
+from .engine.occasions import occasion_table
 from .event import rebuild
 from .ledger import Ledger, RunRecord
-from .engine.occasions import occasion_table
 from .lifecycle import escalations, routing_actions
 from .plan import Plan
 from .sources import LoadedSource, open_source

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from ..sources import UnusableInput, open_source
-from ..validation.pipeline import ValidationResult, validate_paths
 from ..validation.calendar import calendar_names, check_calendar
+from ..validation.pipeline import ValidationResult, validate_paths
 from ..validation.targets import check_targets, known_targets
 from . import settings
 from .common import default_policy_paths

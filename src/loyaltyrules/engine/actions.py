@@ -158,8 +158,8 @@ class Assembler:
             at.get(prefix + "window.due_by"),
             at.get(prefix + "window.valid_until"),
             tuple((name, at[f"{prefix}params.{name}"]) for name, _c in action.params),
-            tuple(at.get(f"{prefix}{n}") for n in ("invitation.event", "invitation.date",
-                                                     "invitation.capacity", "seat")),
+            (at.get(f"{prefix}invitation.event"), at.get(f"{prefix}invitation.date"),
+             at.get(f"{prefix}invitation.capacity"), at.get(f"{prefix}seat")),
         )
 
     def __call__(self, row: Sequence[Any]) -> Iterator[dict[str, Any]]:

@@ -98,7 +98,7 @@ def host_rows_sql(kind: str, policy: CompiledPolicy) -> str:
 
 def host_context(kind: str, policy: CompiledPolicy) -> str:
     """One row per complaint or event: its facts, the customer's as of its moment."""
-    table, key, at, facts = HOST_TABLES[kind]
+    _table, key, at, facts = HOST_TABLES[kind]
     own = ", ".join(f'x.{f} AS "{kind}.{f}"' for f in facts)
     store = "coalesce(x.store_id, c.home_store, s.last_store_id, s.store_id)"
     return f"""

@@ -27,11 +27,11 @@ from typing import Any
 
 from ..conditions import compile_python
 from ..conditions.evaluate import Evaluator
-from ..engine.triggers import reads_rank
-from ..plan import CompiledPolicy, Plan
 from ..engine.dates import fires_on
+from ..engine.triggers import reads_rank
 from ..engine.windows import Zones
 from ..model import ScheduleTrigger
+from ..plan import CompiledPolicy, Plan
 from .facts import Ladder, PurchaseFacts, state_facts
 from .occasions import Calendar, HostEvent
 from .policy import PolicyPlan, Trigger

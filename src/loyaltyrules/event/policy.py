@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 from ..conditions import compile_python
 from ..conditions.evaluate import Evaluator
 from ..engine.actions import ROW_IDS, format_value, invitation, json_value, valid_until
-from ..engine.windows import Zones, midnight, window
 from ..engine.compile import reason_paths
+from ..engine.windows import Zones, midnight, window
 from ..ledger import action_id
 from ..plan import CompiledAction, CompiledPolicy
 from .facts import Params

@@ -25,7 +25,9 @@ def calendar_names(con: duckdb.DuckDBPyConnection) -> tuple[frozenset[str], froz
 
 
 def _listed(value: object) -> list[str]:
-    return [value] if isinstance(value, str) else [v for v in value or [] if isinstance(v, str)]
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def check_calendar(policy_docs: Sequence[YamlDocument], kinds: frozenset[str],
