@@ -345,3 +345,80 @@ def test_seats_go_to_the_highest_lifetime_spend(plan: Plan, tmp_path: Path) -> N
     actions = evaluate(con, plan, dt.date(2025, 4, 1), dt.date(2025, 4, 1)).actions
     assert sorted(a["customer_id"] for a in actions if a["policy"] == "seats") == ["C2", "C4"]
     assert Decimal(spends["C3"]) < Decimal(spends["C2"])
+
+
+# -- deadlines in hours ------------------------------------------------------------------
+def _reply_and_later(engine: Engine) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    engine.on_customer({"customer_id": "C1", "region": "north"})
+    first = engine.on_complaint({"complaint_id": "K1", "customer_id": "C1", "store_id": "S1",
+                                 "received_at": "2025-03-29T10:00:00", "severity": "high"})
+    later = engine.on_complaint({"complaint_id": "K2", "customer_id": "C1", "store_id": "S1",
+                                 "received_at": "2025-03-30T10:30:00", "severity": "high"})
+    return first, later
+
+
+def test_an_unanswered_complaint_escalates_at_the_next_pos_call(plan: Plan, tmp_path: Path
+                                                                ) -> None:
+    from loyaltyrules.lifecycle import lifecycle_actions
+
+    state = tmp_path / "state.db"
+    engine = Engine.load(plan_dir(plan), state=state)
+    try:
+        first, later = _reply_and_later(engine)
+        assert engine.on_complaint({"complaint_id": "K1", "customer_id": "C1",
+                                    "received_at": "2025-03-29T10:00:00"}) == []  # seen
+    finally:
+        engine.close()
+    (reply,) = first
+    assert reply["due_at"] == "2025-03-30T10:00:00"
+    escalation = next(a for a in later if a["policy"] == "escalation")
+    assert escalation["params"]["original_action_id"] == reply["action_id"]
+    assert (escalation["as_of"], escalation["assignee"]["role"]) == ("2025-03-30",
+                                                                    "store_manager")
+    # the nightly run finds it recorded (nothing twice); K2's reply is due by now too
+    second = next(a for a in later if a["policy"] == "complaint")
+    (task,) = lifecycle_actions(state, dt.date(2025, 3, 31), dt.date(2025, 3, 31))
+    assert task["params"]["original_action_id"] == second["action_id"]
+
+
+def test_the_nightly_run_escalates_a_passed_due_time_and_an_outcome_stops_it(
+        plan: Plan, tmp_path: Path) -> None:
+    import sqlite3
+
+    from loyaltyrules.lifecycle import lifecycle_actions
+    from loyaltyrules.outcomes.state import OUTCOMES_DDL
+
+    state = tmp_path / "state.db"
+    engine = Engine.load(plan_dir(plan), state=state)
+    try:
+        engine.on_customer({"customer_id": "C1", "region": "north"})
+        (reply,) = engine.on_complaint({"complaint_id": "K1", "customer_id": "C1",
+                                        "received_at": "2025-03-29T10:00:00",
+                                        "severity": "high"})
+    finally:
+        engine.close()
+    assert lifecycle_actions(state, dt.date(2025, 3, 29), dt.date(2025, 3, 29)) == []
+    (task,) = lifecycle_actions(state, dt.date(2025, 3, 30), dt.date(2025, 3, 30))
+    assert task["params"]["original_action_id"] == reply["action_id"]
+    assert task["reason"]["values"]["action.due_at"] == "2025-03-30T10:00:00"
+    with sqlite3.connect(state) as conn:
+        conn.execute(OUTCOMES_DDL)
+        conn.execute("INSERT INTO outcomes VALUES (?, 'done', '2025-03-30T09:00:00', "
+                     "'2025-03-30', '', NULL, 'none', '', '')", (reply["action_id"],))
+    assert lifecycle_actions(state, dt.date(2025, 3, 30), dt.date(2025, 3, 30)) == []
+
+
+def test_validate_with_data_names_an_unknown_calendar_kind(plan: Plan, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from loyaltyrules.cli import cli
+
+    data = tmp_path / "data"
+    _write(data, {"customers": [{"customer_id": "C1"}], "purchases": [], "complaints": [],
+                  "events": [], "stores": [],
+                  "calendar": [{"date": "2025-02-10", "name": "Lunar New Year",
+                                "kind": "Holday", "region": None}]})
+    result = CliRunner().invoke(cli, ["validate", str(plan_dir(plan)), "--data", str(data)])
+    assert result.exit_code == 1, result.output
+    assert "holiday.yaml:4:61: error [calendar.unknown-kind]" in result.output
+    assert "did you mean 'holday'" in result.output
