@@ -183,7 +183,11 @@ def test_catalog_per_trigger() -> None:
         "crossing",
         "tier_ladder",
         "schedule",
+        "complaint",
+        "event",
     }
+    assert "calendar.name" in schedule and "complaint.severity" in env_for("complaint").facts
+    assert "event.kind" in env_for("event").facts and "event.kind" not in schedule
     assert ALL_FACTS["customer.points_this_year"] == INT
     assert set(FUNCTIONS) >= {"has", "is_birthday", "rank_in_region", "min", "max", "date"}
 
