@@ -422,3 +422,41 @@ def test_validate_with_data_names_an_unknown_calendar_kind(plan: Plan, tmp_path:
     assert result.exit_code == 1, result.output
     assert "holiday.yaml:4:61: error [calendar.unknown-kind]" in result.output
     assert "did you mean 'holday'" in result.output
+
+
+def test_the_run_writes_due_at_and_invitations_to_the_host(plan: Plan, tmp_path: Path) -> None:
+    """What the host receives: the JSON Lines and CSV files of `run`."""
+    import csv
+
+    from click.testing import CliRunner
+
+    from loyaltyrules.cli import cli
+
+    world = {
+        "customers": [{"customer_id": "C1", "region": "north"}],
+        "purchases": [{"purchase_id": "P1", "customer_id": "C1", "store_id": "S1",
+                       "purchased_at": "2025-03-01T10:00:00", "amount": "6000"}],
+        "complaints": [{"complaint_id": "K1", "customer_id": "C1", "store_id": "S1",
+                        "received_at": "2025-04-02T10:00:00", "severity": "high"}],
+        "events": [], "calendar": [],
+        "stores": [{"store_id": "S1", "region": "north", "timezone": "Europe/Berlin"}]}
+    _write(tmp_path / "data", world)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, [
+        "run", "--as-of", "2025-04-01", "--through", "2025-04-02", "--data",
+        str(tmp_path / "data"), "--policies", str(plan_dir(plan)), "--state",
+        str(tmp_path / "s.db"), "--out", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for f in sorted(out.glob("actions-*.jsonl"))
+             for x in f.read_text().splitlines()]
+    reply = next(a for a in lines if a["policy"] == "complaint")
+    assert reply["due_at"] == "2025-04-03T10:00:00+02:00"
+    assert reply["reason"]["complaint_id"] == "K1"
+    invited = next(a for a in lines if a["policy"] == "quarterly")
+    assert invited["invitation"]["event_id"] == "gathering-h1"
+    rows = [r for f in sorted(out.glob("actions-*.csv"))
+            for r in csv.DictReader(f.read_text(encoding="utf-8-sig").splitlines())]
+    row = next(r for r in rows if r["policy"] == "complaint")
+    assert (row["due_at"], row["reason_row_id"]) == ("2025-04-03T10:00:00+02:00", "K1")
+    assert "warning: policy email: no events table in the data, so it never fires" \
+        in result.output

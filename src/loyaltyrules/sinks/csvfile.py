@@ -24,6 +24,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "region", "assignee_role", "assignee_id", "not_before", "due_by", "priority",
     "template", "params", "reason_trigger", "reason_purchase_id", "reason_values",
     "reason_merged",  # added last, so columns read by position keep their place
+    "due_at", "invitation_event_id", "invitation_date", "reason_row_id",  # likewise
 )
 MERGED_SEPARATOR = " | "
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP's list).
@@ -75,6 +76,10 @@ def _flat(action: Mapping[str, Any]) -> dict[str, Any]:
         "reason_purchase_id": reason.get("purchase_id"),
         "reason_values": "; ".join(f"{k}={v}" for k, v in reason_pairs(record)),
         "reason_merged": merged_text(record),
+        "due_at": record.get("due_at"),
+        **{f"invitation_{k}": (record.get("invitation") or {}).get(k)
+           for k in ("event_id", "date")},
+        "reason_row_id": reason.get("complaint_id") or reason.get("event_id"),
     }
 
 

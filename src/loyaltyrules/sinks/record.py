@@ -26,19 +26,22 @@ __all__ = [
 
 ACTION_FIELDS: tuple[str, ...] = (
     "action_id", "policy", "policy_version", "bundle", "type", "customer_id", "store_id",
-    "region", "assignee", "not_before", "due_by", "valid_until", "as_of", "priority", "template",
-    "params", "reason",
+    "region", "assignee", "not_before", "due_by", "due_at", "valid_until", "as_of",
+    "priority", "template", "params", "invitation", "reason",
 )
-# valid_until is optional: records made before actions carried one lack it
-_ACTION_REQUIRED = frozenset(ACTION_FIELDS) - {"valid_until"}
+# valid_until is optional: records made before actions carried one lack it; due_at and
+# invitation are present only where they apply (windows in hours, invitations).
+_ACTION_REQUIRED = frozenset(ACTION_FIELDS) - {"valid_until", "due_at", "invitation"}
 ASSIGNEE_FIELDS: tuple[str, ...] = ("role", "id")
-REASON_FIELDS: tuple[str, ...] = ("trigger", "purchase_id", "values", "merged")
+REASON_FIELDS: tuple[str, ...] = ("trigger", "purchase_id", "complaint_id", "event_id",
+                                  "values", "merged")
 _REASON_REQUIRED = frozenset({"trigger"})
 # One entry of `reason.merged`: a staff task the contact rules merged into this one.
 MERGED_FIELDS: tuple[str, ...] = (
     "action_id", "policy", "type", "due_by", "priority", "template", "params", "reason",
 )
-MERGED_REASON_FIELDS: tuple[str, ...] = ("trigger", "purchase_id", "values")
+MERGED_REASON_FIELDS: tuple[str, ...] = ("trigger", "purchase_id", "complaint_id", "event_id",
+                                         "values")
 _MERGED_REQUIRED = frozenset({"action_id", "policy", "type", "reason"})
 
 
