@@ -97,6 +97,11 @@ class ActionPlan:
         return {"role": spec.role, "id": staff}
 
 
+def _days(ev: Evaluator | None, facts: Mapping[str, Any], params: Mapping[str, Any]
+          ) -> dt.timedelta:
+    return dt.timedelta(days=_bound(ev, facts, params) or 0)
+
+
 def _bound(ev: Evaluator | None, facts: Mapping[str, Any], params: Mapping[str, Any]
            ) -> int | None:
     """A window bound's value: days (a duration) or hours (an int), as SQL holds it."""
