@@ -463,3 +463,24 @@ def test_the_run_writes_due_at_and_invitations_to_the_host(plan: Plan, tmp_path:
     assert (row["due_at"], row["reason_row_id"]) == ("2025-04-03T10:00:00+02:00", "K1")
     assert "warning: policy email: no events table in the data, so it never fires" \
         in result.output
+
+
+def test_explain_shows_complaints_and_calendar_days(plan: Plan, tmp_path: Path) -> None:
+    from loyaltyrules.engine.explain import explain
+
+    world = {
+        "customers": [{"customer_id": "C1", "region": "north"}],
+        "purchases": [], "events": [], "stores": [],
+        "complaints": [{"complaint_id": "K1", "customer_id": "C1",
+                        "received_at": "2025-03-29T10:00:00", "severity": "low"}],
+        "calendar": [{"date": "2025-03-29", "name": "Spring", "kind": "holiday",
+                      "region": None}]}
+    _write(tmp_path / "data", world)
+    con = open_source(tmp_path / "data", as_of_limit=dt.date(2025, 12, 31)).connection
+    traces = {t.policy: t for t in explain(con, plan, "C1", dt.date(2025, 3, 29))}
+    (complaint,) = traces["complaint"].candidates
+    assert complaint.subject == "K1" and not complaint.fired  # low severity, no spend
+    assert complaint.conditions[0].result == "false"
+    assert traces["holiday"].fired
+    assert traces["email"].not_triggered == [
+        "no host event of these kinds for this customer on this date"]

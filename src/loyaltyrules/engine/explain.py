@@ -37,6 +37,8 @@ NO_CANDIDATE = {
     "upgrade": "the tier held did not rise on this date",
     "downgrade": "the tier held did not fall (judged on 1 January only)",
     "schedule": "the schedule does not run on this date",
+    "complaint": "no complaint of this customer on this date",
+    "event": "no host event of these kinds for this customer on this date",
 }
 
 
