@@ -241,20 +241,24 @@ def document() -> dict[str, Any]:
         }},
         "/v1/complaints": {"post": {
             "operationId": "postComplaint",
-            "summary": "Evaluate one complaint (complaint policies) and return the actions it "
-                       "triggers now, with escalations of replies whose due time has passed.",
+            "summary": "Evaluate one complaint (complaint policies) with escalations of "
+                       "follow-ups whose due time has passed, apply the contact rules, and "
+                       "return the actions to hand out now with every decision.",
             "requestBody": _body("Complaint"),
-            "responses": _responses(_ok("The new actions (none is an empty list).",
-                                        "ActionList"), 400, 413, 415, 422),
+            "responses": _responses(_ok("The actions to hand out now (none is an empty list) "
+                                        "and every decision.", "EventAnswer"),
+                                    400, 413, 415, 422),
         }},
         "/v1/events": {"post": {
             "operationId": "postEvent",
             "summary": "Evaluate one host event (an e-mail, an inquiry, a visit, an RSVP) "
-                       "and return the actions it triggers now, with escalations of "
-                       "follow-ups whose due time has passed.",
+                       "with escalations of follow-ups whose due time has passed, apply the "
+                       "contact rules, and return the actions to hand out now with every "
+                       "decision.",
             "requestBody": _body("Event"),
-            "responses": _responses(_ok("The new actions (none is an empty list).",
-                                        "ActionList"), 400, 413, 415, 422),
+            "responses": _responses(_ok("The actions to hand out now (none is an empty list) "
+                                        "and every decision.", "EventAnswer"),
+                                    400, 413, 415, 422),
         }},
         "/v1/customers/{customer_id}/actions": {"get": {
             "operationId": "listOpenActions",
