@@ -26,6 +26,7 @@ from loyaltyrules.cli.serve import sync_mode
 from loyaltyrules.config import Config, SourceConfig, TableConfig, parse_config
 from loyaltyrules.lifecycle import settings as lifecycle_settings
 from loyaltyrules.sources.loader import resolve_config
+from loyaltyrules.state.sqlite import SqliteState
 
 # [source] keys: a TOML line setting each to something other than its default, and
 # the field it must give after `--data elsewhere`.
@@ -154,7 +155,7 @@ def test_run_with_data_flag_keeps_the_column_mapping(
 # ---------------------------------------------------------------- [run], [serve], ...
 
 RUN_KEYS = {"policies": "hq-policies", "state": "ledger.sqlite", "out": "outputs",
-            "lock_timeout": 12.5}
+            "lock_timeout": 12.5, "store": "S001"}
 
 
 def _resolved_run(config: Config, **flags: Any) -> dict[str, Any]:
@@ -163,6 +164,7 @@ def _resolved_run(config: Config, **flags: Any) -> dict[str, Any]:
         "state": settings.state_path(config, flags.get("state")),
         "out": settings.out_dir(config, flags.get("out")),
         "lock_timeout": delivering.lock_timeout(config, flags.get("lock_timeout")),
+        "store": settings.store_setting(config, flags.get("store")),
     }
 
 
@@ -172,13 +174,14 @@ def test_each_run_flag_replaces_only_its_key(tmp_path: Path, key: str) -> None:
         f"{k} = {json.dumps(v)}\n" for k, v in RUN_KEYS.items()))
     from_config = _resolved_run(config)
     assert from_config == {"policies": [tmp_path / "hq-policies"],
-                           "state": tmp_path / "ledger.sqlite",
-                           "out": str(tmp_path / "outputs"), "lock_timeout": 12.5}
+                           "state": SqliteState(tmp_path / "ledger.sqlite"),
+                           "out": str(tmp_path / "outputs"), "lock_timeout": 12.5,
+                           "store": "S001"}
     flag: dict[str, Any] = {"policies": (Path("mine"),), "state": Path("mine.sqlite"),
-                            "out": "mine", "lock_timeout": 0.0}
+                            "out": "mine", "lock_timeout": 0.0, "store": "S002"}
     flagged = _resolved_run(config, **{key: flag[key]})
-    want = {"policies": [Path("mine")], "state": Path("mine.sqlite"), "out": "mine",
-            "lock_timeout": 0.0}
+    want = {"policies": [Path("mine")], "state": SqliteState(Path("mine.sqlite")), "out": "mine",
+            "lock_timeout": 0.0, "store": "S002"}
     assert flagged == {**from_config, key: want[key]}
 
 
@@ -200,7 +203,7 @@ def test_serve_sync_key_and_its_flag(tmp_path: Path) -> None:
     config = _config(tmp_path, '[serve]\nsync = "full"\n[run]\nstate = "x.sqlite"\n')
     assert sync_mode(config, None) == "full"
     assert sync_mode(config, "normal") == "normal"
-    assert settings.state_path(config, Path("other.sqlite")) == Path("other.sqlite")
+    assert settings.state_path(config, Path("other.sqlite")) == SqliteState(Path("other.sqlite"))
     assert sync_mode(config, None) == "full"  # --state names the ledger, not the sync
 
 

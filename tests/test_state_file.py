@@ -22,6 +22,7 @@ from loyaltyrules.examples import example_data_dir
 from loyaltyrules.ledger import SCHEMA_VERSION, Ledger, connect_state
 from loyaltyrules.outcomes import import_outcomes
 from loyaltyrules.reports import staff_report, volumes_report
+from loyaltyrules.state.sqlite import SqliteState
 from loyaltyrules.statefile import UnusableState, check_state, locate
 
 from _paths import PACK
@@ -82,7 +83,7 @@ def _commands(state: Path, folder: Path) -> dict[str, list[str]]:
 
 def _refused(result: Result, name: str) -> None:
     assert result.exit_code == STATE_EXIT, result.output
-    assert "unusable state file" in result.output and name in result.output
+    assert "unusable state" in result.output and name in result.output
     assert "internal error" not in result.output
 
 
@@ -161,34 +162,54 @@ def test_a_folder_as_state(tmp_path: Path) -> None:
     assert info.value.code == "state.not-a-file"
 
 
-@pytest.mark.parametrize("url", ["postgresql://loyalty:s3cret@db.example/ledger",
-                                 "postgres://db/ledger", "sqlite:///tmp/x.sqlite",
-                                 "mysql+pymysql://u:p@h/d"])
-def test_a_url_as_state_is_refused_and_creates_nothing(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch,
-                                                       url: str) -> None:
+def _state_commands(url: str, folder: Path) -> list[list[str]]:
+    return [["run", "--example", "--as-of", "2025-01-01", "-q", "--state", url],
+            ["serve", "--state", url],
+            ["outcomes", "import", str(_outcomes_file(folder)), "--state", url],
+            ["report", "staff", "--from", "2025-01-01", "--to", "2025-01-31", "--state", url]]
+
+
+@pytest.mark.parametrize("url", ["sqlite:///tmp/x.sqlite", "mysql+pymysql://u:s3cret@h/d",
+                                 "postgresql:/no-slashes/ledger"])
+def test_a_url_of_another_kind_is_refused_and_creates_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
-    for command in (["run", "--example", "--as-of", "2025-01-01", "-q", "--state", url],
-                    ["serve", "--state", url],
-                    ["outcomes", "import", str(_outcomes_file(tmp_path)), "--state", url],
-                    ["report", "staff", "--from", "2025-01-01", "--to", "2025-01-31",
-                     "--state", url]):
+    for command in _state_commands(url, tmp_path):
         result = runner.invoke(cli, command)
         assert result.exit_code == STATE_EXIT, result.output
         assert "[state.url]" in result.output and "s3cret" not in result.output
-        assert "SQLite file" in result.output
+        assert "SQLite file" in result.output and "postgresql:// URL" in result.output
     for call in (Ledger.open, lambda u: Engine.load(PACK, u)):
         with pytest.raises(UnusableState, match="URL"):
             call(url)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["outcomes.csv"]  # no postgresql:
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outcomes.csv"]  # no sqlite:
+
+
+@pytest.mark.parametrize("url", ["postgresql://loyalty:s3cret@127.0.0.1:1/ledger",
+                                 "postgres://loyalty@127.0.0.1:1/ledger?password=s3cret"])
+def test_an_unreachable_database_is_refused_without_its_password(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """A PostgreSQL URL names a database; one that cannot be reached exits 3 with the
+    URL shown without its password, and nothing is created here."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for command in _state_commands(url, tmp_path):
+        result = runner.invoke(cli, command)
+        assert result.exit_code == STATE_EXIT, result.output
+        assert "[state.unreachable]" in result.output and "cannot connect" in result.output
+        assert "s3cret" not in result.output and "loyalty@127.0.0.1:1/ledger" in result.output
+    for call in (Ledger.open, lambda u: Engine.load(PACK, u)):
+        with pytest.raises(UnusableState, match="cannot connect"):
+            call(url)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outcomes.csv"]
 
 
 def test_a_url_in_the_configuration_is_refused(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "loyaltyrules.toml").write_text(
-        '[run]\nstate = "postgresql://u:pw@h/db"\n', encoding="utf-8")
+        '[run]\nstate = "mysql://u:pw@h/db"\n', encoding="utf-8")
     result = CliRunner().invoke(cli, ["run", "--example", "--as-of", "2025-01-01", "-q"])
     assert result.exit_code == STATE_EXIT and "[state.url]" in result.output
     assert "pw@" not in result.output
@@ -198,7 +219,7 @@ def test_a_url_in_the_configuration_is_refused(tmp_path: Path,
 def test_paths_that_are_not_urls() -> None:
     for value in ("state.sqlite", "C:/loyalty/state.sqlite", "C:state.sqlite", "./a:b/s.db",
                   "/srv/loyalty/state.sqlite"):
-        assert locate(value) == Path(value)
+        assert locate(value) == SqliteState(Path(value))
 
 
 def test_a_new_and_an_empty_state_are_created(tmp_path: Path) -> None:

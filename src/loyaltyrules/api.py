@@ -32,6 +32,7 @@ from .ledger import migrate
 from .lifecycle import overdue_at
 from .plan import Plan, compile_paths
 from .resources import default_policies_dir
+from .state import Connection, StateStore, dialect_of
 
 __all__ = ["Answer", "Engine", "EventError", "StatelessEngine", "evaluate_purchase"]
 
@@ -150,29 +151,31 @@ def evaluate_purchase(plan_or_engine: Plan | StatelessEngine | Engine,
 class Engine:
     """Compiled once, immutable, safe to share between threads.
 
-    Each event is one SQLite transaction (BEGIN IMMEDIATE) on the state file: the
-    purchase is marked seen, the view advanced, the new actions inserted into the
-    ledger, all or nothing, serialised with a nightly run writing the same file.
+    Each event is one transaction on the state (a SQLite file or a PostgreSQL
+    database): the purchase is marked seen, the view advanced, the new actions
+    inserted into the ledger, all or nothing, serialised with a nightly run of the
+    receipt's store and with other events of the same customer.
     """
 
     stateless: StatelessEngine
     store: ViewStore = field(repr=False)
 
     @classmethod
-    def load(cls, policies: PolicyPaths = None, state: str | Path | None = None,
+    def load(cls, policies: PolicyPaths = None, state: StateStore | str | Path | None = None,
              stores: Mapping[str, str | None] | None = None, *,
              consent_default: bool = True, sync: str = "full",
              timezones: Mapping[str, str | None] | None = None, timezone: str | None = None,
              calendar: Iterable[Mapping[str, Any]] | None = None) -> Engine:
         """Validate and compile `policies` (default: the bundled pack) and open `state`
-        (default: a private in-memory store). `stores` maps store_id to region,
+        (a SQLite file, a postgresql:// URL; default: a private in-memory store).
+        `stores` maps store_id to region,
         `timezones` store_id to an IANA time zone (`timezone` for the others), and
         `calendar` gives the calendar table's rows; without them, what the last
         nightly rebuild saved is used. `sync`: "full" fsyncs every event; "normal"
         keeps every event through a process crash but may lose the last ones to an OS
         crash or power loss (docs/service.md)."""
         plan = _plan(policies)
-        store = ViewStore(Path(state) if state is not None else Path(":memory:"), sync)
+        store = ViewStore(state if state is not None else ":memory:", sync)
         store.read(migrate)  # the ledger's tables, created or migrated as ledger.py does
         store.ledger_ready()
         regions = dict(stores) if stores is not None else store.stores()
@@ -220,7 +223,8 @@ class Engine:
             return self._decide(tx, parsed.day, actions, f"pos:{parsed.purchase_id}",
                                 [after, referrer])
 
-        return self.store.write(work)
+        customer = () if parsed.customer_id is None else (f"customer:{parsed.customer_id}",)
+        return self.store.write(work, f"store:{parsed.store_id}", *customer)
 
     def _decide(self, tx: Tx, day: dt.date, actions: list[Action], run: str,
                 views: Iterable[CustomerView | None], closing: Iterable[str] = ()) -> Answer:
@@ -249,7 +253,7 @@ class Engine:
             tx.put(view._replace(record=record))
             return Answer()
 
-        return self.store.write(work)
+        return self.store.write(work, f"customer:{record.customer_id}")
 
     def on_complaint(self, complaint: Mapping[str, Any]) -> Answer:
         """Apply a complaint (the `complaints` table's columns); decide the actions it
@@ -278,7 +282,7 @@ class Engine:
             return self._decide(tx, parsed.at.date(), [*overdue, *actions],
                                 f"pos-{trigger}:{parsed.row_id}", [view])
 
-        return self.store.write(work)
+        return self.store.write(work, f"customer:{parsed.customer_id}")
 
     def on_day(self, customer_id: str, day: dt.date) -> Answer:
         """Close the customer's `day`: its schedules (birthday, lapse, 1 January
@@ -295,13 +299,16 @@ class Engine:
             return self._decide(tx, day, actions, f"pos-day:{day.isoformat()}", [view],
                                 closing=[customer_id])
 
-        return self.store.write(work)
+        return self.store.write(work, f"customer:{customer_id}")
 
     def open_actions(self, customer_id: str) -> list[Action]:
         """The customer's open actions in the ledger (nightly and POS), oldest first."""
-        query = ("SELECT record FROM actions WHERE customer_id = ? AND status = 'open' "
-                 "ORDER BY as_of, rowid")
-        rows = self.store.read(lambda conn: conn.execute(query, (customer_id,)).fetchall())
+        def work(conn: Connection) -> list[Any]:
+            query = ("SELECT record FROM actions WHERE customer_id = ? AND status = 'open' "
+                     f"ORDER BY as_of, {dialect_of(conn).insertion_order}")
+            return conn.execute(query, (customer_id,)).fetchall()
+
+        rows = self.store.read(work)
         return [json.loads(r[0]) for r in rows]
 
     def view(self, customer_id: str) -> CustomerView | None:

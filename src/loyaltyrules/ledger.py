@@ -2,12 +2,13 @@
 
 The ledger is what makes runs idempotent. A run hands over all the actions it
 computed; the ledger keeps the ones it has not seen (by action id) and records the
-run, in one SQLite transaction. A re-run, a catch-up over dates already done, or a
-run after a crash therefore emits each action exactly once.
+run, in one transaction. A re-run, a catch-up over dates already done, or a run
+after a crash therefore emits each action exactly once.
 
-SQLite is used in WAL mode with ``synchronous=FULL``: a transaction is either fully
-on disk or absent after a crash (even ``kill -9``), and readers (a POS service) do
-not block the nightly writer. See docs/ledger.md.
+It lives in a state store (state/): a SQLite file in WAL mode with
+``synchronous=FULL``, or a PostgreSQL database; either way a transaction is either
+fully committed or absent after a crash (even ``kill -9``), and readers (a POS
+service) do not block the nightly writer. See docs/ledger.md and docs/postgresql.md.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import datetime as dt
 import decimal
 import hashlib
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,7 +25,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .statefile import check_state
+from .state import (
+    SQLITE,
+    SYNC_MODES,
+    Connection,
+    Dialect,
+    StateStore,
+    Variant,
+    dialect_of,
+    transaction,
+)
+from .state.sqlite import BUSY_TIMEOUT_MS
+from .statefile import as_state
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -34,19 +45,21 @@ __all__ = [
     "RecordedRun",
     "RunRecord",
     "action_id",
+    "connect_state",
     "migrate",
     "record_text",
 ]
 
-BUSY_TIMEOUT_MS = 30_000
-# How a connection syncs its commits (PRAGMA synchronous; docs/service.md): "full"
-# fsyncs every commit, "normal" (WAL) keeps every commit through a process crash and
-# may lose the last ones to an OS crash or power loss.
-SYNC_MODES = ("full", "normal")
+__all__ += ["BUSY_TIMEOUT_MS", "SYNC_MODES"]  # re-exported: where they were first defined
 _ID_CHUNK = 500  # stays below SQLite's historical 999 bound on host parameters
 
-# Migrations, in order: MIGRATIONS[n] brings a ledger from user_version n to n + 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+# PostgreSQL has no rowid: `seq` keeps the order rows were recorded in.
+_SEQ = "seq BIGINT GENERATED ALWAYS AS IDENTITY"
+
+# Migrations, in order: MIGRATIONS[n] brings a ledger from schema version n to n + 1
+# (SQLite: PRAGMA user_version; PostgreSQL: the schema_version table). A step that
+# the two spell differently is a Variant.
+MIGRATIONS: tuple[tuple[str | Variant, ...], ...] = (
     (
         """CREATE TABLE actions (
             action_id      TEXT PRIMARY KEY,
@@ -62,7 +75,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             due_by         TEXT,
             status         TEXT NOT NULL DEFAULT 'open',
             record         TEXT NOT NULL,
-            created_run    TEXT NOT NULL
+            created_run    TEXT NOT NULL{seq}
         )""",
         "CREATE INDEX actions_by_customer ON actions (customer_id)",
         "CREATE INDEX actions_by_run ON actions (created_run)",
@@ -77,7 +90,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             input_fingerprint TEXT,
             actions_offered   INTEGER NOT NULL,
             actions_new       INTEGER NOT NULL,
-            recorded_at       TEXT NOT NULL
+            recorded_at       TEXT NOT NULL{seq}
         )""",
     ),
     (  # 2: the contact rules' lifecycle (docs/contact-rules.md)
@@ -92,16 +105,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (  # 3: the outbox, what each output has been given (docs/ledger.md, Delivery)
         """CREATE TABLE delivery_targets (
-            target_id INTEGER PRIMARY KEY,
+            target_id {key},
             place     TEXT NOT NULL UNIQUE
         )""",
         """CREATE TABLE deliveries (
             action_id    TEXT NOT NULL,
-            target_id    INTEGER NOT NULL REFERENCES delivery_targets (target_id),
+            target_id    {id} NOT NULL REFERENCES delivery_targets (target_id),
             sink         TEXT NOT NULL,
             delivered_at TEXT,
             PRIMARY KEY (action_id, target_id, sink)
-        ) WITHOUT ROWID""",
+        ){without_rowid}""",
         "CREATE INDEX deliveries_owed ON deliveries (target_id, sink, action_id) "
         "WHERE delivered_at IS NULL",
         # a run's dates are owed to its target until all their files are written,
@@ -109,8 +122,40 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN delivery_target INTEGER",
         "ALTER TABLE runs ADD COLUMN delivered_at TEXT",
     ),
+    (  # 4: stores sharing one ledger (docs/postgresql.md, Stores): a run's store, and
+       # outputs named per store (two stores' machines may use the same folder name)
+        "ALTER TABLE runs ADD COLUMN store_id TEXT",
+        "CREATE INDEX actions_by_store_day ON actions (store_id, contact_day)",
+        Variant(
+            sqlite=(  # SQLite cannot drop a constraint: the table is rebuilt
+                """CREATE TABLE delivery_targets_4 (
+                    target_id INTEGER PRIMARY KEY,
+                    store_id  TEXT NOT NULL DEFAULT '',
+                    place     TEXT NOT NULL,
+                    UNIQUE (store_id, place)
+                )""",
+                "INSERT INTO delivery_targets_4 (target_id, place) "
+                "SELECT target_id, place FROM delivery_targets",
+                "DROP TABLE delivery_targets",
+                "ALTER TABLE delivery_targets_4 RENAME TO delivery_targets",
+            ),
+            postgresql=(
+                "ALTER TABLE delivery_targets ADD COLUMN store_id TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE delivery_targets DROP CONSTRAINT delivery_targets_place_key",
+                "ALTER TABLE delivery_targets ADD UNIQUE (store_id, place)",
+            ),
+        ),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+# What the shared CREATE TABLE texts above leave to each dialect.
+_DDL = {
+    "sqlite": {"seq": "", "key": "INTEGER PRIMARY KEY", "id": "INTEGER",
+               "without_rowid": " WITHOUT ROWID"},
+    "postgresql": {"seq": f",\n            {_SEQ}",
+                   "key": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+                   "id": "BIGINT", "without_rowid": ""},
+}
 
 ACTION_COLUMNS = (
     "action_id", "policy", "policy_version", "bundle", "type", "customer_id",
@@ -125,7 +170,7 @@ _INSERT_ACTION = (
 
 _RUN_COLUMNS = (
     "run_id", "started_at", "finished_at", "bundle", "as_of", "through", "counts",
-    "input_fingerprint", "actions_offered", "actions_new", "recorded_at",
+    "input_fingerprint", "actions_offered", "actions_new", "recorded_at", "store_id",
 )  # fmt: skip
 _INSERT_RUN = (
     f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})"
@@ -162,6 +207,7 @@ class RunRecord:
     finished_at: str | None = None
     counts: Mapping[str, Any] = field(default_factory=dict)
     input_fingerprint: str | None = None
+    store: str | None = None  # the one store the run was for; None: every store
 
 
 @dataclass(frozen=True)
@@ -220,98 +266,81 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the ledger schema to SCHEMA_VERSION in one transaction; return the old version."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+def migrate(conn: Connection) -> int:
+    """Bring the ledger schema to SCHEMA_VERSION in one transaction; return the old version.
+
+    The transaction waits for every other writer (on PostgreSQL, the stores' runs
+    and services that open the ledger at once migrate it one after the other)."""
+    dialect = dialect_of(conn)
+    if dialect.schema_version(conn) == SCHEMA_VERSION:
+        return SCHEMA_VERSION  # the usual case: nothing to wait for
+    with transaction(conn, whole=True):
+        version = dialect.schema_version(conn)
         if version > SCHEMA_VERSION:
             raise LedgerError(
                 f"ledger schema version {version} is newer than this loyaltyrules "
                 f"supports ({SCHEMA_VERSION}); upgrade loyaltyrules"
             )
         for step in range(version, SCHEMA_VERSION):
-            for statement in MIGRATIONS[step]:
+            for statement in migration_step(step, dialect):
                 conn.execute(statement)
-        # PRAGMA does not take parameters; the value is our own integer.
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+        dialect.set_schema_version(conn, SCHEMA_VERSION)
     return version
 
 
-def connect_state(path: Path, sync: str = "full") -> sqlite3.Connection:
-    """Open the state file the way every writer must: WAL, a busy timeout, and `sync`
-    (one of SYNC_MODES; "full" unless a caller chose the POS trade-off). A file that
-    cannot be a state is refused untouched (statefile.UnusableState).
+def migration_step(step: int, dialect: Dialect = SQLITE) -> list[str]:
+    """The statements that bring a ledger from schema version `step` to `step + 1`."""
+    return [statement.format(**_DDL[dialect.name])
+            for entry in MIGRATIONS[step] for statement in dialect.pick(entry)]
+
+
+def connect_state(state: StateStore | str | Path, sync: str = "full") -> Connection:
+    """Open the state the way every writer must: checked first, then (SQLite) WAL, a
+    busy timeout and `sync` (one of SYNC_MODES; "full" unless a caller chose the POS
+    trade-off). A state that cannot be one is refused untouched
+    (statefile.UnusableState).
 
     Shared by the ledger, the point-of-sale views and the outcomes, which keep their
-    tables in the same file. Callers serialise use of the connection themselves.
+    tables in the same state. Callers serialise use of the connection themselves.
     """
     if sync not in SYNC_MODES:
         raise ValueError(f"sync must be one of {', '.join(SYNC_MODES)} (got {sync!r})")
-    check_state(path, SCHEMA_VERSION)  # before anything here can write to the file
-    if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(
-        str(path),
-        timeout=BUSY_TIMEOUT_MS / 1000,
-        isolation_level=None,  # we issue BEGIN/COMMIT ourselves
-        check_same_thread=False,  # each owner guards it with its own lock
-    )
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if str(mode).lower() not in ("wal", "memory"):  # ":memory:" (a state for one process)
-        conn.close()
-        raise LedgerError(f"cannot put the ledger {path.name} in WAL mode (got {mode})")
-    conn.execute(f"PRAGMA synchronous = {sync.upper()}")  # checked against SYNC_MODES above
-    conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: big nightly batches stay in memory
-    return conn
-
-
-@contextmanager
-def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction: commit on success, else roll back.
-
-    ``BEGIN IMMEDIATE`` takes the write lock first, so what is read inside cannot be
-    changed by another writer before the commit.
-    """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:  # SQLite may have rolled back already
-            conn.execute("ROLLBACK")
-        raise
+    store = as_state(state)
+    store.check(SCHEMA_VERSION)  # before anything here can write to it
+    return store.open(sync)
 
 
 class Ledger:
-    """The state store. Open with ``Ledger.open(path)``; use as a context manager.
+    """The ledger. Open with ``Ledger.open(state)``; use as a context manager.
 
     One Ledger may be shared by threads (calls are serialised); several processes
-    may open the same file (SQLite locking plus a busy timeout).
+    may open the same state (SQLite locking plus a busy timeout; PostgreSQL's).
+    A ledger opened for one `store` writes under that store's lock (state.transaction).
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: Connection, state: StateStore, store: str | None = None) -> None:
         self._conn = conn
-        self.path = path
+        self.state = state
+        self.store = store
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: str | Path) -> Ledger:
-        """Open the ledger at ``path``, creating it or migrating its schema as needed."""
-        db_path = Path(path)
-        conn = connect_state(db_path)
+    def open(cls, state: StateStore | str | Path, store: str | None = None) -> Ledger:
+        """Open the ledger in ``state`` (a path, a URL, or a StateStore), creating it or
+        migrating its schema as needed."""
+        located = as_state(state)
+        conn = connect_state(located)
         try:
             migrate(conn)
         except BaseException:
             conn.close()
             raise
-        return cls(conn, db_path)
+        return cls(conn, located, store)
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file (a PostgreSQL ledger has none)."""
+        return Path(getattr(self.state, "path", str(self.state)))
 
     def close(self) -> None:
         with self._lock:
@@ -342,9 +371,11 @@ class Ledger:
         return _first_occurrences(actions, new_ids)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """The connection inside one write transaction (see `immediate`)."""
-        with self._lock, immediate(self._conn) as conn:
+    def transaction(self) -> Iterator[Connection]:
+        """The connection inside one write transaction (state.transaction): of this
+        ledger's store, or of the whole ledger."""
+        keys = (f"store:{self.store}",) if self.store is not None else ()
+        with self._lock, transaction(self._conn, *keys, whole=self.store is None) as conn:
             yield conn
 
     def known_ids(self, ids: Iterable[str]) -> set[str]:
@@ -359,7 +390,7 @@ class Ledger:
         """
         query = (
             "SELECT record, status, created_run FROM actions WHERE customer_id = ? "
-            "ORDER BY as_of, rowid"
+            f"ORDER BY as_of, {dialect_of(self._conn).insertion_order}"
         )
         with self._lock:
             rows = self._conn.execute(query, (customer_id,)).fetchall()
@@ -373,7 +404,8 @@ class Ledger:
 
     def runs(self) -> list[RecordedRun]:
         """Every recorded run, in the order they were recorded."""
-        query = f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs ORDER BY rowid"
+        order = dialect_of(self._conn).insertion_order
+        query = f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs ORDER BY {order}"
         with self._lock:
             rows = self._conn.execute(query).fetchall()
         return [_recorded_run(row) for row in rows]
@@ -385,7 +417,7 @@ class Ledger:
             return int(self._conn.execute(f"SELECT count(*) FROM actions{where}").fetchone()[0])
 
 
-def _insert(conn: sqlite3.Connection, actions: Sequence[Mapping[str, Any]], ids: list[str],
+def _insert(conn: Connection, actions: Sequence[Mapping[str, Any]], ids: list[str],
             run: RunRecord) -> set[str]:
     check_new_run(conn, run)
     # Skipping known ids first spares re-runs the JSON encoding of every record.
@@ -407,7 +439,7 @@ def _insert(conn: sqlite3.Connection, actions: Sequence[Mapping[str, Any]], ids:
     return new_ids
 
 
-def known_in(conn: sqlite3.Connection, ids: Iterable[str]) -> set[str]:
+def known_in(conn: Connection, ids: Iterable[str]) -> set[str]:
     """The subset of ``ids`` already in the ledger (inside the caller's transaction)."""
     wanted = list(dict.fromkeys(ids))
     found: set[str] = set()
@@ -417,19 +449,19 @@ def known_in(conn: sqlite3.Connection, ids: Iterable[str]) -> set[str]:
         found.update(r[0] for r in conn.execute(query, tuple(chunk)))
     return found
 
-def check_new_run(conn: sqlite3.Connection, run: RunRecord) -> None:
+def check_new_run(conn: Connection, run: RunRecord) -> None:
     if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.run_id,)).fetchone():
         raise LedgerError(f"run {run.run_id} is already recorded")
 
 
-def insert_run(conn: sqlite3.Connection, run: RunRecord, offered: int, new: int) -> None:
+def insert_run(conn: Connection, run: RunRecord, offered: int, new: int) -> None:
     """The run's row (inside the caller's transaction)."""
     conn.execute(
         _INSERT_RUN,
         (
             run.run_id, run.started_at, run.finished_at, run.bundle, run.as_of,
             run.through, _dumps(dict(run.counts)), run.input_fingerprint,
-            offered, new, _now(),
+            offered, new, _now(), run.store,
         ),
     )  # fmt: skip
 
@@ -444,6 +476,7 @@ def _recorded_run(row: tuple[Any, ...]) -> RecordedRun:
         through=row[5],
         counts=json.loads(row[6]),
         input_fingerprint=row[7],
+        store=row[11],
     )
     return RecordedRun(run=run, actions_offered=row[8], actions_new=row[9], recorded_at=row[10])
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +30,10 @@ from typing import Any
 
 from .config import Config
 from .contact import DEFAULT_RULES, ContactRules
+from .contact.store import of_store
 from .ledger import action_id, known_in
 from .outcomes.state import OUTCOMES_DDL, NoLedger, connect
+from .state import Connection, StateStore, dialect_of
 
 __all__ = ["BUNDLE", "Escalations", "LifecycleSettings", "escalations", "lifecycle_actions",
            "overdue_at",
@@ -95,34 +96,38 @@ def _rules_section(config: Config | Mapping[str, Any] | None) -> Mapping[str, An
     return config.get("contact_rules") or {}
 
 
-def lifecycle_actions(state_path: str | Path, start: dt.date, end: dt.date,
+def lifecycle_actions(state: StateStore | str | Path, start: dt.date, end: dt.date,
                       config: Config | Mapping[str, Any] | None = None,
-                      contact: ContactRules = DEFAULT_RULES) -> list[Action]:
+                      contact: ContactRules = DEFAULT_RULES,
+                      store: str | None = None) -> list[Action]:
     """Routing tasks for start..end, and the escalations of the ledger's follow-ups
-    falling overdue on those dates, not yet in the ledger. No ledger yet means no
-    tasks. (A run also escalates what it emits itself: see `escalations`.)"""
+    falling overdue on those dates, not yet in the ledger (of `store`'s actions alone,
+    when given). No ledger yet means no tasks. (A run also escalates what it emits
+    itself: see `escalations`.)"""
     try:
-        conn = connect(state_path)
+        conn = connect(state)
     except NoLedger:
         return []
     try:
-        overdue = escalations(conn, start, end, config, contact)
+        overdue = escalations(conn, start, end, config, contact, store)
         found = [] if overdue is None else [
             task for day in _dates(start, end) for task in overdue.due(day)]
-        return found + routings(conn, start, end, config)
+        return found + routings(conn, start, end, config, store)
     finally:
         conn.close()
 
 
-def routing_actions(state_path: str | Path, start: dt.date, end: dt.date,
-                    config: Config | Mapping[str, Any] | None = None) -> list[Action]:
-    """The routing tasks of start..end not yet in the ledger (none without a ledger)."""
+def routing_actions(state: StateStore | str | Path, start: dt.date, end: dt.date,
+                    config: Config | Mapping[str, Any] | None = None,
+                    store: str | None = None) -> list[Action]:
+    """The routing tasks of start..end not yet in the ledger (none without a ledger);
+    of `store`'s actions alone, when given."""
     try:
-        conn = connect(state_path)
+        conn = connect(state)
     except NoLedger:
         return []
     try:
-        return routings(conn, start, end, config)
+        return routings(conn, start, end, config, store)
     finally:
         conn.close()
 
@@ -207,33 +212,36 @@ class Escalations:
             {"trigger": "escalation", "values": values})
 
 
-def escalations(conn: sqlite3.Connection, start: dt.date, end: dt.date,
+def escalations(conn: Connection, start: dt.date, end: dt.date,
                 config: Config | Mapping[str, Any] | None,
-                contact: ContactRules = DEFAULT_RULES) -> Escalations | None:
+                contact: ContactRules = DEFAULT_RULES,
+                store: str | None = None) -> Escalations | None:
     """The escalations of a run over start..end (None when escalation is off), from the
-    ledger's follow-ups without an outcome: those falling overdue on these dates, and
-    the surviving tasks of these dates, whose due date a merge may still move."""
+    ledger's follow-ups without an outcome (of `store`, when given): those falling
+    overdue on these dates, and the surviving tasks of these dates, whose due date a
+    merge may still move."""
     rules = settings(config)
     if not rules.escalate:
         return None
     conn.execute(OUTCOMES_DDL)  # no import yet: no outcomes
     types = contact.staff_tasks.types
     grace = dt.timedelta(days=1 + rules.grace_days)
+    mine, shop = of_store(store, "a.store_id")
     query = f"""SELECT a.record FROM actions a LEFT JOIN outcomes o USING (action_id)
                 WHERE o.action_id IS NULL AND a.type IN ({', '.join('?' * len(types))})
                   AND a.status NOT IN ({', '.join('?' * len(_CLOSED))})
                   AND a.policy NOT IN ('escalation', 'routing')
-                  AND (a.due_by BETWEEN ? AND ? OR a.contact_day BETWEEN ? AND ?)"""
+                  AND (a.due_by BETWEEN ? AND ? OR a.contact_day BETWEEN ? AND ?){mine}"""
     # (a due_at, in hours, falls overdue a day earlier than its due_by would)
     rows = conn.execute(query, (*types, *_CLOSED, (start - grace).isoformat(),
                                 (end - grace + dt.timedelta(days=1)).isoformat(),
-                                start.isoformat(), end.isoformat()))
+                                start.isoformat(), end.isoformat(), *shop))
     follow_ups = [json.loads(r[0]) for r in rows]
     ids = [action_id("escalation", str(f["action_id"]), "overdue") for f in follow_ups]
     return Escalations(rules, contact, follow_ups, known_in(conn, ids))
 
 
-def overdue_at(conn: sqlite3.Connection, moment: dt.datetime,
+def overdue_at(conn: Connection, moment: dt.datetime,
                config: Config | Mapping[str, Any] | None = None,
                contact: ContactRules = DEFAULT_RULES) -> list[Action]:
     """Escalations of follow-ups whose due_at (a window in hours) has passed at
@@ -246,39 +254,42 @@ def overdue_at(conn: sqlite3.Connection, moment: dt.datetime,
     conn.execute(OUTCOMES_DDL)
     types = contact.staff_tasks.types
     cutoff = moment - dt.timedelta(days=rules.grace_days)
+    due_at = dialect_of(conn).json_text("a.record", "due_at")
     query = f"""SELECT a.record FROM actions a LEFT JOIN outcomes o USING (action_id)
                 WHERE o.action_id IS NULL AND a.type IN ({', '.join('?' * len(types))})
                   AND a.status NOT IN ({', '.join('?' * len(_CLOSED))})
                   AND a.policy NOT IN ('escalation', 'routing')
-                  AND json_extract(a.record, '$.due_at') IS NOT NULL
-                  AND substr(json_extract(a.record, '$.due_at'), 1, 19) < ?"""
+                  AND {due_at} IS NOT NULL AND substr({due_at}, 1, 19) < ?"""
     rows = conn.execute(query, (*types, *_CLOSED, cutoff.isoformat(timespec="seconds")))
     overdue = [json.loads(r[0]) for r in rows]
     ids = [action_id("escalation", str(f["action_id"]), "overdue") for f in overdue]
     return Escalations(rules, contact, (), known_in(conn, ids)).now(overdue, moment.date())
 
 
-def routings(conn: sqlite3.Connection, start: dt.date, end: dt.date,
-             config: Config | Mapping[str, Any] | None) -> list[Action]:
-    """Routing tasks of the outcomes completed up to `end`, not yet in the ledger; one
-    completed before `start` gets as_of `start` (a late import still produces it)."""
+def routings(conn: Connection, start: dt.date, end: dt.date,
+             config: Config | Mapping[str, Any] | None,
+             store: str | None = None) -> list[Action]:
+    """Routing tasks of the outcomes completed up to `end`, not yet in the ledger (of
+    `store`'s actions, when given); one completed before `start` gets as_of `start`
+    (a late import still produces it)."""
     rules = settings(config)
     if not rules.route:
         return []
     conn.execute(OUTCOMES_DDL)
-    query = """SELECT a.action_id, a.policy, a.customer_id, a.store_id, a.region,
+    mine, only = of_store(store, "a.store_id")
+    query = f"""SELECT a.action_id, a.policy, a.customer_id, a.store_id, a.region,
                       o.topic, o.status, o.completed_date
                FROM outcomes o JOIN actions a USING (action_id)
-               WHERE o.topic IN ('region', 'company') AND o.completed_date <= ?
+               WHERE o.topic IN ('region', 'company') AND o.completed_date <= ?{mine}
                ORDER BY o.completed_date, a.action_id"""
     result = []
-    for aid, policy, customer, store, region, topic, status, done_on in conn.execute(
-            query, (end.isoformat(),)).fetchall():
+    for aid, policy, customer, shop, region, topic, status, done_on in conn.execute(
+            query, (end.isoformat(), *only)).fetchall():
         as_of = max(dt.date.fromisoformat(done_on), start)
         values = {"action.id": aid, "action.policy": policy, "outcome.topic": topic,
                   "outcome.status": status, "outcome.completed_date": done_on}
         result.append(_task(
-            action_id("routing", aid, topic), "routing", customer, store, region,
+            action_id("routing", aid, topic), "routing", customer, shop, region,
             ROUTES[topic], as_of, rules.routing_due_days, rules.routing_priority,
             {"original_action_id": aid, "topic": topic},
             {"trigger": "routing", "values": values}))

@@ -10,16 +10,19 @@ A range of dates is one set-based pass of the evaluator; the contact rules then 
 through its dates in order, so a range and its nights agree. Re-running any date
 emits nothing new and writes its files again, the same bytes. The views come last:
 a crash there leaves every action delivered, and the next run rebuilds them.
+
+A run for one store (`store`, several stores sharing a ledger) keeps the candidates
+of that store (its `store_id`), decides them against the store's own rows, delivers
+the store's actions and rebuilds its customers' views (docs/postgresql.md, Stores).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,7 @@ from .config import Config
 from .contact import STATUSES, ContactResult, in_memory, recorded
 from .crashpoints import reached
 from .delivery import Delivery, SheetText, Target, dates_of, deliver, enqueue
-from .engine.batch import evaluate
+from .engine.batch import Evaluation, evaluate
 from .engine.bulk import collector_paused
 from .engine.occasions import occasion_table
 from .event import rebuild
@@ -35,6 +38,8 @@ from .ledger import Ledger, RunRecord
 from .lifecycle import escalations, routing_actions
 from .plan import Plan
 from .sources import LoadedSource, open_source
+from .state import Connection, StateStore
+from .statefile import as_state
 from .validation.targets import known_targets, unknown_targets
 
 Progress = Callable[[str], None]
@@ -95,8 +100,9 @@ def load_source(data: Path | Config, through: dt.date, rejects: Path | None) -> 
 
 
 def run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
-              state: Path | None, progress: Progress = lambda _m: None,
-              config: Config | None = None, target: Target | None = None) -> RunSummary:
+              state: StateStore | Path | None, progress: Progress = lambda _m: None,
+              config: Config | None = None, target: Target | None = None, *,
+              store: str | None = None) -> RunSummary:
     """Evaluate every date from as_of to through, apply the contact rules, record,
     deliver to `target`, rebuild the point-of-sale views.
 
@@ -106,15 +112,20 @@ def run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date
     date of the range is written to it from the ledger, with whatever earlier runs
     left owed to it; a file that cannot be written raises DeliveryFailed after the
     commit (what was recorded stays owed). With no `state` (backtest) nothing is
-    recorded or written and the contact rules start from an empty history.
+    recorded or written and the contact rules start from an empty history. With a
+    `store`, only that store's actions are kept (see the module doc).
     """
+    located = None if state is None else as_state(state)
+    if target is not None and store is not None:
+        target = replace(target, store=store)  # the store's own outbox
     with collector_paused():  # every record of the run is kept to its end: engine/bulk.py
-        return _run_range(plan, source, as_of, through, state, progress, config, target)
+        return _run_range(plan, source, as_of, through, located, progress, config, target,
+                          store)
 
 
 def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
-               state: Path | None, progress: Progress, config: Config | None,
-               target: Target | None) -> RunSummary:
+               state: StateStore | None, progress: Progress, config: Config | None,
+               target: Target | None, store: str | None) -> RunSummary:
     summary = RunSummary(as_of, through, source=source)
     overrides = [o for p in plan.policies for o in p.overrides]
     if overrides:  # reading the data's stores and regions costs a scan: only when needed
@@ -122,8 +133,10 @@ def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.dat
     summary.missing_tables = missing_tables(plan, source.present)
     progress(f"evaluating {len(plan.policies)} policies from {as_of} to {through}")
     evaluation = evaluate(source.connection, plan, as_of, through, source.config.timezone)
+    if store is not None:
+        _keep_store(evaluation, store)
     if state is not None:
-        for task in routing_actions(state, as_of, through, config):
+        for task in routing_actions(state, as_of, through, config, store):
             evaluation.actions.append(task)  # escalations come day by day, below
             evaluation.per_policy[task["policy"]] += 1
     summary.candidates = Counter({p.id: 0 for p in plan.policies}) + evaluation.per_policy
@@ -132,13 +145,13 @@ def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.dat
         result = in_memory(plan.contact, source.connection, evaluation.actions, as_of, through)
     else:
         progress(f"applying the contact rules and recording in the ledger {state}")
-        with Ledger.open(state) as ledger:
+        with Ledger.open(state, store) as ledger:
             result = recorded(
                 plan.contact, source.connection, evaluation.actions, as_of, through, ledger,
-                lambda r: _record(plan, source, as_of, through, summary, r),
+                lambda r: _record(plan, source, as_of, through, summary, r, store),
                 delivered_on=through,  # a run is delivered on the night of its last date
                 follow_ups=lambda conn, start, end: escalations(conn, start, end, config,
-                                                                plan.contact),
+                                                                plan.contact, store),
                 also=lambda conn, run_id: _owe(conn, run_id, target, summary))
     summary.actions = result.emitted
     summary.contact, summary.contact_reasons = result.counts, result.reasons
@@ -147,18 +160,25 @@ def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.dat
         reached("after-commit")
         _deliver(plan, state, as_of, through, target, summary, progress)
         progress("rebuilding the customer views for the point of sale")
-        rebuild(state, source.connection, through, plan, source.config.timezone)
+        rebuild(state, source.connection, through, plan, source.config.timezone, store)
     return summary
 
 
-def _owe(conn: sqlite3.Connection, run_id: str, target: Target | None, summary: RunSummary) -> None:
+def _keep_store(evaluation: Evaluation, store: str) -> None:
+    """Only the candidates of `store`: the others are other stores' runs' to decide."""
+    evaluation.actions[:] = [a for a in evaluation.actions if a.get("store_id") == store]
+    evaluation.per_policy.clear()
+    evaluation.per_policy.update(a["policy"] for a in evaluation.actions)
+
+
+def _owe(conn: Connection, run_id: str, target: Target | None, summary: RunSummary) -> None:
     """Inside the decision transaction: the run's id, and what it owes its target."""
     summary.run_id = run_id
     if target is not None:
         enqueue(conn, run_id, target)
 
 
-def _deliver(plan: Plan, state: Path, as_of: dt.date, through: dt.date, target: Target | None,
+def _deliver(plan: Plan, state: StateStore, as_of: dt.date, through: dt.date, target: Target | None,
              summary: RunSummary, progress: Progress) -> None:
     if target is None or summary.run_id is None:
         return
@@ -168,7 +188,8 @@ def _deliver(plan: Plan, state: Path, as_of: dt.date, through: dt.date, target: 
 
 
 def _record(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
-            summary: RunSummary, contact: ContactResult) -> RunRecord:
+            summary: RunSummary, contact: ContactResult, store: str | None = None
+            ) -> RunRecord:
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     summary.candidates.update(d.record["policy"] for d in contact.decisions.values()
                               if d.record["reason"]["trigger"] == "escalation")
@@ -183,6 +204,7 @@ def _record(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
                 "rejects": source.reject_total,
                 "contact": {**contact.counts, "reasons": contact.reasons}},
         input_fingerprint=source.input_fingerprint,
+        store=store,
     )
 
 
@@ -197,10 +219,13 @@ def missing_tables(plan: Plan, present: frozenset[str]) -> list[str]:
     return sorted(set(found))
 
 
-def last_through(state: Path) -> dt.date | None:
-    """The last date a previous run covered, for catch-up after missed nights."""
-    if not state.exists():
+def last_through(state: StateStore | Path, store: str | None = None) -> dt.date | None:
+    """The last date a previous run covered (of `store`, or of any store's and every
+    store's runs when None), for catch-up after missed nights."""
+    located = as_state(state)
+    if not located.exists():
         return None
-    with Ledger.open(state) as ledger:
-        dates = [r.run.through or r.run.as_of for r in ledger.runs()]
+    with Ledger.open(located) as ledger:
+        dates = [r.run.through or r.run.as_of for r in ledger.runs()
+                 if store is None or r.run.store in (store, None)]
     return max((dt.date.fromisoformat(d) for d in dates), default=None)

@@ -1,10 +1,13 @@
-"""One run at a time on a state file: an operating-system lock beside the ledger.
+"""One run at a time on a state: an operating-system lock beside a SQLite ledger, an
+advisory lock of the server in a PostgreSQL one (state/postgres.py).
 
 `run` and `export` hold it from before they read the ledger until the last output is
 written and the point-of-sale views are rebuilt; a second one waits for it, up to a
 bounded time, then gives up with `RunLockTimeout` having done nothing. The lock is
-the kernel's (`flock` on POSIX, `msvcrt.locking` on Windows): a process that dies,
-even by `kill -9`, releases it, so a crash never leaves a stale lock to clear by hand.
+the kernel's (`flock` on POSIX, `msvcrt.locking` on Windows), or the server's: a
+process that dies, even by `kill -9`, releases it, so a crash never leaves a stale
+lock to clear by hand. On PostgreSQL a run of one store (`run --store S`) waits only
+for runs of the same store and for runs of every store.
 
 The POS (`serve`, `Engine`) does not take it: its writes are short SQLite
 transactions that interleave safely with a run's, so checkout keeps answering while
@@ -20,18 +23,21 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-__all__ = ["DEFAULT_TIMEOUT", "RunLockTimeout", "lock_path", "run_lock"]
+if TYPE_CHECKING:
+    from .state import StateStore
+
+__all__ = ["DEFAULT_TIMEOUT", "POLL", "RunLockTimeout", "file_lock", "lock_path", "run_lock"]
 
 DEFAULT_TIMEOUT = 600.0  # seconds; `[run] lock_timeout`, `--lock-timeout`
-_POLL = 0.2  # seconds between attempts while waiting
+POLL = 0.2  # seconds between attempts while waiting
 
 
 class RunLockTimeout(Exception):
     """Another run still held the state when the wait ran out."""
 
-    def __init__(self, state: Path, waited: float, holder: str) -> None:
+    def __init__(self, state: str | Path, waited: float, holder: str) -> None:
         self.state, self.waited, self.holder = state, waited, holder
         super().__init__(f"another run ({holder}) still holds {state} after waiting "
                          f"{waited:g} s")
@@ -80,14 +86,24 @@ def _describe_self(handle: IO[str]) -> None:
     handle.flush()
 
 
-@contextlib.contextmanager
-def run_lock(state: Path, timeout: float = DEFAULT_TIMEOUT,
-             waiting: Callable[[str], None] = lambda _m: None) -> Iterator[None]:
-    """Hold the run lock of `state` for the block; wait up to `timeout` seconds for it.
+def run_lock(state: StateStore | str | Path, timeout: float = DEFAULT_TIMEOUT,
+             waiting: Callable[[str], None] = lambda _m: None,
+             store: str | None = None) -> contextlib.AbstractContextManager[None]:
+    """Hold the run lock of `state` (of `store` in it) for the block; wait up to
+    `timeout` seconds for it.
 
     `waiting` is told once, with the holder's description, when the lock is busy.
     Raises RunLockTimeout when it stays busy.
     """
+    from .statefile import as_state
+
+    return as_state(state).run_lock(timeout, waiting, store)
+
+
+@contextlib.contextmanager
+def file_lock(state: Path, timeout: float = DEFAULT_TIMEOUT,
+              waiting: Callable[[str], None] = lambda _m: None) -> Iterator[None]:
+    """The run lock of a state file: `flock` of `<state>.lock` (see run_lock)."""
     path = lock_path(state)
     path.parent.mkdir(parents=True, exist_ok=True)
     # "a": never truncates another holder's description before we hold the lock
@@ -108,4 +124,4 @@ def _acquire(handle: IO[str], path: Path, state: Path, timeout: float,
             told = True
         if time.monotonic() >= deadline:
             raise RunLockTimeout(state, timeout, _holder(path))
-        time.sleep(min(_POLL, max(0.0, deadline - time.monotonic())))
+        time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))

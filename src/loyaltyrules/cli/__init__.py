@@ -1,7 +1,8 @@
 """The `loyaltyrules` command: one module per verb, registered on one group.
 
 Exit status: 0 done; 1 invalid policies or configuration; 2 unusable input;
-3 unusable state file (not a state, damaged, from a newer release, or a URL);
+3 unusable state (not a state, damaged, from a newer release, a URL of another kind,
+an unreachable database);
 70 an internal error (reported in one line; set LOYALTYRULES_DEBUG=1 for the trace);
 74 recorded, but an output could not be written; 75 another run held the ledger
 (`run` and `export`: docs/ledger.md).
@@ -39,7 +40,7 @@ class _Commands(click.Group):
         try:
             return super().invoke(ctx)
         except UnusableState as err:
-            click.echo(f"loyaltyrules: unusable state file: {err}", err=True)
+            click.echo(f"loyaltyrules: unusable state: {err}", err=True)
             ctx.exit(EXIT_STATE)
 
 

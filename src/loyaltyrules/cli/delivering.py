@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -13,7 +12,7 @@ from ..config import Config
 from ..delivery import DeliveryFailed
 from ..ledger import SCHEMA_VERSION
 from ..runlock import DEFAULT_TIMEOUT, RunLockTimeout, run_lock
-from ..statefile import check_state
+from ..state import StateStore
 from . import settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,19 +39,22 @@ def lock_timeout(config: Config, given: float | None) -> float:
 
 
 @contextlib.contextmanager
-def holding_run_lock(state: Path, timeout: float) -> Iterator[None]:
-    """The block with the run lock of `state` held; exit 75 if it stays busy.
+def holding_run_lock(state: StateStore, timeout: float,
+                     store: str | None = None) -> Iterator[None]:
+    """The block with the run lock of `state` (of `store` in it) held; exit 75 if it
+    stays busy.
 
     The state is checked first (exit 3 when it cannot be one), so no lock file is made
     beside a file that is refused."""
-    check_state(state, SCHEMA_VERSION)
+    state.check(SCHEMA_VERSION)
+    whose = f"{state}" if store is None else f"store {store} of {state}"
 
     def waiting(holder: str) -> None:
-        click.echo(f"loyaltyrules: another run holds {state} ({holder}); "
+        click.echo(f"loyaltyrules: another run holds {whose} ({holder}); "
                    f"waiting up to {timeout:g} s", err=True)
 
     try:
-        with run_lock(state, timeout, waiting):
+        with run_lock(state, timeout, waiting, store):
             yield
     except RunLockTimeout as err:
         settings.fail(f"{err}; nothing was done. Try again later, or wait longer with "

@@ -62,9 +62,9 @@ def _contact(story: dict[str, object]) -> str:
 )
 @settings.data_option
 @settings.example_option
-@click.option("--state", type=click.Path(path_type=Path, dir_okay=False),
-              help=f"The ledger to read the contact decisions from (default "
-                   f"{settings.DEFAULT_STATE}); it is only read.")
+@click.option("--state", metavar="FILE|URL",
+              help=f"The ledger to read the contact decisions from: a SQLite file or a "
+                   f"postgresql:// URL (default {settings.DEFAULT_STATE}); it is only read.")
 @settings.policies_option
 @settings.config_option
 def explain_command(
@@ -74,7 +74,7 @@ def explain_command(
     fmt: str,
     data: Path | None,
     example: bool,
-    state: Path | None,
+    state: str | None,
     policies: tuple[Path, ...],
     config_path: Path | None,
 ) -> None:

@@ -20,18 +20,20 @@ from . import delivering, settings
 @click.option("--through", type=click.DateTime(["%Y-%m-%d"]),
               help="Last date of a range (default: --as-of only).")
 @settings.state_option
+@settings.store_option
 @settings.out_option
 @settings.policies_option
 @delivering.lock_timeout_option
 @settings.config_option
-def export_command(as_of: dt.datetime, through: dt.datetime | None, state: Path | None,
-                   out: str | None, policies: tuple[Path, ...], lock_timeout: float | None,
-                   config_path: Path | None) -> None:
+def export_command(as_of: dt.datetime, through: dt.datetime | None, state: str | None,
+                   store: str | None, out: str | None, policies: tuple[Path, ...],
+                   lock_timeout: float | None, config_path: Path | None) -> None:
     """Write the actions of a date or range again, from the ledger, to any output.
 
     Each date gets every action emitted for it (by nightly runs and at the point of
     sale), exactly as `run` writes it: exporting a date that a run delivered gives
-    the same bytes. Use it to reprint a day's task sheets, to send a range to
+    the same bytes. With --store, only that store's actions (a ledger shared by
+    stores), to that store's output. Use it to reprint a day's task sheets, to send a range to
     another system, or to finish a delivery that a full disk interrupted; what it
     writes is marked delivered to that output. The data source is not read.
 
@@ -53,13 +55,15 @@ def export_command(as_of: dt.datetime, through: dt.datetime | None, state: Path 
         settings.fail(f"--through {last} is before --as-of {first}", settings.EXIT_INVALID)
     config = settings.load(config_path)
     ledger = settings.state_path(config, state)
-    if not ledger.is_file():
+    store = settings.store_setting(config, store)
+    if not ledger.exists():
         settings.fail(f"no ledger at {ledger}: nothing was ever recorded there "
                       "(see --state)", settings.EXIT_UNUSABLE)
     plan = settings.compile_plan(settings.policy_paths(config, policies))
-    target = Target.parse(settings.out_dir(config, out))
+    target = Target.parse(settings.out_dir(config, out), store)
     stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    with delivering.holding_run_lock(ledger, delivering.lock_timeout(config, lock_timeout)):
+    with delivering.holding_run_lock(ledger, delivering.lock_timeout(config, lock_timeout),
+                                     store):
         Ledger.open(ledger).close()  # brings an older ledger's schema up to date
         with delivering.delivery_errors():
             done = deliver(ledger, target, dates_of(first, last),

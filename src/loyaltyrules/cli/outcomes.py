@@ -17,13 +17,12 @@ def outcomes_command() -> None:
 
 @outcomes_command.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--state", type=click.Path(path_type=Path, dir_okay=False),
-              help=f"The ledger (SQLite; default {settings.DEFAULT_STATE}).")
+@settings.state_option
 @click.option("--rejects", "rejects_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Where rejected rows are described (default: FILE.rejects.jsonl beside "
                    "FILE).")
 @settings.config_option
-def import_command(file: Path, state: Path | None, rejects_path: Path | None,
+def import_command(file: Path, state: str | None, rejects_path: Path | None,
                    config_path: Path | None) -> None:
     """Import outcomes from FILE (.csv or .jsonl) into the ledger.
 

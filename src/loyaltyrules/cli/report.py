@@ -24,6 +24,7 @@ from ..reports import (
 )
 from ..sinks.atomic import atomic_text_file
 from ..sources import UnusableInput, open_source
+from ..state import StateStore
 from . import settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,8 +53,7 @@ def _range(f: F) -> F:
                      help="Last date (inclusive).")(f)
     f = click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), required=True,
                      help="First date (inclusive).")(f)
-    return click.option("--state", type=click.Path(path_type=Path, dir_okay=False),
-                        help=f"The ledger (default {settings.DEFAULT_STATE}).")(f)
+    return settings.state_option(f)
 
 
 def _emit(report: Report, fmt: str, out: Path | None) -> None:
@@ -74,8 +74,9 @@ def _dates(start: dt.datetime, end: dt.datetime) -> tuple[dt.date, dt.date]:
     return start.date(), end.date()
 
 
-def _ledger_report(build: Callable[[Path, dt.date, dt.date], Report], config: Config,
-                   state: Path | None, start: dt.datetime, end: dt.datetime) -> Report:
+def _ledger_report(build: Callable[[StateStore, dt.date, dt.date], Report], config: Config,
+                   state: str | None, start: dt.datetime, end: dt.datetime) -> Report:
+    """A report of the ledger: every store's rows in it."""
     first, last = _dates(start, end)
     try:
         return build(settings.state_path(config, state), first, last)
@@ -86,7 +87,7 @@ def _ledger_report(build: Callable[[Path, dt.date, dt.date], Report], config: Co
 @report_command.command("staff")
 @_range
 @_output
-def staff_command(state: Path | None, start: dt.datetime, end: dt.datetime, fmt: str,
+def staff_command(state: str | None, start: dt.datetime, end: dt.datetime, fmt: str,
                   out: Path | None, config_path: Path | None) -> None:
     """Per associate: follow-ups assigned, done, on time, late, declined, still open,
     split by calls, messages and visits (actions assigned from --from to --to).
@@ -102,7 +103,7 @@ def staff_command(state: Path | None, start: dt.datetime, end: dt.datetime, fmt:
 @report_command.command("actions")
 @_range
 @_output
-def actions_command(state: Path | None, start: dt.datetime, end: dt.datetime, fmt: str,
+def actions_command(state: str | None, start: dt.datetime, end: dt.datetime, fmt: str,
                     out: Path | None, config_path: Path | None) -> None:
     """Action volumes per ISO week, policy and store (as_of from --from to --to)."""
     config = settings.load(config_path)

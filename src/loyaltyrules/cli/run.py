@@ -13,6 +13,7 @@ import click
 from ..delivery import Delivery, Target
 from ..nightly import RunSummary, last_through, load_source, run_range
 from ..sources import UnusableInput
+from ..state import StateStore
 from . import delivering, settings
 
 TABLE_ROWS = 40
@@ -28,11 +29,12 @@ def _progress(quiet: bool) -> Callable[[str], None]:
     return show
 
 
-def dates(as_of: dt.date | None, through: dt.date | None, state: Path) -> tuple[dt.date, dt.date]:
-    """Without --as-of: from the day after the last run (catch-up) to today."""
+def dates(as_of: dt.date | None, through: dt.date | None, state: StateStore,
+          store: str | None = None) -> tuple[dt.date, dt.date]:
+    """Without --as-of: from the day after the last run (of the store) to today."""
     today = dt.date.today()
     if as_of is None:
-        last = last_through(state)
+        last = last_through(state, store)
         as_of = min(last + dt.timedelta(days=1), today) if last else today
         through = through or today
     through = through or as_of
@@ -103,6 +105,7 @@ def _show_contact(summary: RunSummary, echo: Callable[[str], None]) -> None:
 @settings.data_option
 @settings.example_option
 @settings.state_option
+@settings.store_option
 @settings.policies_option
 @settings.out_option
 @click.option("--summary-json", type=click.Path(path_type=Path, dir_okay=False),
@@ -111,7 +114,8 @@ def _show_contact(summary: RunSummary, echo: Callable[[str], None]) -> None:
 @delivering.lock_timeout_option
 @settings.config_option
 def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: Path | None,
-                example: bool, state: Path | None, policies: tuple[Path, ...], out: str | None,
+                example: bool, state: str | None, store: str | None,
+                policies: tuple[Path, ...], out: str | None,
                 summary_json: Path | None, quiet: bool, lock_timeout: float | None,
                 config_path: Path | None) -> None:
     """Evaluate the policies for a business date (or a range) and deliver its actions.
@@ -125,6 +129,8 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: Pa
     store instead.
 
     One run at a time per ledger: a second waits for the first (--lock-timeout).
+    Stores sharing one ledger (PostgreSQL, --state postgresql://...) each run with
+    --store: a store's run keeps its own actions, and waits only for its own.
 
     \b
     Exit status: 0 done; 1 invalid policies or configuration (or no data source);
@@ -139,19 +145,22 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: Pa
       loyaltyrules run --as-of 2025-11-20 --data data/
       loyaltyrules run --as-of 2025-01-01 --through 2025-12-31 --out -
       loyaltyrules run                  # catch up from the last run to today
+      loyaltyrules run --state postgresql://loyalty@hq/ledger --store S001
     """
     config = settings.load(config_path)
     source_ref = settings.data_source(config, data, example)
     ledger = settings.state_path(config, state)
+    store = settings.store_setting(config, store)
     plan = settings.compile_plan(settings.policy_paths(config, policies))
-    target = Target.parse(settings.out_dir(config, out))
+    target = Target.parse(settings.out_dir(config, out), store)
     progress = _progress(quiet)
     if as_of and through and through < as_of:
         settings.fail(f"--through {through.date()} is before --as-of {as_of.date()}",
                       settings.EXIT_INVALID)
-    with delivering.holding_run_lock(ledger, delivering.lock_timeout(config, lock_timeout)):
+    with delivering.holding_run_lock(ledger, delivering.lock_timeout(config, lock_timeout),
+                                     store):
         start, end = dates(as_of.date() if as_of else None,
-                           through.date() if through else None, ledger)
+                           through.date() if through else None, ledger, store)
         rejects = _rejects_path(target, end)
         try:
             rejects.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +172,8 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: Pa
             settings.fail(f"cannot write {err.filename or rejects}: {err.strerror or err}; "
                           "nothing was recorded", settings.EXIT_OUTPUT)
         with delivering.delivery_errors():
-            summary = run_range(plan, source, start, end, ledger, progress, config, target)
+            summary = run_range(plan, source, start, end, ledger, progress, config, target,
+                                store=store)
     _show(summary, target.kind == "stdout", quiet)
     if summary_json:
         summary_json.write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")

@@ -26,8 +26,7 @@ SERVE_KEYS = ("sync",)  # the keys of [serve] in loyaltyrules.toml
               help="Bearer token every endpoint but /v1/health requires (prefer the "
                    "environment variable: a flag shows in the process list).")
 @settings.policies_option
-@click.option("--state", type=click.Path(path_type=Path, dir_okay=False),
-              help=f"The ledger and customer view (SQLite; default {settings.DEFAULT_STATE}).")
+@settings.state_option
 @click.option("--max-body", default=64 * 1024, show_default=True, type=click.IntRange(1),
               help="Largest request body accepted, in bytes.")
 @click.option("--reload-interval", default=2.0, show_default=True, type=click.FloatRange(0),
@@ -41,7 +40,7 @@ SERVE_KEYS = ("sync",)  # the keys of [serve] in loyaltyrules.toml
               type=click.Choice(["debug", "info", "warning", "error"]))
 @settings.config_option
 def serve_command(host: str, port: int, token: str | None, policies: tuple[Path, ...],
-                  state: Path | None, max_body: int, reload_interval: float,
+                  state: str | None, max_body: int, reload_interval: float,
                   sync: str | None, log_level: str, config_path: Path | None) -> None:
     """Serve the engine over HTTP/JSON: actions for a receipt at checkout, a customer's
     open actions, outcomes, health and the active policy bundle (docs/service.md).

@@ -4,11 +4,14 @@
     data = "data/"
     [run]
     policies = "policies/"        # the policy set (default ./policies, else the bundled pack)
-    state = "loyaltyrules-state.sqlite"   # the ledger
+    state = "loyaltyrules-state.sqlite"   # the ledger: a SQLite file, or a postgresql:// URL
+    store = "S001"                # a run of one store in a ledger shared by stores
     out = "out/"                  # folder for actions, rejects, CSV and task sheets
     lock_timeout = 600            # seconds a run or export waits for another to finish
     [serve]
     sync = "normal"               # the service's commits: "normal" or "full" (docs/service.md)
+    [state]
+    url = "postgresql://loyalty@db/hq"   # the ledger, for every command (over [run] state)
 
 The data source is never guessed: --data, else --example (the bundled example store,
 a deliberate choice), else `[source]` of loyaltyrules.toml, else a ./data folder;
@@ -32,6 +35,8 @@ from ..diagnostics import DiagnosticError
 from ..examples import example_data_dir
 from ..plan import Plan, compile_paths
 from ..sources import UnusableInput
+from ..state import StateStore
+from ..state.sqlite import SqliteState
 from ..statefile import locate
 from .common import default_policy_paths
 
@@ -107,12 +112,34 @@ def policy_paths(config: Config, given: Sequence[Path]) -> list[Path]:
     return default_policy_paths()
 
 
-def state_path(config: Config, given: Path | None) -> Path:
-    """--state, else `[run] state`; a URL in either is refused (exit 3) before any use."""
+STATE_KEYS = ("url",)  # the keys of [state] in loyaltyrules.toml
+
+
+def state_path(config: Config, given: str | Path | None) -> StateStore:
+    """--state, else `[state] url`, else `[run] state`, else the default file. A
+    postgresql:// URL names a database; any other URL is refused (exit 3) before use;
+    a relative file is relative to the configuration file."""
     if given is not None:
         return locate(given)
-    value = run_setting(config, "state", DEFAULT_STATE) or DEFAULT_STATE
-    return _relative_to_config(config, str(locate(value)))
+    section = config.sections.get("state") or {}
+    for key in section:
+        if key not in STATE_KEYS:
+            fail(f"[state] has an unknown key {key!r}; it takes {', '.join(STATE_KEYS)}",
+                 EXIT_INVALID)
+    value = section.get("url") or run_setting(config, "state", DEFAULT_STATE) or DEFAULT_STATE
+    located = locate(str(value))
+    if isinstance(located, SqliteState):
+        return SqliteState(_relative_to_config(config, str(value)))
+    return located
+
+
+def store_setting(config: Config, given: str | None) -> str | None:
+    """--store, else `[run] store`: the one store a run is for (None: every store)."""
+    value = given if given is not None else run_setting(config, "store")
+    if value is not None and not value.strip():
+        fail("the store is empty: give a store_id, or leave --store out for every store",
+             EXIT_INVALID)
+    return value
 
 
 def out_dir(config: Config, given: str | None) -> str:
@@ -147,12 +174,19 @@ def config_option(f: F) -> F:
     )(f)
 
 
+STATE_HELP = (f"The ledger: a SQLite file, or a postgresql://user@host/db URL (default "
+              f"[state] url or [run] state of loyaltyrules.toml, else {DEFAULT_STATE}).")
+
+
 def state_option(f: F) -> F:
+    return click.option("--state", metavar="FILE|URL", help=STATE_HELP)(f)
+
+
+def store_option(f: F) -> F:
     return click.option(
-        "--state",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help=f"The ledger (SQLite; default [run] state of loyaltyrules.toml, else "
-        f"{DEFAULT_STATE}).",
+        "--store", metavar="STORE_ID",
+        help="Run for this one store of a ledger that several stores share: its actions, "
+        "its contact history, its outputs (default [run] store; none: every store).",
     )(f)
 
 

@@ -12,10 +12,10 @@ run writes them, so it finds them and keeps them.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Iterable, Sequence
 
 from ..ledger import known_in
+from ..state import Connection
 from .calendar import Closure, StoreCalendar, build_calendar
 from .decide import Action, ConsentLookup, Decision, Known, Rules, decide_moment
 from .model import ContactRules
@@ -25,7 +25,7 @@ from .store import load_history, load_survivors, load_waiting, write_decisions
 CLOSURES_DDL = "CREATE TABLE IF NOT EXISTS view_closures (region TEXT, date TEXT NOT NULL)"
 
 
-def saved_calendar(conn: sqlite3.Connection, rules: ContactRules) -> StoreCalendar:
+def saved_calendar(conn: Connection, rules: ContactRules) -> StoreCalendar:
     """The store calendar of the contact rules file, with the saved table closings."""
     rows = conn.execute("SELECT region, date FROM view_closures").fetchall() \
         if rules.calendar.from_table else []
@@ -33,7 +33,7 @@ def saved_calendar(conn: sqlite3.Connection, rules: ContactRules) -> StoreCalend
     return build_calendar(rules.calendar, table)
 
 
-def decide_at_checkout(conn: sqlite3.Connection, contact: ContactRules, consent: ConsentLookup,
+def decide_at_checkout(conn: Connection, contact: ContactRules, consent: ConsentLookup,
                        day: dt.date, actions: Sequence[Action], run_id: str, *,
                        closing: Iterable[str] = ()) -> list[Decision]:
     """Decide and record the actions of one moment on `day` that the ledger lacks.

@@ -8,12 +8,12 @@ in memory over an empty history.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Callable, Sequence
 
 import duckdb
 
 from ..ledger import Ledger, RunRecord, check_new_run, insert_run, known_in
+from ..state import Connection
 from .apply import ContactResult, FollowUps, apply_range, rules_for
 from .decide import Action
 from .history import History
@@ -28,7 +28,7 @@ def in_memory(contact: ContactRules, con: duckdb.DuckDBPyConnection, actions: Se
     return apply_range(start, end, actions, (), History(), rules)
 
 
-FollowUpsAt = Callable[[sqlite3.Connection, dt.date, dt.date], FollowUps | None]
+FollowUpsAt = Callable[[Connection, dt.date, dt.date], FollowUps | None]
 
 
 def recorded(contact: ContactRules, con: duckdb.DuckDBPyConnection, actions: Sequence[Action],
@@ -36,24 +36,27 @@ def recorded(contact: ContactRules, con: duckdb.DuckDBPyConnection, actions: Seq
              make_run: Callable[[ContactResult], RunRecord], *,
              delivered_on: dt.date | None = None,
              follow_ups: FollowUpsAt | None = None,
-             also: Callable[[sqlite3.Connection, str], object] = lambda _c, _r: None
+             also: Callable[[Connection, str], object] = lambda _c, _r: None
              ) -> ContactResult:
     """Decide the range against the ledger's state and record it; atomically.
 
     `delivered_on`: when the outputs reach the host (a run: its last date); None
     delivers each date on itself. `follow_ups` builds the escalations of the range
     from the ledger inside the transaction. `also(conn, run_id)` runs last inside the
-    same transaction (the run's outbox)."""
+    same transaction (the run's outbox). A ledger opened for one store decides against
+    that store's rows alone."""
+    store = ledger.store
     with ledger.transaction() as conn:
-        waiting = load_waiting(conn, end)
+        waiting = load_waiting(conn, end, store=store)
         known = known_in(conn, [str(a["action_id"]) for a in actions])
         new = [a for a in actions if str(a["action_id"]) not in known]
         customers = [str(a["customer_id"]) for a in new] + [str(a["customer_id"])
                                                             for a, _ in waiting]
         rules = rules_for(contact, con, customers, new)
         result = apply_range(
-            start, end, new, waiting, load_history(conn, contact, start, end), rules,
-            survivors=load_survivors(conn, contact, start, end), delivered_on=delivered_on,
+            start, end, new, waiting, load_history(conn, contact, start, end, store=store),
+            rules, survivors=load_survivors(conn, contact, start, end, store=store),
+            delivered_on=delivered_on,
             follow_ups=follow_ups(conn, start, end) if follow_ups else None)
         run = make_run(result)
         check_new_run(conn, run)

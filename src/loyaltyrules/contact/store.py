@@ -1,18 +1,20 @@
 """The contact rules' state in the ledger: emitted history, deferred actions, decisions.
 
 Read and written inside one ledger write transaction, so a concurrent writer cannot
-slip an action between the cap counts and the decisions based on them.
+slip an action between the cap counts and the decisions based on them. A run for one
+store (`run --store S`) reads that store's rows only: its caps count what the store
+sent (docs/postgresql.md, Stores).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..ledger import ACTION_COLUMNS, Ledger, action_row
+from ..state import Connection, dialect_of
 from .decide import EMITTED, Action, Decision, Survivors
 from .history import History
 from .model import ContactRules
@@ -34,26 +36,36 @@ _UPSERT = (
 _REWRITE = "UPDATE actions SET record = ?, due_by = ? WHERE action_id = ?"
 
 
-def _among(customers: Iterable[str] | None) -> tuple[str, str, list[str]]:
-    """An optional `AND customer_id IN (...)`, its parameters, and the prefix of the
-    date column: for a few customers (checkout) `+`, so SQLite walks the customer
-    index rather than every row of the dates."""
+def _among(conn: Connection, customers: Iterable[str] | None, store: str | None = None
+           ) -> tuple[str, str, list[str]]:
+    """An optional `AND customer_id IN (...)` (and `AND store_id = ?` for a run of one
+    store), its parameters, and the prefix of the date column: for a few customers
+    (checkout) SQLite's `+`, so it walks the customer index rather than every row of
+    the dates (PostgreSQL's planner chooses by itself)."""
+    mine, shop = of_store(store)
     if customers is None:
-        return "", "", []
+        return mine, "", list(shop)
     wanted = sorted(set(customers))
-    return f" AND customer_id IN ({', '.join('?' * len(wanted))})", "+", wanted
+    return (f" AND customer_id IN ({', '.join('?' * len(wanted))}){mine}",
+            dialect_of(conn).unindexed, [*wanted, *shop])
 
 
-def load_history(conn: sqlite3.Connection, rules: ContactRules, start: dt.date,
-                 end: dt.date, customers: Iterable[str] | None = None) -> History:
+def of_store(store: str | None, column: str = "store_id") -> tuple[str, tuple[str, ...]]:
+    """`AND store_id = ?` and its parameter for a run of one store; nothing for all."""
+    return ("", ()) if store is None else (f" AND {column} = ?", (store,))
+
+
+def load_history(conn: Connection, rules: ContactRules, start: dt.date,
+                 end: dt.date, customers: Iterable[str] | None = None,
+                 store: str | None = None) -> History:
     """Emissions on capped channels in every window that deciding start..end can
-    touch, deferrals included (of `customers` only, when given)."""
+    touch, deferrals included (of `customers` only, when given; of `store`'s rows)."""
     channels = sorted({c.channel for c in rules.caps})
     if not channels:
         return History()
     reach = dt.timedelta(days=max(c.window_days for c in rules.caps))
     last = end + dt.timedelta(days=rules.max_deferral_days) + reach
-    among, by, who = _among(customers)
+    among, by, who = _among(conn, customers, store)
     rows = conn.execute(
         f"SELECT customer_id, type, contact_day FROM actions "
         f"WHERE type IN ({', '.join('?' * len(channels))}) "
@@ -64,13 +76,14 @@ def load_history(conn: sqlite3.Connection, rules: ContactRules, start: dt.date,
     return History((str(c), str(t), dt.date.fromisoformat(d)) for c, t, d in rows)
 
 
-def load_survivors(conn: sqlite3.Connection, rules: ContactRules, start: dt.date,
-                   end: dt.date, customers: Iterable[str] | None = None) -> Survivors:
+def load_survivors(conn: Connection, rules: ContactRules, start: dt.date,
+                   end: dt.date, customers: Iterable[str] | None = None,
+                   store: str | None = None) -> Survivors:
     """The staff tasks emitted on start..end that later ones of their day may join."""
     if not rules.staff_tasks.merge:
         return Survivors()
     types = rules.staff_tasks.types
-    among, by, who = _among(customers)
+    among, by, who = _among(conn, customers, store)
     rows = conn.execute(
         f"SELECT record, contact_day FROM actions WHERE type IN ({', '.join('?' * len(types))}) "
         f"AND status NOT IN ({', '.join('?' * len(NOT_OUT))}) "
@@ -81,10 +94,10 @@ def load_survivors(conn: sqlite3.Connection, rules: ContactRules, start: dt.date
     return Survivors((r, day) for r, day in tasks if rules.is_staff_task(r))
 
 
-def load_waiting(conn: sqlite3.Connection, end: dt.date,
-                 customers: Iterable[str] | None = None) -> list[tuple[Action, dt.date]]:
+def load_waiting(conn: Connection, end: dt.date, customers: Iterable[str] | None = None,
+                 store: str | None = None) -> list[tuple[Action, dt.date]]:
     """Deferred actions due on or before `end`, each as generated, with its due date."""
-    among, _by, who = _among(customers)
+    among, _by, who = _among(conn, customers, store)
     rows = conn.execute(
         "SELECT record, deferred_to FROM actions WHERE status = 'deferred' "
         f"AND deferred_to <= ?{among} ORDER BY deferred_to, action_id",
@@ -93,7 +106,7 @@ def load_waiting(conn: sqlite3.Connection, end: dt.date,
     return [(json.loads(record), dt.date.fromisoformat(due)) for record, due in rows]
 
 
-def write_decisions(conn: sqlite3.Connection, decisions: Iterable[Decision], run_id: str,
+def write_decisions(conn: Connection, decisions: Iterable[Decision], run_id: str,
                     updated: Mapping[str, Action] | None = None) -> set[str]:
     """Store each final decision and the surviving tasks that actions joined; return
     the ids emitted. Every decision is of an action new to the ledger or of one

@@ -20,7 +20,9 @@ from typing import Any
 import duckdb
 
 from ..ledger import SCHEMA_VERSION, known_in
-from ..statefile import check_state
+from ..state import Connection, StateStore, dialect_of
+from ..state.sqlite import SqliteState
+from ..statefile import as_state
 from .apply import LABELS, apply_range, rules_for
 from .decide import Action
 from .history import History
@@ -28,22 +30,22 @@ from .model import ContactRules
 from .store import load_history, load_survivors, load_waiting
 
 _RECORDED = ("SELECT action_id, status, status_reason, contact_day, deferred_to, merged_into "
-             "FROM actions WHERE action_id IN (SELECT value FROM json_each(?))")
+             "FROM actions WHERE action_id IN ({ids})")
 Story = dict[str, Any]
 
 
 @contextlib.contextmanager
-def _read_only(state: Path | None) -> Iterator[sqlite3.Connection | None]:
+def _read_only(state: StateStore | Path | None) -> Iterator[Connection | None]:
     """The ledger opened for reading, or None when there is none (nothing is created)."""
-    if state is None or not state.is_file():
+    located = None if state is None else as_state(state)
+    if located is None or not located.exists():
         yield None
         return
-    check_state(state, SCHEMA_VERSION)  # not a state file: refused (statefile.UnusableState)
-    conn = sqlite3.connect(f"{state.resolve().as_uri()}?mode=ro", uri=True)
+    located.check(SCHEMA_VERSION)  # not a state: refused (statefile.UnusableState)
+    conn: Connection = located.open() if not isinstance(located, SqliteState) else \
+        sqlite3.connect(f"{located.path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                             "AND name = 'actions'").fetchone()
-        yield conn if found else None
+        yield conn if "actions" in dialect_of(conn).tables(conn) else None
     finally:
         conn.close()
 
@@ -58,7 +60,7 @@ def _story(status: str, reason: str | None, day: str, deferred_to: str | None,
 
 def contact_stories(contact: ContactRules, con: duckdb.DuckDBPyConnection, day: dt.date,
                     actions: Sequence[Action], day_candidates: Callable[[], list[Action]],
-                    state: Path | None) -> dict[str, Story]:
+                    state: StateStore | Path | None) -> dict[str, Story]:
     """action id -> what the contact rules did (`recorded`: from the ledger) or would do
     if the night of `day` ran now. `day_candidates` gives the evaluator's actions of
     that day (called only when some action is not recorded)."""
@@ -66,7 +68,8 @@ def contact_stories(contact: ContactRules, con: duckdb.DuckDBPyConnection, day: 
         ids = [str(a["action_id"]) for a in actions]
         stories = {} if conn is None else {
             aid: _story(status, reason, on, to, into, recorded=True)
-            for aid, status, reason, on, to, into in conn.execute(_RECORDED, (json.dumps(ids),))}
+            for aid, status, reason, on, to, into in conn.execute(
+                _RECORDED.format(ids=dialect_of(conn).json_ids), (json.dumps(ids),))}
         missing = {a["customer_id"] for a in actions if a["action_id"] not in stories}
         if not missing:
             return stories

@@ -11,16 +11,16 @@ fails (a full disk), so only the unwritten rest is owed to the next run.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..crashpoints import reached
-from ..ledger import connect_state, immediate
+from ..ledger import connect_state
 from ..sinks import Templates, write_csv, write_jsonl, write_task_sheets
 from ..sinks.atomic import batched
+from ..state import Connection, StateStore, transaction
 from .outbox import (
     day_actions,
     mark_delivered,
@@ -73,7 +73,7 @@ class _Progress:
     days: set[dt.date] = field(default_factory=set)  # dates whose every sink is written
 
 
-def deliver(state: Path, target: Target, dates: Iterable[dt.date], run_id: str,
+def deliver(state: StateStore | Path, target: Target, dates: Iterable[dt.date], run_id: str,
             text: SheetText = SheetText(), *, include_owed: bool = True) -> Delivery:
     """Write `dates` to `target`, and, with `include_owed`, every date it is still owed.
 
@@ -93,7 +93,7 @@ def deliver(state: Path, target: Target, dates: Iterable[dt.date], run_id: str,
             raise DeliveryFailed(target, err.filename or str(target), err, result) from err
         finally:
             reached("before-mark")
-            with immediate(conn):
+            with transaction(conn):  # the target's rows alone: other stores write at once
                 result.redelivered = _mark(conn, target, done, run_id)
                 mark_runs(conn, list(runs_complete(left.runs, done.days)))
         result.actions = len(set().union(*done.ids.values()))
@@ -102,13 +102,13 @@ def deliver(state: Path, target: Target, dates: Iterable[dt.date], run_id: str,
         conn.close()
 
 
-def _write(conn: sqlite3.Connection, target: Target, days: list[dt.date], done: _Progress,
+def _write(conn: Connection, target: Target, days: list[dt.date], done: _Progress,
            text: SheetText) -> None:
     if target.per_day:
         for day in days:
-            _write_day(target, day, day_actions(conn, day), done, text)
+            _write_day(target, day, day_actions(conn, day, target.store), done, text)
         return
-    everything = [a for day in days for a in day_actions(conn, day)]
+    everything = [a for day in days for a in day_actions(conn, day, target.store)]
     sink = target.sinks[0]
     if sink == "csv":
         write_csv(everything, target.place)
@@ -149,7 +149,7 @@ def _clear_leftovers(target: Target, day: dt.date) -> None:
         path.unlink(missing_ok=True)
 
 
-def _mark(conn: sqlite3.Connection, target: Target, done: _Progress, run_id: str) -> int:
+def _mark(conn: Connection, target: Target, done: _Progress, run_id: str) -> int:
     """Mark what was written; the number of actions an earlier run had left owed."""
     earlier = 0
     for sink, ids in done.ids.items():

@@ -1,7 +1,9 @@
 """The outbox (ledger schema 3): per action and sink, whether the host has been given
 it (`deliveries`), and per run, whether all its dates are written
 (`runs.delivery_target`, `runs.delivered_at`). Targets are named once, in
-`delivery_targets`, by absolute path.
+`delivery_targets`, by store and absolute path: a run of one store delivers that
+store's actions to a target of its own, though another store's machine use the same
+folder name (`''` is the store of a run of every store).
 
 A run fills both inside the transaction that records its decisions, so an action is
 never recorded without also being owed to the host. Writing the files comes after
@@ -14,12 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..contact.store import NOT_OUT
+from ..contact.store import NOT_OUT, of_store
+from ..state import Connection, dialect_of
 from .target import Target
 
 __all__ = ["Owed", "dates_of", "day_actions", "enqueue", "mark_delivered", "mark_runs", "owed",
@@ -31,16 +33,17 @@ _ENQUEUE = (
     f"SELECT action_id, ?, ? FROM actions WHERE decided_run = ? AND {_OUT} "
     "ON CONFLICT DO NOTHING"
 )
+# the outbox rows of a target's sink among the ids of a JSON array (dialect.json_ids)
 _WRITTEN = ("target_id = ? AND sink = ? AND delivered_at IS NULL "
-            "AND action_id IN (SELECT value FROM json_each(?))")
+            "AND action_id IN ({ids})")
 _MARK = f"UPDATE deliveries SET delivered_at = ? WHERE {_WRITTEN}"
 _OWED_BEFORE = (  # the columns of _WRITTEN are the outbox's alone
     f"SELECT count(*) FROM deliveries JOIN actions USING (action_id) WHERE {_WRITTEN} "
-    "AND decided_run IS NOT ?"
+    "AND (decided_run IS NULL OR decided_run <> ?)"
 )
 # The order of a day's file: the order in which the contact rules emitted them.
 _DAY = (
-    f"SELECT record FROM actions WHERE contact_day = ? AND {_OUT} "
+    f"SELECT record FROM actions WHERE contact_day = ? AND {_OUT}{{mine}} "
     "ORDER BY as_of, policy, customer_id, action_id"
 )
 
@@ -62,22 +65,22 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def target_id(conn: sqlite3.Connection, target: Target) -> int:
+def target_id(conn: Connection, target: Target) -> int:
     """The target's number in the ledger, given one the first time it is named."""
-    conn.execute("INSERT INTO delivery_targets (place) VALUES (?) ON CONFLICT DO NOTHING",
-                 (target.place,))
-    row = conn.execute("SELECT target_id FROM delivery_targets WHERE place = ?",
-                       (target.place,)).fetchone()
-    return int(row[0])
+    conn.execute("INSERT INTO delivery_targets (store_id, place) VALUES (?, ?) "
+                 "ON CONFLICT DO NOTHING", (target.store or "", target.place))
+    number = _known_id(conn, target)
+    assert number is not None  # inserted just now, or before
+    return number
 
 
-def _known_id(conn: sqlite3.Connection, target: Target) -> int | None:
-    row = conn.execute("SELECT target_id FROM delivery_targets WHERE place = ?",
-                       (target.place,)).fetchone()
+def _known_id(conn: Connection, target: Target) -> int | None:
+    row = conn.execute("SELECT target_id FROM delivery_targets WHERE store_id = ? "
+                       "AND place = ?", (target.store or "", target.place)).fetchone()
     return None if row is None else int(row[0])
 
 
-def enqueue(conn: sqlite3.Connection, run_id: str, target: Target) -> int:
+def enqueue(conn: Connection, run_id: str, target: Target) -> int:
     """Owe `target` this run's dates and every action it emitted (inside the run's
     transaction, after its run row); the number of outbox rows added."""
     number = target_id(conn, target)
@@ -91,7 +94,7 @@ def _dates(first: str, last: str | None) -> tuple[dt.date, dt.date]:
     return start, dt.date.fromisoformat(last) if last else start
 
 
-def owed(conn: sqlite3.Connection, target: Target) -> Owed:
+def owed(conn: Connection, target: Target) -> Owed:
     """The dates `target` is owed: those of its runs not fully delivered, and those
     holding actions not yet delivered to one of its sinks."""
     found = Owed()
@@ -110,32 +113,42 @@ def owed(conn: sqlite3.Connection, target: Target) -> Owed:
     return found
 
 
-def owed_elsewhere(conn: sqlite3.Connection, target: Target) -> dict[str, int]:
-    """Targets other than `target` still owed actions, with how many (for a warning)."""
+def owed_elsewhere(conn: Connection, target: Target) -> dict[str, int]:
+    """The store's targets other than `target` still owed actions, with how many (for a
+    warning)."""
     rows = conn.execute(
         "SELECT t.place, count(DISTINCT d.action_id) FROM deliveries AS d "
         "JOIN delivery_targets AS t USING (target_id) "
-        "WHERE d.delivered_at IS NULL AND t.place != ? GROUP BY t.place ORDER BY t.place",
-        (target.place,))
+        "WHERE d.delivered_at IS NULL AND t.store_id = ? AND t.place <> ? "
+        "GROUP BY t.place ORDER BY t.place", (target.store or "", target.place))
     return {str(place): int(count) for place, count in rows}
 
 
-def day_actions(conn: sqlite3.Connection, day: dt.date) -> list[dict[str, Any]]:
-    """The actions emitted on `day` (by runs and at the point of sale), in file order."""
-    return [json.loads(record) for (record,) in conn.execute(_DAY, (day.isoformat(),))]
+def day_actions(conn: Connection, day: dt.date, store: str | None = None
+                ) -> list[dict[str, Any]]:
+    """The actions emitted on `day` (by runs and at the point of sale), in file order;
+    of one store, or of all."""
+    mine, who = of_store(store)
+    query = _DAY.format(mine=mine)
+    return [json.loads(record) for (record,) in conn.execute(query, (day.isoformat(), *who))]
 
 
-def owed_before(conn: sqlite3.Connection, target: Target, sink: str,
+def _among(query: str, conn: Connection) -> str:
+    return query.format(ids=dialect_of(conn).json_ids)
+
+
+def owed_before(conn: Connection, target: Target, sink: str,
                 action_ids: Sequence[str], run_id: str) -> int:
     """How many of these actions, owed to `sink` of `target`, another run decided."""
     number = _known_id(conn, target)
     if number is None:
         return 0
     ids = json.dumps(list(action_ids))
-    return int(conn.execute(_OWED_BEFORE, (number, sink, ids, run_id)).fetchone()[0])
+    query = _among(_OWED_BEFORE, conn)
+    return int(conn.execute(query, (number, sink, ids, run_id)).fetchone()[0])
 
 
-def mark_delivered(conn: sqlite3.Connection, target: Target, sink: str,
+def mark_delivered(conn: Connection, target: Target, sink: str,
                    action_ids: Sequence[str]) -> int:
     """Record that `sink` of `target` now holds these actions (in the caller's
     transaction); the number of rows that were owed."""
@@ -143,10 +156,10 @@ def mark_delivered(conn: sqlite3.Connection, target: Target, sink: str,
     if number is None:
         return 0
     ids = json.dumps(list(action_ids))
-    return int(conn.execute(_MARK, (_now(), number, sink, ids)).rowcount)
+    return int(conn.execute(_among(_MARK, conn), (_now(), number, sink, ids)).rowcount)
 
 
-def mark_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> None:
+def mark_runs(conn: Connection, run_ids: Sequence[str]) -> None:
     """These runs' dates are all written (in the caller's transaction)."""
     conn.executemany("UPDATE runs SET delivered_at = ? WHERE run_id = ?",
                      [(_now(), run_id) for run_id in run_ids])

@@ -6,8 +6,9 @@
     actions.csv     one CSV file, the same (one sink)
     -               JSON Lines on standard output (one sink)
 
-A target is named in the outbox by its absolute path, so a run started from another
-folder still finds what an earlier run left undelivered there.
+A target is named in the outbox by its store and absolute path, so a run started from
+another folder still finds what an earlier run left undelivered there, and two stores
+sharing a ledger each have their own `out/`.
 """
 
 from __future__ import annotations
@@ -30,17 +31,18 @@ class Target:
     kind: Kind
     place: str  # the absolute path, or "-" for stdout
     shown: str = field(default="", compare=False)  # as the user wrote it
+    store: str | None = None  # the store whose actions it receives; None: every store's
 
     @classmethod
-    def parse(cls, out: str) -> Target:
+    def parse(cls, out: str, store: str | None = None) -> Target:
         """The target an `--out` value names (see the module docstring)."""
         if out == STDOUT:
-            return cls("stdout", STDOUT, "standard output")
+            return cls("stdout", STDOUT, "standard output", store)
         place = os.path.abspath(out)
         suffix = Path(out).suffix.lower()
         if suffix in (".jsonl", ".csv"):
-            return cls("jsonl" if suffix == ".jsonl" else "csv", place, out)
-        return cls("folder", place, out)
+            return cls("jsonl" if suffix == ".jsonl" else "csv", place, out, store)
+        return cls("folder", place, out, store)
 
     @property
     def sinks(self) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ import duckdb
 from ..conditions.ast import Node
 from ..contact.story import contact_stories
 from ..plan import CompiledPolicy, Plan
+from ..state import StateStore
 from ..validation.overrides import provenance
 from ..validation.params import as_typed
 from .actions import Assembler, format_value
@@ -147,7 +148,7 @@ def explain(
     customer: str,
     day: dt.date,
     policy_id: str | None = None,
-    state: Path | None = None,
+    state: StateStore | Path | None = None,
 ) -> list[PolicyTrace]:
     prepare(con, plan, day, day, whole=True)
     traces = []
@@ -169,7 +170,7 @@ def explain(
 
 
 def _contact(con: duckdb.DuckDBPyConnection, plan: Plan, day: dt.date,
-             traces: list[PolicyTrace], state: Path | None) -> None:
+             traces: list[PolicyTrace], state: StateStore | Path | None) -> None:
     """What the contact rules did with every action the traces fired."""
     fired = [(c, a) for t in traces for c in t.candidates for a in c.actions]
     if not fired:

@@ -13,6 +13,13 @@ Two phases, so the POS is never blocked for long:
    table lacks. A POS event commits either before (then it is replayed) or after
    (then it sees the new views). The old views are then deleted in short chunks.
 
+A run of one store (`run --store S`, several stores sharing a ledger) rebuilds the
+views of its own customers only (those whose customer-level actions are the store's:
+home store, else the store of the last purchase): staged in a temporary table of its
+own connection, then written over their old views in one transaction, the POS's
+receipts and customers of those customers replayed on top. The views of other
+stores' customers are theirs to rebuild.
+
 The replay uses the per-event evaluator's own `advance`; tests/test_view_rebuild.py
 holds the SQL fold equal to folding `advance` receipt by receipt.
 """
@@ -21,31 +28,48 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from ..contact.calendar import table_closures
 from ..crashpoints import reached
 from ..engine.batch import EMPTY_OCCASIONS, store_zones
-from ..ledger import immediate
 from ..plan import Plan
+from ..state import Connection, StateStore, dialect_of, transaction, upsert
 from .evaluator import EventEvaluator
 from .rebuild_sql import view_rows
-from .store import connect, receipt_from_row, record_from_json
+from .store import VIEW, connect, receipt_from_row, record_from_json
 from .view import CustomerView, view_from_json, view_to_json
 
 CHUNK = 20_000  # rows per fetch and per transaction: about 15 MB of views
 # Key order everywhere, so SQLite walks its indexes in order instead of seeking.
 _SEEN = "SELECT purchase_id FROM purchases WHERE purchase_date <= $through ORDER BY purchase_id"
-# One statement per chunk: SQLite unpacks the ids itself, 3x faster than executemany.
-_INSERT_SEEN = "INSERT OR IGNORE INTO seen_purchases SELECT value, 'history' FROM json_each(?)"
-_CLEAR = ("DELETE FROM customer_views_next WHERE rowid IN "
-          "(SELECT rowid FROM customer_views_next ORDER BY rowid LIMIT ?)")
+_SEEN_OF_STORE = ("SELECT purchase_id FROM purchases JOIN lr_store_customers USING (customer_id) "
+                  "WHERE purchase_date <= $through ORDER BY purchase_id")
+# One statement per chunk: the database unpacks the ids itself, 3x faster than executemany.
+_INSERT_SEEN = ("INSERT INTO seen_purchases (purchase_id, source) SELECT value, 'history' "
+                "FROM ({ids}) AS ids WHERE true ON CONFLICT DO NOTHING")
+_CLEAR = ("DELETE FROM customer_views_next WHERE customer_id IN "
+          "(SELECT customer_id FROM customer_views_next ORDER BY customer_id LIMIT ?)")
+# A store's customers: those whose customer-level actions carry the store's id
+# (engine/contexts.py, scope_store), read from the view as rebuild_sql.py lays it out.
+_OF_STORE = """SELECT customer_id, view FROM ({views}) AS views
+WHERE coalesce(json_extract_string(view, '$.record.home_store'),
+               json_extract_string(view, '$.last_positive_store'),
+               json_extract_string(view, '$.last_receipt_store')) = $store"""
+_STAGED = ("CREATE TEMP TABLE IF NOT EXISTS staged_views "
+           "(customer_id TEXT PRIMARY KEY, view TEXT NOT NULL)")
+_UNSTAGE = ("INSERT INTO customer_views (customer_id, view) SELECT customer_id, view "
+            "FROM staged_views WHERE true "
+            "ON CONFLICT (customer_id) DO UPDATE SET view = excluded.view")
+_STORES = upsert("view_stores", ("store_id", "region"), "store_id")
+_META = upsert("view_meta", ("key", "value"), "key")
 
 
 def _batches(cursor: duckdb.DuckDBPyConnection) -> Iterator[list[tuple[Any, ...]]]:
@@ -53,29 +77,75 @@ def _batches(cursor: duckdb.DuckDBPyConnection) -> Iterator[list[tuple[Any, ...]
         yield rows
 
 
-def _clear(conn: sqlite3.Connection) -> None:
+class _Scope:
+    """What a rebuild replaces: every view (store None), or one store's customers'."""
+
+    def __init__(self, conn: Connection, store: str | None) -> None:
+        self.conn, self.store = conn, store
+        self.staging = "customer_views_next" if store is None else "staged_views"
+        # the POS's rows this rebuild replays: all of them, or its customers' only
+        self.among = "" if store is None else \
+            " AND customer_id IN (SELECT customer_id FROM staged_views)"
+
+    def write(self) -> AbstractContextManager[Connection]:
+        """A transaction under the store's lock, or (every view) the whole ledger's."""
+        if self.store is None:
+            return transaction(self.conn)
+        return transaction(self.conn, f"store:{self.store}")
+
+    def swap(self) -> AbstractContextManager[Connection]:
+        return transaction(self.conn, whole=True) if self.store is None else self.write()
+
+
+def _clear(scope: _Scope) -> None:
     """Empty the staging table in short transactions (one DELETE would hold the lock
     for seconds at a million views)."""
+    if scope.store is not None:
+        scope.conn.execute(_STAGED)  # a temporary table: this connection's alone
+        scope.conn.execute("DELETE FROM staged_views")
+        return
     while True:
-        with immediate(conn):
+        with scope.write() as conn:
             if conn.execute(_CLEAR, (CHUNK,)).rowcount == 0:
                 return
 
 
-def _stage(conn: sqlite3.Connection, con: duckdb.DuckDBPyConnection, through: dt.date,
+def _stage(scope: _Scope, con: duckdb.DuckDBPyConnection, through: dt.date,
            ev: EventEvaluator) -> None:
-    _clear(conn)  # left over by a rebuild that did not finish
+    _clear(scope)  # left over by a rebuild that did not finish
+    customers: list[str] = []
     with view_rows(con, through, ev.crossings) as select:
-        for batch in _batches(con.execute(select + " ORDER BY customer_id")):
-            with immediate(conn):
-                conn.executemany("INSERT INTO customer_views_next VALUES (?, ?)", batch)
-    for batch in _batches(con.execute(_SEEN, {"through": through})):
-        ids = json.dumps([row[0] for row in batch], ensure_ascii=False)
-        with immediate(conn):
-            conn.execute(_INSERT_SEEN, (ids,))
+        views, params = select, {}
+        if scope.store is not None:
+            views, params = _OF_STORE.format(views=select), {"store": scope.store}
+        for batch in _batches(con.execute(views + " ORDER BY customer_id", params)):
+            with scope.write() as conn:
+                conn.executemany(f"INSERT INTO {scope.staging} VALUES (?, ?)", batch)
+            if scope.store is not None:
+                customers.extend(row[0] for row in batch)
+    _mark_seen(scope, con, through, customers)
 
 
-def _swap(conn: sqlite3.Connection) -> None:
+def _mark_seen(scope: _Scope, con: duckdb.DuckDBPyConnection, through: dt.date,
+               customers: list[str]) -> None:
+    """The history's receipts (of the store's customers) count as seen at the POS."""
+    insert_seen = _INSERT_SEEN.format(ids=dialect_of(scope.conn).json_ids)
+    query = _SEEN
+    if scope.store is not None:
+        con.register("lr_store_customers", pa.table({"customer_id": pa.array(
+            customers, pa.string())}))
+        query = _SEEN_OF_STORE
+    try:
+        for batch in _batches(con.execute(query, {"through": through})):
+            ids = json.dumps([row[0] for row in batch], ensure_ascii=False)
+            with scope.write() as conn:
+                conn.execute(insert_seen, (ids,))
+    finally:
+        if scope.store is not None:
+            con.unregister("lr_store_customers")
+
+
+def _swap(conn: Connection) -> None:
     """The staged views become customer_views, the old ones the staging table (to be
     cleared). Renames only; no view or trigger reads these tables."""
     conn.execute("ALTER TABLE customer_views RENAME TO customer_views_old")
@@ -83,10 +153,12 @@ def _swap(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE customer_views_old RENAME TO customer_views_next")
 
 
-def _replay_pos(conn: sqlite3.Connection, con: duckdb.DuckDBPyConnection, through: dt.date,
+def _replay_pos(scope: _Scope, con: duckdb.DuckDBPyConnection, through: dt.date,
                 ev: EventEvaluator) -> None:
     """Inside the swap transaction: POS customers and receipts the history lacks."""
-    pos = conn.execute("SELECT customer_id, record FROM pos_customers").fetchall()
+    conn, among = scope.conn, scope.among
+    pos = conn.execute(f"SELECT customer_id, record FROM pos_customers WHERE true{among}"
+                       ).fetchall()
     # the few POS customers the customers table has (the history has them now)
     recorded = {row[0] for row in con.execute(
         "SELECT customer_id FROM customers WHERE list_contains($ids, customer_id)",
@@ -100,10 +172,10 @@ def _replay_pos(conn: sqlite3.Connection, con: duckdb.DuckDBPyConnection, throug
         _put(conn, view._replace(record=record_from_json(text)))
     conn.executemany("DELETE FROM pos_customers WHERE customer_id = ?", known)
     limit = (through + dt.timedelta(days=1)).isoformat()
-    conn.execute("DELETE FROM pos_receipts WHERE purchased_at < ?", (limit,))
+    conn.execute(f"DELETE FROM pos_receipts WHERE purchased_at < ?{among}", (limit,))
     rows = conn.execute("SELECT purchase_id, customer_id, store_id, staff_id, purchased_at, "
                         "amount, currency, return_of FROM pos_receipts "
-                        "WHERE customer_id IS NOT NULL "
+                        f"WHERE customer_id IS NOT NULL{among} "
                         "ORDER BY customer_id, purchased_at, purchase_id").fetchall()
     for customer_id, group in groupby(rows, key=lambda r: r[1]):
         view = _get(conn, customer_id) or CustomerView(customer_id=customer_id)
@@ -112,60 +184,76 @@ def _replay_pos(conn: sqlite3.Connection, con: duckdb.DuckDBPyConnection, throug
         _put(conn, view)
 
 
-def _get(conn: sqlite3.Connection, customer_id: str) -> CustomerView | None:
+def _get(conn: Connection, customer_id: str) -> CustomerView | None:
     row = conn.execute("SELECT view FROM customer_views WHERE customer_id = ?",
                        (customer_id,)).fetchone()
     return view_from_json(row[0]) if row else None
 
 
-def _put(conn: sqlite3.Connection, view: CustomerView) -> None:
-    conn.execute("INSERT OR REPLACE INTO customer_views VALUES (?, ?)",
-                 (view.customer_id, view_to_json(view)))
+def _put(conn: Connection, view: CustomerView) -> None:
+    conn.execute(VIEW, (view.customer_id, view_to_json(view)))
 
 
-def _occasions(conn: sqlite3.Connection, con: duckdb.DuckDBPyConnection,
+def _occasions(conn: Connection, con: duckdb.DuckDBPyConnection,
                timezone: str | None) -> None:
     """The stores' zones and the calendar's days, as the nightly run read them."""
     zones = store_zones(con, timezone)
     conn.execute("DELETE FROM view_zones")
-    conn.executemany("INSERT INTO view_zones VALUES (?, ?)", zones.names().items())
-    conn.execute("INSERT OR REPLACE INTO view_meta VALUES ('timezone', ?)", (timezone,))
+    conn.executemany("INSERT INTO view_zones (store_id, timezone) VALUES (?, ?)",
+                     zones.names().items())
+    conn.execute(_META, ("timezone", timezone))
     conn.execute("DELETE FROM view_calendar")
     con.execute(EMPTY_OCCASIONS[0])
     rows = con.execute("SELECT CAST(date AS VARCHAR), name, kind, region FROM calendar "
                        "WHERE name IS NOT NULL").fetchall()
-    conn.executemany("INSERT INTO view_calendar VALUES (?, ?, ?, ?)", rows)
+    conn.executemany("INSERT INTO view_calendar (date, name, kind, region) VALUES (?, ?, ?, ?)",
+                     rows)
 
 
-def rebuild(state_path: str | Path, con: duckdb.DuckDBPyConnection, through: dt.date,
-            plan: Plan, timezone: str | None = None) -> int:
-    """Rebuild every view from the clean tables in `con`, receipts dated up to `through`.
+def _install(scope: _Scope, stores: dict[str, str | None],
+             con: duckdb.DuckDBPyConnection) -> int:
+    """Inside the swap transaction: the staged views in place, the stores' regions, the
+    calendar's closings for the contact rules at checkout; the number of views replaced."""
+    conn = scope.conn
+    if scope.store is None:
+        _swap(conn)
+        conn.execute("DELETE FROM view_stores")
+    else:
+        conn.execute(_UNSTAGE)
+    conn.executemany(_STORES, stores.items())
+    conn.execute("DELETE FROM view_closures")
+    conn.executemany("INSERT INTO view_closures (region, date) VALUES (?, ?)",
+                     [(c.region, str(c.date)) for c in table_closures(con)
+                      if c.date is not None])
+    views = "customer_views" if scope.store is None else "staged_views"
+    return int(conn.execute(f"SELECT count(*) FROM {views}").fetchone()[0])
+
+
+def rebuild(state: StateStore | str | Path, con: duckdb.DuckDBPyConnection,
+            through: dt.date, plan: Plan, timezone: str | None = None,
+            store: str | None = None) -> int:
+    """Rebuild every view (or, with `store`, the views of that store's customers) from
+    the clean tables in `con`, receipts dated up to `through`.
 
     The plan gives the crossing thresholds whose marks the views keep. The stores'
     time zones (`timezone`: the source's, for stores without one) and the calendar
-    are kept for the point of sale too. Returns the number of views.
+    are kept for the point of sale too. Returns the number of views rebuilt.
     """
     con.execute("CREATE TABLE IF NOT EXISTS stores (store_id VARCHAR, region VARCHAR)")
     stores = dict(con.execute("SELECT store_id, region FROM stores").fetchall())
     ev = EventEvaluator(plan, stores)
-    conn = connect(Path(state_path))
+    conn = connect(state)
     try:
-        _stage(conn, con, through, ev)
+        scope = _Scope(conn, store)
+        _stage(scope, con, through, ev)
         reached("in-rebuild")
-        with immediate(conn):
-            _swap(conn)
-            conn.execute("DELETE FROM view_stores")
-            conn.executemany("INSERT INTO view_stores VALUES (?, ?)", stores.items())
-            conn.execute("DELETE FROM view_closures")  # for the contact rules at checkout
-            conn.executemany("INSERT INTO view_closures VALUES (?, ?)",
-                             [(c.region, str(c.date)) for c in table_closures(con)
-                              if c.date is not None])
+        with scope.swap():
+            count = _install(scope, stores, con)
             _occasions(conn, con, timezone)
-            _replay_pos(conn, con, through, ev)
-            conn.executemany("INSERT OR REPLACE INTO view_meta VALUES (?, ?)",
-                             [("through", through.isoformat()), ("bundle", plan.bundle)])
-            count = int(conn.execute("SELECT count(*) FROM customer_views").fetchone()[0])
-        _clear(conn)
+            _replay_pos(scope, con, through, ev)
+            conn.executemany(_META, [("through", through.isoformat()), ("bundle", plan.bundle)])
+        if store is None:
+            _clear(scope)
     finally:
         conn.close()
     return count

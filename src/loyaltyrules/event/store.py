@@ -1,13 +1,14 @@
-"""Customer views in the state SQLite file, beside the ledger (docs/embedding.md).
+"""Customer views in the state, beside the ledger (docs/embedding.md).
 
 Own tables, created if missing: `customer_views` (one JSON view per customer),
 `seen_purchases` (every purchase_id applied, so a receipt counts once),
 `pos_receipts` and `pos_customers` (what the POS applied, replayed by the nightly
 rebuild while the history does not have it yet), `view_stores`, `view_closures` (the
 calendar table's closings, for the contact rules at checkout), `view_meta`.
-Same pragmas as the ledger: WAL and a busy timeout, so a POS and the nightly job
-can write the file at once; every write is one BEGIN IMMEDIATE. The sync mode is the
-caller's (ledger.SYNC_MODES): FULL by default, NORMAL for `serve` (docs/service.md).
+Connections are the ledger's (WAL and a busy timeout on SQLite), so a POS and the
+nightly job can write the state at once; every write is one transaction
+(state.transaction) under the locks of its store and customer. The sync mode is the
+caller's (ledger.SYNC_MODES): "full" by default, "normal" for `serve` (docs/service.md).
 """
 
 from __future__ import annotations
@@ -26,7 +27,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..contact.checkout import CLOSURES_DDL
-from ..ledger import BUSY_TIMEOUT_MS, connect_state, immediate
+from ..ledger import connect_state
+from ..state import (
+    Busy,
+    Connection,
+    StateStore,
+    ensure_tables,
+    transaction,
+    upsert,
+)
+from ..statefile import as_state
 from .view import CustomerRecord, CustomerView, Receipt, view_from_json, view_to_json
 
 T = TypeVar("T")
@@ -39,8 +49,7 @@ WAL_LIMIT_PAGES = 16_384  # the writer's own checkpoint threshold then (64 MiB o
 _WAITING: ContextVar[bool] = ContextVar("loyaltyrules_store_waiting", default=True)
 
 
-class Busy(Exception):
-    """Raised inside `without_waiting()` instead of waiting for a lock; nothing was done."""
+__all__ = ["Busy", "Tx", "ViewStore", "connect", "without_waiting"]
 
 
 @contextmanager
@@ -57,15 +66,6 @@ def without_waiting() -> Iterator[None]:
     finally:
         _WAITING.reset(token)
 
-
-_SQLITE_BUSY = 5  # the primary result code; sqlite3.SQLITE_BUSY from Python 3.11
-
-
-def _is_busy(err: sqlite3.OperationalError) -> bool:
-    code = getattr(err, "sqlite_errorcode", None)  # Python 3.11+
-    if isinstance(code, int):
-        return code & 0xFF == _SQLITE_BUSY
-    return "locked" in str(err)
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS customer_views (customer_id TEXT PRIMARY KEY, view TEXT NOT NULL)",
@@ -89,11 +89,16 @@ RECEIPT_COLUMNS = ("purchase_id", "customer_id", "store_id", "staff_id", "purcha
                    "amount", "currency", "return_of")
 
 
-def connect(path: Path, sync: str = "full") -> sqlite3.Connection:
-    conn = connect_state(path, sync)  # guarded by ViewStore's lock
-    for statement in SCHEMA:
-        conn.execute(statement)
+def connect(state: StateStore | str | Path, sync: str = "full") -> Connection:
+    conn = connect_state(state, sync)  # guarded by ViewStore's lock
+    ensure_tables(conn, SCHEMA)
     return conn
+
+
+_SEEN = "INSERT INTO seen_purchases (purchase_id, source) VALUES (?, 'pos') ON CONFLICT DO NOTHING"
+_RECEIPT = upsert("pos_receipts", (*RECEIPT_COLUMNS, "recorded_at"), "purchase_id")
+_CUSTOMER = upsert("pos_customers", ("customer_id", "record"), "customer_id")
+VIEW = upsert("customer_views", ("customer_id", "view"), "customer_id")
 
 
 def record_json(record: CustomerRecord) -> str:
@@ -113,24 +118,20 @@ def record_from_json(text: str) -> CustomerRecord:
 class Tx:
     """The operations of one write transaction (see ViewStore.write)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def claim(self, purchase_id: str) -> bool:
         """Mark a purchase seen; False when it was seen before (a duplicate)."""
-        cur = self.conn.execute("INSERT OR IGNORE INTO seen_purchases VALUES (?, 'pos')",
-                                (purchase_id,))
-        return cur.rowcount == 1
+        return self.conn.execute(_SEEN, (purchase_id,)).rowcount == 1
 
     def log_receipt(self, r: Receipt) -> None:
         values = (r.purchase_id, r.customer_id, r.store_id, r.staff_id,
                   r.purchased_at.isoformat(), str(r.amount), r.currency, r.return_of, _now())
-        self.conn.execute(f"INSERT OR REPLACE INTO pos_receipts VALUES ({', '.join('?' * 9)})",
-                          values)
+        self.conn.execute(_RECEIPT, values)
 
     def log_customer(self, record: CustomerRecord) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO pos_customers VALUES (?, ?)",
-                          (record.customer_id, record_json(record)))
+        self.conn.execute(_CUSTOMER, (record.customer_id, record_json(record)))
 
     def view(self, customer_id: str) -> CustomerView | None:
         row = self.conn.execute("SELECT view FROM customer_views WHERE customer_id = ?",
@@ -138,8 +139,7 @@ class Tx:
         return view_from_json(row[0]) if row else None
 
     def put(self, view: CustomerView) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO customer_views VALUES (?, ?)",
-                          (view.customer_id, view_to_json(view)))
+        self.conn.execute(VIEW, (view.customer_id, view_to_json(view)))
 
 
 class Checkpointer:
@@ -155,6 +155,7 @@ class Checkpointer:
 
     def __init__(self, path: Path, sync: str, every: float = CHECKPOINT_EVERY) -> None:
         self._conn = connect_state(path, sync)
+        assert isinstance(self._conn, sqlite3.Connection)
         self._every = every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="wal-checkpoint", daemon=True)
@@ -178,23 +179,25 @@ class Checkpointer:
 
 
 class ViewStore:
-    """The views of a state file; one store may be shared by threads."""
+    """The views of a state; one store may be shared by threads."""
 
-    def __init__(self, path: Path, sync: str = "full") -> None:
-        self.path = path
+    def __init__(self, state: StateStore | str | Path, sync: str = "full") -> None:
+        self.state = as_state(state)
         self.sync = sync
-        self._conn = connect(path, sync)
+        self._conn = connect(self.state, sync)
         self._lock = threading.Lock()
         self._checkpointer: Checkpointer | None = None
 
     def ledger_ready(self) -> None:
         """Call once the ledger's tables exist (after ledger.migrate). With sync
-        "normal" on a file, checkpoints move to a background thread from here on."""
+        "normal" on a file, checkpoints move to a background thread from here on
+        (PostgreSQL checkpoints by itself)."""
+        path = getattr(self.state, "path", Path(":memory:"))
         with self._lock:
-            if self.sync == "normal" and self.path != Path(":memory:") \
+            if self.sync == "normal" and path != Path(":memory:") \
                     and self._checkpointer is None:
                 self._conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_LIMIT_PAGES:d}")
-                self._checkpointer = Checkpointer(self.path, self.sync)
+                self._checkpointer = Checkpointer(path, self.sync)
 
     def close(self) -> None:
         with self._lock:
@@ -203,24 +206,15 @@ class ViewStore:
                 self._checkpointer = None
             self._conn.close()
 
-    def write(self, work: Callable[[Tx], T]) -> T:
-        """Run `work` in one BEGIN IMMEDIATE transaction: all of it is kept, or none."""
-        if _WAITING.get():
-            with self._lock, immediate(self._conn):
-                return work(Tx(self._conn))
-        with self._held():
-            self._conn.execute("PRAGMA busy_timeout = 0")  # BEGIN fails at once if locked
-            try:
-                with immediate(self._conn):
-                    return work(Tx(self._conn))
-            except sqlite3.OperationalError as err:
-                if _is_busy(err):  # rolled back (or never begun): nothing was written
-                    raise Busy("the state file is being written by another connection") from None
-                raise
-            finally:
-                self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+    def write(self, work: Callable[[Tx], T], *keys: str) -> T:
+        """Run `work` in one transaction under the locks of `keys` (`store:S`,
+        `customer:C`; state.transaction): all of it is kept, or none. Inside
+        without_waiting() a lock held elsewhere raises Busy, nothing written."""
+        wait = _WAITING.get()
+        with self._held(), transaction(self._conn, *keys, wait=wait):
+            return work(Tx(self._conn))
 
-    def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def read(self, work: Callable[[Connection], T]) -> T:
         """Run `work` on the connection, serialised with the other calls."""
         with self._held():
             return work(self._conn)
@@ -241,11 +235,13 @@ class ViewStore:
 
     def stores(self) -> dict[str, str | None]:
         with self._lock:
-            return dict(self._conn.execute("SELECT store_id, region FROM view_stores"))
+            rows = self._conn.execute("SELECT store_id, region FROM view_stores").fetchall()
+        return {str(store): region for store, region in rows}
 
     def meta(self) -> dict[str, str]:
         with self._lock:
-            return dict(self._conn.execute("SELECT key, value FROM view_meta"))
+            return {str(k): str(v) for k, v in self._conn.execute(
+                "SELECT key, value FROM view_meta").fetchall()}
 
     def zones(self) -> dict[str, str | None]:
         with self._lock:

@@ -1,18 +1,19 @@
-"""The outcomes table, kept in the ledger's SQLite file beside `actions`.
+"""The outcomes table, kept in the ledger's state beside `actions`.
 
 The ledger module owns `actions` and `runs` and their migrations; this module only
 adds its own table with CREATE TABLE IF NOT EXISTS and reads `actions` by SQL, so the
-two evolve independently. Connections use the ledger's pragmas (WAL, synchronous=FULL,
-busy timeout) so an import, a report and the nightly run can share the file.
+two evolve independently. Connections are the ledger's (ledger.connect_state) so an
+import, a report and the nightly run can share the state.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..ledger import connect_state
+from ..state import Connection, StateStore, dialect_of, ensure_tables
+from ..statefile import as_state
 
 __all__ = ["OUTCOMES_DDL", "NoLedger", "chunks", "connect", "known_action_ids"]
 
@@ -32,21 +33,19 @@ _ID_CHUNK = 500  # below SQLite's historical 999 bound on host parameters
 
 
 class NoLedger(Exception):
-    """The state file is missing or holds no ledger (no `loyaltyrules run` yet)."""
+    """The state is missing or holds no ledger (no `loyaltyrules run` yet)."""
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Open an existing ledger file and make sure the outcomes table exists."""
-    db = Path(path)
-    if not db.is_file():
-        raise NoLedger(f"no ledger at {db}; run `loyaltyrules run` first")
-    conn = connect_state(db)
+def connect(state: StateStore | str | Path) -> Connection:
+    """Open an existing ledger and make sure the outcomes table exists."""
+    located = as_state(state)
+    if not located.exists():
+        raise NoLedger(f"no ledger at {located}; run `loyaltyrules run` first")
+    conn = connect_state(located)
     try:
-        found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'actions'").fetchone()
-        if not found:
-            raise NoLedger(f"{db} holds no ledger; run `loyaltyrules run` first")
-        conn.execute(OUTCOMES_DDL)
+        if "actions" not in dialect_of(conn).tables(conn):
+            raise NoLedger(f"{located} holds no ledger; run `loyaltyrules run` first")
+        ensure_tables(conn, (OUTCOMES_DDL,))
     except BaseException:
         conn.close()
         raise
@@ -58,7 +57,7 @@ def chunks(items: Sequence[str], size: int = _ID_CHUNK) -> Iterator[Sequence[str
         yield items[start : start + size]
 
 
-def known_action_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> set[str]:
+def known_action_ids(conn: Connection, ids: Iterable[str]) -> set[str]:
     """The subset of `ids` that the ledger's actions table holds."""
     wanted = sorted(set(ids))
     found: set[str] = set()

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..ledger import immediate
 from ..sinks.atomic import atomic_text_file
 from ..sources.rejects import RejectRecord
+from ..state import Connection, StateStore, transaction
 from .read import STATUSES, Outcome, RawRow, check_row, read_rows
 from .state import connect, known_action_ids
 
@@ -53,7 +52,7 @@ class ImportResult:
                 "rows_rejected": self.rows_rejected}
 
 
-def import_outcomes(state: str | Path, file: str | Path,
+def import_outcomes(state: StateStore | str | Path, file: str | Path,
                     today: dt.date | None = None) -> ImportResult:
     """Check every row of `file` and record the accepted outcomes, in one transaction."""
     path = Path(file)
@@ -61,7 +60,7 @@ def import_outcomes(state: str | Path, file: str | Path,
     result = ImportResult(rows_read=len(raws) + len({r.row for r in rejects}))
     conn = connect(state)
     try:
-        with immediate(conn):  # the id check and the writes see one ledger state
+        with transaction(conn, "outcomes"):  # imports wait for each other; runs do not
             outcomes = _checked(conn, raws, path.name, today or dt.date.today(), rejects)
             _record(conn, outcomes, result)
     finally:
@@ -71,7 +70,7 @@ def import_outcomes(state: str | Path, file: str | Path,
     return result
 
 
-def _checked(conn: sqlite3.Connection, raws: list[RawRow], name: str, today: dt.date,
+def _checked(conn: Connection, raws: list[RawRow], name: str, today: dt.date,
              rejects: list[RejectRecord]) -> list[Outcome]:
     ids = {str(r.fields.get("action_id", "")).strip().lower() for r in raws}
     known = known_action_ids(conn, ids)
@@ -89,7 +88,7 @@ def _rank(outcome: Outcome) -> tuple[str, str]:
     return outcome.sort_key, outcome.digest
 
 
-def _record(conn: sqlite3.Connection, outcomes: Iterable[Outcome], result: ImportResult) -> None:
+def _record(conn: Connection, outcomes: Iterable[Outcome], result: ImportResult) -> None:
     best: dict[str, Outcome] = {}
     for outcome in outcomes:
         current = best.get(outcome.action_id)
@@ -106,7 +105,7 @@ def _record(conn: sqlite3.Connection, outcomes: Iterable[Outcome], result: Impor
         _store(conn, outcome, now, result)
 
 
-def _store(conn: sqlite3.Connection, outcome: Outcome, now: str, result: ImportResult) -> None:
+def _store(conn: Connection, outcome: Outcome, now: str, result: ImportResult) -> None:
     held = conn.execute("SELECT sort_key, digest FROM outcomes WHERE action_id = ?",
                         (outcome.action_id,)).fetchone()
     if held is not None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..outcomes.state import connect
+from ..state import StateStore, dialect_of
 from .model import Cell, Chart, Report
 
 __all__ = ["CHANNELS", "StaffFigures", "staff_figures", "staff_report"]
@@ -64,17 +65,19 @@ class StaffFigures:
         return [getattr(self, f.name) for f in fields(self)]
 
 
-def staff_figures(state: str | Path, start: dt.date,
+def staff_figures(state: StateStore | str | Path, start: dt.date,
                   end: dt.date) -> dict[str, dict[str, StaffFigures]]:
-    """associate -> channel (calls, messages, visits, all) -> figures."""
+    """associate -> channel (calls, messages, visits, all) -> figures; every store's."""
     types = ", ".join("?" * len(CHANNELS))
+    conn = connect(state)
+    dialect = dialect_of(conn)
     query = f"""SELECT a.type, a.store_id, a.due_by,
-                       json_extract(a.record, '$.assignee.role'),
-                       json_extract(a.record, '$.assignee.id'), o.status, o.completed_date
+                       {dialect.json_text("a.record", "assignee", "role")},
+                       {dialect.json_text("a.record", "assignee", "id")},
+                       o.status, o.completed_date
                 FROM actions a LEFT JOIN outcomes o USING (action_id)
                 WHERE a.as_of BETWEEN ? AND ? AND a.type IN ({types})
                   AND a.status NOT IN (?, ?, ?)"""
-    conn = connect(state)
     try:
         rows = conn.execute(query, (start.isoformat(), end.isoformat(), *CHANNELS,
                                     *_LEFT_OUT)).fetchall()
@@ -89,7 +92,7 @@ def staff_figures(state: str | Path, start: dt.date,
     return dict(sorted(figures.items()))
 
 
-def staff_report(state: str | Path, start: dt.date, end: dt.date) -> Report:
+def staff_report(state: StateStore | str | Path, start: dt.date, end: dt.date) -> Report:
     figures = staff_figures(state, start, end)
     total = {c: StaffFigures() for c in CHANNEL_ORDER}
     rows: list[list[Cell]] = []

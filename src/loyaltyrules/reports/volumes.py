@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..outcomes.state import connect
+from ..state import StateStore
 from .model import Cell, Chart, Report
 
 __all__ = ["invitation_answers", "iso_week", "volume_counts", "volumes_report"]
@@ -23,9 +24,9 @@ def iso_week(day: str) -> str:
     return f"{year}-W{week:02d}"
 
 
-def volume_counts(state: str | Path, start: dt.date,
+def volume_counts(state: StateStore | str | Path, start: dt.date,
                   end: dt.date) -> Counter[tuple[str, str, str]]:
-    """(week, policy, store) -> number of actions with as_of in start..end."""
+    """(week, policy, store) -> number of actions with as_of in start..end; every store's."""
     query = """SELECT as_of, policy, store_id, count(*) FROM actions
                WHERE as_of BETWEEN ? AND ? GROUP BY as_of, policy, store_id"""
     conn = connect(state)
@@ -39,7 +40,8 @@ def volume_counts(state: str | Path, start: dt.date,
     return counts
 
 
-def invitation_answers(state: str | Path, start: dt.date, end: dt.date) -> Counter[str]:
+def invitation_answers(state: StateStore | str | Path, start: dt.date,
+                       end: dt.date) -> Counter[str]:
     """Invitations with as_of in start..end: sent, accepted (attending included), attended."""
     query = """SELECT o.status, count(*) FROM actions a LEFT JOIN outcomes o USING (action_id)
                WHERE a.type = 'invitation' AND a.as_of BETWEEN ? AND ? GROUP BY o.status"""
@@ -56,7 +58,7 @@ def invitation_answers(state: str | Path, start: dt.date, end: dt.date) -> Count
     return found
 
 
-def volumes_report(state: str | Path, start: dt.date, end: dt.date) -> Report:
+def volumes_report(state: StateStore | str | Path, start: dt.date, end: dt.date) -> Report:
     counts = volume_counts(state, start, end)
     answers = invitation_answers(state, start, end)
     rows: list[list[Cell]] = [[w, p, s, n] for (w, p, s), n in sorted(counts.items())]

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..outcomes import BadOutcomesFile, NoLedger, import_outcomes
 from ..resources import load_schema
+from ..state import StateStore
 from .problems import Problem
 
 
@@ -25,7 +26,7 @@ def _personal() -> frozenset[str]:
     return frozenset(name for name, spec in fields.items() if spec.get("x-personal-data"))
 
 
-def import_rows(state: Path, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def import_rows(state: StateStore, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Import the rows in one transaction; counts plus one entry per rejected value.
 
     Personal fields are dropped first: the import does not keep them, and they

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # plain data, importable without the extra: no import at run time
+    from ..state import StateStore
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
@@ -18,8 +22,8 @@ DEFAULT_SYNC = "normal"
 @dataclass(frozen=True)
 class ServiceSettings:
     policies: tuple[Path, ...]
-    state: Path | None = None
+    state: StateStore | None = None
     token: str | None = None  # when set, every endpoint but health needs it
     max_body: int = DEFAULT_MAX_BODY  # bytes
     reload_interval: float = DEFAULT_RELOAD_INTERVAL  # seconds; 0 turns reloading off
-    sync: str = DEFAULT_SYNC  # the state file's PRAGMA synchronous (ledger.SYNC_MODES)
+    sync: str = DEFAULT_SYNC  # how commits reach the disk (ledger.SYNC_MODES)
