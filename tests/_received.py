@@ -5,10 +5,11 @@ and delivery tests."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from _states import intact, rows
 
 Received = dict[str, bytes]
 
@@ -43,16 +44,13 @@ def assert_same_as_reference(got: Received, want: Received) -> None:
                                                             received_actions(want)))
 
 
-def recorded(state: Path) -> list[tuple[str, str, str]]:
+def recorded(state: str | Path) -> list[tuple[str, str, str]]:
     """Every action of the ledger (id, status, record), after an integrity check."""
-    with sqlite3.connect(state) as con:
-        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        return con.execute("SELECT action_id, status, record FROM actions "
-                           "ORDER BY action_id").fetchall()
+    intact(state)
+    return [(str(a), str(s), str(r)) for a, s, r in rows(
+        state, "SELECT action_id, status, record FROM actions ORDER BY action_id")]
 
 
-def owed(state: Path) -> int:
+def owed(state: str | Path) -> int:
     """Outbox rows not delivered yet."""
-    with sqlite3.connect(state) as con:
-        return int(con.execute("SELECT count(*) FROM deliveries "
-                               "WHERE delivered_at IS NULL").fetchone()[0])
+    return int(rows(state, "SELECT count(*) FROM deliveries WHERE delivered_at IS NULL")[0][0])

@@ -15,7 +15,7 @@ import pytest
 from _paths import PACK
 
 
-def start_serve(state: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_serve(state: Path | str) -> tuple[subprocess.Popen[bytes], str]:
     """The server process and its base URL, once /v1/health answers."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

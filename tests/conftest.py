@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from loyaltyrules.examples import example_data_dir
 from loyaltyrules.plan import Plan, compile_paths
 
 from _paths import PACK
+from _states import KINDS, new_state
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +26,17 @@ def example_store(tmp_path: Path) -> Path:
     target = tmp_path / "store"
     shutil.copytree(example_data_dir(), target)
     return target
+
+
+@pytest.fixture(params=KINDS)
+def state_kind(request: pytest.FixtureRequest) -> str:
+    """Each kind of state in turn: "sqlite", then "postgresql" (tests/_states.py)."""
+    return str(request.param)
+
+
+@pytest.fixture()
+def any_state(state_kind: str, tmp_path: Path) -> Iterator[str]:
+    """A new state of each kind in turn: a SQLite file, then a PostgreSQL schema
+    (skipped without a server: tests/_states.py)."""
+    with new_state(state_kind, tmp_path) as state:
+        yield state

@@ -20,6 +20,7 @@ from loyaltyrules.ledger import SCHEMA_VERSION, Ledger, migrate, migration_step
 from loyaltyrules.sinks import write_task_sheets
 
 from _received import assert_same_as_reference, owed, received, received_actions
+from _states import new_state, rows, untouched
 
 DAY = "2025-11-20"
 
@@ -29,7 +30,7 @@ def _cli(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _run(store: Path, state: Path, out: Path | str, as_of: str = DAY,
+def _run(store: Path, state: Path | str, out: Path | str, as_of: str = DAY,
          through: str | None = None) -> str:
     args = ["run", "--as-of", as_of, "--data", str(store), "--state", str(state),
             "--out", str(out), "-q"]
@@ -43,8 +44,8 @@ def _run(store: Path, state: Path, out: Path | str, as_of: str = DAY,
 
 @pytest.mark.parametrize("name", ["out", "actions.jsonl", "actions.csv"])
 def test_re_running_a_date_reproduces_its_files_byte_for_byte(
-        example_store: Path, tmp_path: Path, name: str) -> None:
-    state, out = tmp_path / "s.sqlite", tmp_path / name
+        example_store: Path, tmp_path: Path, name: str, any_state: str) -> None:
+    state, out = any_state, tmp_path / name
     _run(example_store, state, out)
     first = received(out) if out.is_dir() else {name: out.read_bytes()}
     assert any(body.count(b"\n") > 2 for body in first.values()), "the day has actions"
@@ -54,8 +55,9 @@ def test_re_running_a_date_reproduces_its_files_byte_for_byte(
 
 
 def test_a_re_run_restores_a_day_whose_files_were_damaged(example_store: Path,
-                                                          tmp_path: Path) -> None:
-    state, out = tmp_path / "s.sqlite", tmp_path / "out"
+                                                          tmp_path: Path,
+                                                          any_state: str) -> None:
+    state, out = any_state, tmp_path / "out"
     _run(example_store, state, out)
     first = received(out)
     (out / f"actions-{DAY}.jsonl").write_text("")
@@ -67,12 +69,13 @@ def test_a_re_run_restores_a_day_whose_files_were_damaged(example_store: Path,
 
 
 def test_a_range_writes_one_complete_set_of_files_per_date_equal_to_its_nights(
-        example_store: Path, tmp_path: Path) -> None:
+        example_store: Path, tmp_path: Path, any_state: str, state_kind: str) -> None:
     nights = tmp_path / "nights"
     for day in ("2025-01-01", "2025-01-02", "2025-01-03"):
-        _run(example_store, tmp_path / "n.sqlite", nights, day)
+        _run(example_store, any_state, nights, day)
     ranged = tmp_path / "range"
-    _run(example_store, tmp_path / "r.sqlite", ranged, "2025-01-01", "2025-01-03")
+    with new_state(state_kind, tmp_path, "r.sqlite") as other:
+        _run(example_store, other, ranged, "2025-01-01", "2025-01-03")
     want = {k: v for k, v in received(nights).items() if not k.startswith("rejects-")}
     got = {k: v for k, v in received(ranged).items() if not k.startswith("rejects-")}
     assert {name.split("/")[0] for name in got} == {
@@ -82,21 +85,23 @@ def test_a_range_writes_one_complete_set_of_files_per_date_equal_to_its_nights(
 
 
 def test_a_date_without_actions_still_gets_its_files(example_store: Path,
-                                                     tmp_path: Path) -> None:
+                                                     tmp_path: Path,
+                                                     any_state: str) -> None:
     out = tmp_path / "out"
-    _run(example_store, tmp_path / "s.sqlite", out, "2023-01-02")  # before any data
+    _run(example_store, any_state, out, "2023-01-02")  # before any data
     assert (out / "actions-2023-01-02.jsonl").read_bytes() == b""
     assert (out / "actions-2023-01-02.csv").read_text("utf-8-sig").startswith("action_id,")
     assert (out / "tasks-2023-01-02" / "index.md").read_text() == "# Task sheets\n\nNo tasks.\n"
 
 
 def test_the_day_file_holds_the_point_of_sale_actions_too(example_store: Path,
-                                                          tmp_path: Path) -> None:
+                                                          tmp_path: Path,
+                                                          any_state: str) -> None:
     """An action recorded at checkout is part of its date: the night's files list it
     (at least once; the host deduplicates by action_id)."""
     from loyaltyrules.api import Engine
 
-    state, out = tmp_path / "s.sqlite", tmp_path / "out"
+    state, out = any_state, tmp_path / "out"
     _run(example_store, state, out, "2025-11-19")
     engine = Engine.load(state=state)
     try:
@@ -115,8 +120,9 @@ def test_the_day_file_holds_the_point_of_sale_actions_too(example_store: Path,
 
 
 def test_export_rebuilds_any_day_or_range_byte_for_byte(example_store: Path,
-                                                        tmp_path: Path) -> None:
-    state, out = tmp_path / "s.sqlite", tmp_path / "out"
+                                                        tmp_path: Path,
+                                                     any_state: str) -> None:
+    state, out = any_state, tmp_path / "out"
     _run(example_store, state, out, "2025-03-01", "2025-03-31")
     delivered = {k: v for k, v in received(out).items() if not k.startswith("rejects-")}
     shutil.rmtree(out)  # the host lost everything
@@ -134,8 +140,9 @@ def test_export_rebuilds_any_day_or_range_byte_for_byte(example_store: Path,
     assert received(one) == {k: v for k, v in delivered.items() if "2025-03-15" in k}
 
 
-def test_export_to_a_file_and_to_stdout(example_store: Path, tmp_path: Path) -> None:
-    state, out = tmp_path / "s.sqlite", tmp_path / "out"
+def test_export_to_a_file_and_to_stdout(example_store: Path, tmp_path: Path,
+                                        any_state: str) -> None:
+    state, out = any_state, tmp_path / "out"
     _run(example_store, state, out, "2025-03-01", "2025-03-31")
     want = received_actions(received(out))
     csv_path = tmp_path / "march.csv"
@@ -151,8 +158,8 @@ def test_export_to_a_file_and_to_stdout(example_store: Path, tmp_path: Path) -> 
     assert b"exported" in done.stderr
 
 
-def test_export_without_a_ledger_is_unusable_input(tmp_path: Path) -> None:
-    code, output = _cli("export", "--as-of", DAY, "--state", str(tmp_path / "none.sqlite"),
+def test_export_without_a_ledger_is_unusable_input(tmp_path: Path, any_state: str) -> None:
+    code, output = _cli("export", "--as-of", DAY, "--state", any_state,
                         "--out", str(tmp_path / "out"))
     assert code == 2 and "no ledger" in output
     assert not (tmp_path / "out").exists()
@@ -162,10 +169,10 @@ def test_export_without_a_ledger_is_unusable_input(tmp_path: Path) -> None:
 
 
 def test_an_unwritable_output_is_exit_74_and_the_next_night_writes_it(
-        example_store: Path, tmp_path: Path) -> None:
+        example_store: Path, tmp_path: Path, any_state: str) -> None:
     """A real OS error after the commit: a file stands where the day's task sheet
     folder must go. Everything stays recorded and owed; the next run delivers."""
-    state, out = tmp_path / "s.sqlite", tmp_path / "out"
+    state, out = any_state, tmp_path / "out"
     out.mkdir()
     (out / f"tasks-{DAY}").write_text("in the way")
     code, output = _cli("run", "--as-of", DAY, "--data", str(example_store), "--state",
@@ -183,8 +190,9 @@ def test_an_unwritable_output_is_exit_74_and_the_next_night_writes_it(
     assert len(ids) == recorded and owed(state) == 0
 
 
-def test_export_settles_what_a_failed_run_owed(example_store: Path, tmp_path: Path) -> None:
-    state, out = tmp_path / "s.sqlite", tmp_path / "out"
+def test_export_settles_what_a_failed_run_owed(example_store: Path, tmp_path: Path,
+                                               any_state: str) -> None:
+    state, out = any_state, tmp_path / "out"
     out.mkdir()
     (out / f"tasks-{DAY}").write_text("in the way")
     assert _cli("run", "--as-of", DAY, "--data", str(example_store), "--state", str(state),
@@ -193,14 +201,14 @@ def test_export_settles_what_a_failed_run_owed(example_store: Path, tmp_path: Pa
     code, output = _cli("export", "--as-of", DAY, "--state", str(state), "--out", str(out))
     assert code == 0, output
     assert owed(state) == 0
-    with sqlite3.connect(state) as con:
-        assert con.execute("SELECT count(*) FROM runs WHERE delivered_at IS NULL "
-                           "AND delivery_target IS NOT NULL").fetchone() == (0,)
+    assert rows(state, "SELECT count(*) FROM runs WHERE delivered_at IS NULL "
+                "AND delivery_target IS NOT NULL") == [(0,)]
 
 
 def test_a_run_warns_about_actions_owed_to_another_output(example_store: Path,
-                                                          tmp_path: Path) -> None:
-    state, blocked = tmp_path / "s.sqlite", tmp_path / "blocked"
+                                                          tmp_path: Path,
+                                                          any_state: str) -> None:
+    state, blocked = any_state, tmp_path / "blocked"
     blocked.mkdir()
     (blocked / f"tasks-{DAY}").write_text("in the way")
     code, _ = _cli("run", "--as-of", DAY, "--data", str(example_store), "--state", str(state),
@@ -211,19 +219,21 @@ def test_a_run_warns_about_actions_owed_to_another_output(example_store: Path,
 
 
 def test_an_output_folder_that_cannot_be_made_records_nothing(example_store: Path,
-                                                              tmp_path: Path) -> None:
+                                                              tmp_path: Path,
+                                                          any_state: str) -> None:
     (tmp_path / "file").write_text("a file, not a folder")
     code, output = _cli("run", "--as-of", DAY, "--data", str(example_store), "--state",
-                        str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "file" / "out"))
+                        str(any_state), "--out", str(tmp_path / "file" / "out"))
     assert code == 74 and "nothing was recorded" in output
-    assert not (tmp_path / "s.sqlite").exists()
+    assert untouched(any_state)
 
 
 # ---------------------------------------------------------------- the outbox
 
 
-def test_the_outbox_rows_commit_with_the_decisions_or_not_at_all(tmp_path: Path) -> None:
-    state = tmp_path / "s.sqlite"
+def test_the_outbox_rows_commit_with_the_decisions_or_not_at_all(tmp_path: Path,
+                                                                 any_state: str) -> None:
+    state = any_state
     target = Target.parse(str(tmp_path / "out"))
     with Ledger.open(state) as ledger, pytest.raises(RuntimeError), \
             ledger.transaction() as conn:
@@ -236,8 +246,8 @@ def test_the_outbox_rows_commit_with_the_decisions_or_not_at_all(tmp_path: Path)
         assert outbox.owed(conn, target).days == set()
 
 
-def test_a_run_s_dates_stay_owed_until_written(tmp_path: Path) -> None:
-    state = tmp_path / "s.sqlite"
+def test_a_run_s_dates_stay_owed_until_written(tmp_path: Path, any_state: str) -> None:
+    state = any_state
     target = Target.parse(str(tmp_path / "out"))
     with Ledger.open(state) as ledger, ledger.transaction() as conn:
         conn.execute("INSERT INTO runs (run_id, started_at, counts, actions_offered, "

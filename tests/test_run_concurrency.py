@@ -1,4 +1,5 @@
-"""One writer at a time: two `run`s on one state, the run lock, and its timeout.
+"""One writer at a time: two `run`s on one state, the run lock, and its timeout; on a
+SQLite file and on PostgreSQL (the run lock then an advisory lock of the server).
 
 Two real runs started together on one state and one output folder must both end
 well (exit 0), and leave exactly what one run alone leaves: the same ledger, the
@@ -28,6 +29,7 @@ from loyaltyrules.runlock import RunLockTimeout, lock_path, run_lock
 from _paths import PACK, REPO
 from _received import assert_same_as_reference, owed, received, recorded
 from _service import start_serve
+from _states import new_state, untouched
 
 GENERATOR = REPO / "benchmarks" / "generate.py"
 FIRST, LAST = "2025-10-01", "2025-12-31"
@@ -35,12 +37,12 @@ ROUNDS = 3
 SLOW = os.environ.get("LOYALTYRULES_SLOW_TESTS") == "1"
 
 
-def _run(data: Path, state: Path, out: Path, *extra: str) -> subprocess.Popen[bytes]:
+def _run(data: Path, state: Path | str, out: Path, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "loyaltyrules", "run", "--as-of", FIRST, "--through", LAST,
          "--data", str(data), "--state", str(state), "--policies", str(PACK), "--out",
          str(out), "-q", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=state.parent)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=out.parent)
 
 
 def _finish(process: subprocess.Popen[bytes]) -> str:
@@ -57,7 +59,8 @@ def _franchise(folder: Path, customers: int) -> Path:
     return data
 
 
-def _two_runs_at_once(tmp_path: Path, customers: int) -> None:
+def _two_runs_at_once(tmp_path: Path, customers: int, kind: str) -> None:
+    """The reference is a run alone on a SQLite file: PostgreSQL must end the same."""
     data = _franchise(tmp_path, customers)
     alone = tmp_path / "alone"
     alone.mkdir()
@@ -68,33 +71,34 @@ def _two_runs_at_once(tmp_path: Path, customers: int) -> None:
     for round_ in range(ROUNDS):
         work = tmp_path / f"round-{round_}"
         work.mkdir()
-        state, out = work / "s.sqlite", work / "out"
-        both = [_run(data, state, out), _run(data, state, out)]
-        for process in both:
-            _finish(process)
-        assert recorded(state) == want_ledger, f"round {round_}: the ledger differs"
-        assert_same_as_reference(received(out), want_files)
-        assert owed(state) == 0, f"round {round_}: something recorded was not written"
+        with new_state(kind, work, "s.sqlite") as state:
+            out = work / "out"
+            both = [_run(data, state, out), _run(data, state, out)]
+            for process in both:
+                _finish(process)
+            assert recorded(state) == want_ledger, f"round {round_}: the ledger differs"
+            assert_same_as_reference(received(out), want_files)
+            assert owed(state) == 0, f"round {round_}: something recorded was not written"
 
 
-def test_two_runs_started_together_on_one_state(tmp_path: Path) -> None:
-    _two_runs_at_once(tmp_path, 2_000)
+def test_two_runs_started_together_on_one_state(tmp_path: Path, state_kind: str) -> None:
+    _two_runs_at_once(tmp_path, 2_000, state_kind)
 
 
 @pytest.mark.skipif(not SLOW, reason="20,000 customers, 3 rounds (about 2 minutes on 2 "
                     "cores): set LOYALTYRULES_SLOW_TESTS=1")
-def test_two_runs_started_together_at_20000_customers(tmp_path: Path) -> None:
-    _two_runs_at_once(tmp_path, 20_000)
+def test_two_runs_started_together_at_20000_customers(tmp_path: Path, state_kind: str) -> None:
+    _two_runs_at_once(tmp_path, 20_000, state_kind)
 
 
 # ---------------------------------------------------------------- the run lock
 
 
-def _holder(state: Path, ready: Path) -> subprocess.Popen[bytes]:
+def _holder(state: Path | str, ready: Path) -> subprocess.Popen[bytes]:
     """Another process holding the run lock of `state` until killed."""
     code = ("import sys, time; from pathlib import Path; "
             "from loyaltyrules.runlock import run_lock\n"
-            "with run_lock(Path(sys.argv[1]), 0):\n"
+            "with run_lock(sys.argv[1], 0):\n"
             "    Path(sys.argv[2]).write_text('held')\n"
             "    time.sleep(600)\n")
     process = subprocess.Popen([sys.executable, "-c", code, str(state), str(ready)])
@@ -106,8 +110,8 @@ def _holder(state: Path, ready: Path) -> subprocess.Popen[bytes]:
 
 
 def test_a_run_gives_up_after_the_lock_timeout_having_done_nothing(
-        example_store: Path, tmp_path: Path) -> None:
-    state, out = tmp_path / "s.sqlite", tmp_path / "out"
+        example_store: Path, tmp_path: Path, any_state: str) -> None:
+    state, out = any_state, tmp_path / "out"
     holder = _holder(state, tmp_path / "ready")
     try:
         started = time.monotonic()
@@ -121,23 +125,24 @@ def test_a_run_gives_up_after_the_lock_timeout_having_done_nothing(
     assert process.returncode == 75, message
     assert f"pid {holder.pid}" in message and "nothing was done" in message
     assert "Traceback" not in message and waited < 30
-    assert not state.exists() and not out.exists()
+    assert untouched(state) and not out.exists()
 
 
-def test_a_killed_holder_releases_the_lock(tmp_path: Path) -> None:
-    state = tmp_path / "s.sqlite"
+def test_a_killed_holder_releases_the_lock(any_state: str, tmp_path: Path) -> None:
+    state = any_state
     holder = _holder(state, tmp_path / "ready")
     with pytest.raises(RunLockTimeout, match=f"pid {holder.pid}"), run_lock(state, 0.3):
         pass
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
-    with run_lock(state, 0):  # at once: the kernel dropped the dead holder's lock
-        assert lock_path(state).read_text().startswith(f"pid {os.getpid()},")
+    with run_lock(state, 0):  # at once: the kernel (the server) dropped the dead holder's
+        if not state.startswith("postgresql://"):
+            assert lock_path(Path(state)).read_text().startswith(f"pid {os.getpid()},")
 
 
-def test_a_second_run_waits_for_the_first_then_runs(example_store: Path,
-                                                    tmp_path: Path) -> None:
-    state, out = tmp_path / "s.sqlite", tmp_path / "out"
+def test_a_second_run_waits_for_the_first_then_runs(example_store: Path, tmp_path: Path,
+                                                    any_state: str) -> None:
+    state, out = any_state, tmp_path / "out"
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -161,9 +166,9 @@ def test_a_second_run_waits_for_the_first_then_runs(example_store: Path,
     assert received(out)
 
 
-def test_serve_answers_while_a_run_holds_the_lock(tmp_path: Path) -> None:
+def test_serve_answers_while_a_run_holds_the_lock(any_state: str) -> None:
     """The POS never takes the run lock: its writes are short transactions."""
-    state = tmp_path / "s.sqlite"
+    state = any_state
     with run_lock(state, 0):
         server, base = start_serve(state)
         try:

@@ -120,7 +120,8 @@ def _stage(scope: _Scope, con: duckdb.DuckDBPyConnection, through: dt.date,
             views, params = _OF_STORE.format(views=select), {"store": scope.store}
         for batch in _batches(con.execute(views + " ORDER BY customer_id", params)):
             with scope.write() as conn:
-                conn.executemany(f"INSERT INTO {scope.staging} VALUES (?, ?)", batch)
+                conn.executemany(f"INSERT INTO {scope.staging} (customer_id, view) VALUES (?, ?)",
+                                 batch)
             if scope.store is not None:
                 customers.extend(row[0] for row in batch)
     _mark_seen(scope, con, through, customers)
