@@ -8,21 +8,23 @@ interrupted, and the ledger must equal that run's ledger: nothing lost, nothing
 doubled, and no action received under another id. The chosen points
 (crashpoints.py: right after the ledger commit, between two files, before the
 outbox is marked, inside the view rebuild) are reached through the documented test
-hook LOYALTYRULES_CRASH_AT; the random ones are kills from outside.
+hook LOYALTYRULES_CRASH_AT; the random ones are kills from outside. Each case runs
+on a SQLite file and on PostgreSQL, against the same reference (a SQLite run).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import random
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from _received import (
     received_actions,
     recorded,
 )
+from _states import is_postgres, rows
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
@@ -48,7 +51,8 @@ NEXT_NIGHT = END + dt.timedelta(days=1)
 KILLS = 12
 
 
-def _command(store: Path, state: Path, out: Path, start: dt.date, end: dt.date) -> list[str]:
+def _command(store: Path, state: Path | str, out: Path, start: dt.date, end: dt.date
+             ) -> list[str]:
     return [sys.executable, "-m", "loyaltyrules", "run", "--as-of", start.isoformat(),
             "--through", end.isoformat(), "--data", str(store), "--state", str(state),
             "--policies", str(_lasting(store)), "--out", str(out), "-q"]
@@ -69,7 +73,7 @@ def _lasting(store: Path) -> Path:
     return pack
 
 
-def _run(store: Path, state: Path, out: Path, start: dt.date = START, end: dt.date = END,
+def _run(store: Path, state: Path | str, out: Path, start: dt.date = START, end: dt.date = END,
          crash_at: str | None = None) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != ENV}
     if crash_at:
@@ -122,10 +126,10 @@ def _range_files(files: Received, start: dt.date, end: dt.date) -> Received:
 
 @pytest.mark.parametrize("point", POINTS)
 def test_a_crash_at_each_point_is_delivered_by_the_next_night(
-        reference: Reference, tmp_path: Path, point: str) -> None:
+        reference: Reference, tmp_path: Path, point: str, any_state: str) -> None:
     """The issue's case: the run dies after recording; the next night's run (another
     date) must first write what the dead run recorded."""
-    state, out = tmp_path / "s.sqlite", tmp_path / "out"
+    state, out = any_state, tmp_path / "out"
     crashed = _run(reference.store, state, out, crash_at=point)
     crashed.communicate(timeout=180)
     assert crashed.returncode == -signal.SIGKILL, f"the run did not reach {point}"
@@ -137,38 +141,56 @@ def test_a_crash_at_each_point_is_delivered_by_the_next_night(
                              _range_files(reference.files, START, END))
     assert f"actions-{NEXT_NIGHT}.jsonl" in got
     assert owed(state) == 0
-    with sqlite3.connect(state) as con:  # the next run rebuilt the views
-        through = con.execute("SELECT value FROM view_meta WHERE key = 'through'").fetchone()
-    assert through == (NEXT_NIGHT.isoformat(),)
+    # the next run rebuilt the views
+    through = rows(state, "SELECT value FROM view_meta WHERE key = 'through'")
+    assert through == [(NEXT_NIGHT.isoformat(),)]
 
 
 def test_a_kill_as_soon_as_the_run_is_committed_loses_nothing(
-        reference: Reference, tmp_path: Path) -> None:
+        reference: Reference, tmp_path: Path, any_state: str) -> None:
     """No test hook: the run is killed from outside the moment its run row is visible
     in the ledger (how the loss was first found: 977 of 977 actions never written)."""
-    state, out = tmp_path / "s.sqlite", tmp_path / "out"
-    process = _run(reference.store, state, out)
-    while process.poll() is None and not _committed(state):
-        time.sleep(0.002)
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGKILL)
-    process.wait(60)
+    state, out = any_state, tmp_path / "out"
+    with _watching(state) as committed:
+        process = _run(reference.store, state, out)
+        while process.poll() is None and not committed():
+            time.sleep(0.002)
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait(60)
     _finish(_run(reference.store, state, out))
     assert_same_as_reference(received(out), reference.files)
     assert recorded(state) == reference.ledger
 
 
-def _committed(state: Path) -> bool:
-    try:
-        with sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=0.05) as con:
-            return bool(con.execute("SELECT count(*) FROM runs").fetchone()[0])
-    except sqlite3.Error:  # not created yet, or no runs table yet
-        return False
+@contextlib.contextmanager
+def _watching(state: str) -> Iterator[Callable[[], bool]]:
+    """Whether a run row is visible yet, read without touching the state (no table
+    made, no lock taken)."""
+    if is_postgres(state):
+        import psycopg
+
+        with psycopg.connect(state, autocommit=True) as con:
+            def committed() -> bool:
+                row = con.execute("SELECT to_regclass('runs') IS NOT NULL").fetchone()
+                return bool(row and row[0]) and con.execute(
+                    "SELECT count(*) FROM runs").fetchone() != (0,)
+            yield committed
+        return
+    import sqlite3
+
+    def in_file() -> bool:
+        try:
+            with sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=0.05) as con:
+                return bool(con.execute("SELECT count(*) FROM runs").fetchone()[0])
+        except sqlite3.Error:  # not created yet, or no runs table yet
+            return False
+    yield in_file
 
 
-def test_kills_at_random_points_then_one_clean_run(reference: Reference,
-                                                   tmp_path: Path) -> None:
-    state, out = tmp_path / "killed.sqlite", tmp_path / "out"
+def test_kills_at_random_points_then_one_clean_run(reference: Reference, tmp_path: Path,
+                                                   any_state: str) -> None:
+    state, out = any_state, tmp_path / "out"
     killed = _kill_many(reference.store, state, out, random.Random(20251122), same_range=True,
                         within=reference.seconds)
     assert killed >= KILLS // 2, "most runs must really be interrupted"
@@ -180,19 +202,19 @@ def test_kills_at_random_points_then_one_clean_run(reference: Reference,
 
 
 def test_kills_during_runs_of_random_dates_then_one_clean_run(reference: Reference,
-                                                              tmp_path: Path) -> None:
+                                                              tmp_path: Path,
+                                                              any_state: str) -> None:
     """Runs of random sub-ranges, killed: escalations then depend on which runs
     happened, so only the policies' own actions are compared with the reference."""
-    state, out = tmp_path / "killed.sqlite", tmp_path / "out"
+    state, out = any_state, tmp_path / "out"
     _kill_many(reference.store, state, out, random.Random(7), same_range=False)
     _finish(_run(reference.store, state, out))
     got = received_actions(received(out))
     ids = [a["action_id"] for a in got]
     assert len(ids) == len(set(ids))
-    with sqlite3.connect(state) as con:
-        emitted = {r[0] for r in con.execute(
-            "SELECT action_id FROM actions WHERE status NOT IN ('deferred', 'merged', "
-            "'expired') AND contact_day BETWEEN ? AND ?", (START.isoformat(), END.isoformat()))}
+    emitted = {r[0] for r in rows(
+        state, "SELECT action_id FROM actions WHERE status NOT IN ('deferred', 'merged', "
+        "'expired') AND contact_day BETWEEN ? AND ?", (START.isoformat(), END.isoformat()))}
     assert set(ids) == emitted  # everything recorded for the range was received
     assert _policy_ids(got) == _policy_ids(received_actions(reference.files))
     assert owed(state) == 0
@@ -202,7 +224,7 @@ def _policy_ids(actions: list[dict[str, Any]]) -> set[str]:
     return {a["action_id"] for a in actions if a["policy"] not in ("escalation", "routing")}
 
 
-def _kill_many(store: Path, state: Path, out: Path, rng: random.Random,
+def _kill_many(store: Path, state: str, out: Path, rng: random.Random,
                *, same_range: bool, within: float = 2.5) -> int:
     """Start a run and SIGKILL it at a random moment in the first `within` seconds,
     KILLS times; the number of runs really interrupted."""
@@ -253,7 +275,7 @@ def _can_mount_tmpfs(work: Path) -> str | None:
 
 
 def test_a_full_output_disk_is_reported_and_the_next_run_delivers_everything(
-        reference: Reference, tmp_path: Path) -> None:
+        reference: Reference, tmp_path: Path, any_state: str) -> None:
     """A real full disk: the output folder is a 96 KiB tmpfs, in a private mount
     namespace (unshare -rm); the ledger is on the ordinary disk. The run records,
     fails to write with exit 74, and once the tmpfs is enlarged (space freed) the
@@ -261,7 +283,7 @@ def test_a_full_output_disk_is_reported_and_the_next_run_delivers_everything(
     reason = _can_mount_tmpfs(tmp_path)
     if reason:
         pytest.skip(reason)
-    state, out, copy = tmp_path / "s.sqlite", tmp_path / "out", tmp_path / "received"
+    state, out, copy = any_state, tmp_path / "out", tmp_path / "received"
     out.mkdir()
     copy.mkdir()
     report = tmp_path / "report"

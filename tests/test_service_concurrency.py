@@ -1,4 +1,5 @@
-"""The service and a nightly `run` on one state file at the same time, as real processes.
+"""The service and a nightly `run` on one state at the same time, as real processes: a
+SQLite file, or a PostgreSQL database (`serve --state postgresql://...`).
 
 A client posts a store's receipts of one business day to `loyaltyrules serve` while
 `loyaltyrules run` evaluates that day from the store's files into the same SQLite
@@ -65,7 +66,7 @@ def _write_store(folder: Path, seed: int = 7) -> tuple[list[dict[str, str]], lis
     return customers, receipts
 
 
-def _run(data: Path, state: Path, out: Path, day: dt.date = DAY) -> subprocess.Popen[bytes]:
+def _run(data: Path, state: Path | str, out: Path, day: dt.date = DAY) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "loyaltyrules", "run", "--as-of", str(day),
          "--data", str(data), "--state", str(state), "--policies", str(PACK),
@@ -81,7 +82,7 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def _decisions(state: Path) -> dict[str, dict[str, Any]]:
+def _decisions(state: Path | str) -> dict[str, dict[str, Any]]:
     with Ledger.open(state) as ledger:
         return {r["action_id"]: r for r in ledger_state(ledger)}
 
@@ -92,12 +93,12 @@ def _family(customer_id: str) -> int:
     return (int(customer_id[1:]) // 5) % CLIENTS
 
 
-def test_service_and_nightly_run_share_the_state(tmp_path: Path) -> None:
+def test_service_and_nightly_run_share_the_state(tmp_path: Path, any_state: str) -> None:
     customers, receipts = _write_store(tmp_path / "data")
 
     # the night before ran on both states (the till knows the stores' regions from it)
-    for name in ("alone", "shared"):
-        _finish(_run(tmp_path / "data", tmp_path / f"{name}.sqlite", tmp_path / f"{name}-0.jsonl",
+    for name, night in (("alone", tmp_path / "alone.sqlite"), ("shared", any_state)):
+        _finish(_run(tmp_path / "data", night, tmp_path / f"{name}-0.jsonl",
                      DAY - dt.timedelta(days=1)))
     # the same run alone, on its own state: what the ledger must hold in the end
     started = time.monotonic()
@@ -108,7 +109,7 @@ def test_service_and_nightly_run_share_the_state(tmp_path: Path) -> None:
     assert {("open", None), ("merged", "merged"), ("expired", "no-consent:call")} <= statuses
     assert any(status == "deferred" for status, _reason in statuses), statuses
 
-    state = tmp_path / "shared.sqlite"
+    state = any_state
     server, base = start_serve(state)
     try:
         with httpx.Client(base_url=base, timeout=60) as client:
