@@ -39,12 +39,14 @@ class Sizes:
     purchases: int
 
     @classmethod
-    def at(cls, scale: float) -> Sizes:
-        if scale <= 0:
-            raise ValueError("scale must be positive")
+    def at(cls, scale: float, stores: int | None = None) -> Sizes:
+        """The sizes at `scale`; `stores` (and regions with them) set apart from it."""
+        if scale <= 0 or (stores is not None and stores < 1):
+            raise ValueError("scale and stores must be positive")
+        count = stores if stores is not None else max(10, round(FULL_STORES * scale))
         return cls(
-            stores=max(10, round(FULL_STORES * scale)),
-            regions=max(2, round(FULL_REGIONS * scale)),
+            stores=count,
+            regions=max(2, round(count * FULL_REGIONS / FULL_STORES)),
             customers=max(1, round(FULL_CUSTOMERS * scale)),
             purchases=max(1, round(FULL_PURCHASES * scale)),
         )
@@ -154,10 +156,11 @@ def _copy(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> int:
 
 
 def generate(
-    outdir: Path, scale: float = 1.0, seed: int = 0, threads: int | None = None
+    outdir: Path, scale: float = 1.0, seed: int = 0, threads: int | None = None,
+    stores: int | None = None,
 ) -> dict[str, int]:
     """Write stores/customers/purchases.parquet into outdir; return rows per table."""
-    sizes = Sizes.at(scale)
+    sizes = Sizes.at(scale, stores)
     outdir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
@@ -188,9 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="changes every generated value")
     parser.add_argument("--threads", type=int, default=None, help="DuckDB threads")
+    parser.add_argument("--stores", type=int, default=None,
+                        help="stores (and regions, one per 10) whatever the scale: e.g. "
+                             "200 stores sharing a ledger at --scale 0.1")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    written = generate(args.outdir, args.scale, args.seed, args.threads)
+    written = generate(args.outdir, args.scale, args.seed, args.threads, args.stores)
     total = sum(written.values())
     print(f"wrote {total:,} rows to {args.outdir} in {time.perf_counter() - started:.2f} s")
     return 0

@@ -114,7 +114,7 @@ def _stage(scope: _Scope, con: duckdb.DuckDBPyConnection, through: dt.date,
            ev: EventEvaluator) -> None:
     _clear(scope)  # left over by a rebuild that did not finish
     customers: list[str] = []
-    with view_rows(con, through, ev.crossings) as select:
+    with view_rows(con, through, ev.crossings, scope.store) as select:
         views, params = select, {}
         if scope.store is not None:
             views, params = _OF_STORE.format(views=select), {"store": scope.store}

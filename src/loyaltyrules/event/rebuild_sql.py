@@ -159,17 +159,31 @@ def _marks(crossings: Sequence[Crossing], through: dt.date) -> exp.Query:
     return union
 
 
+# The customers whose view a store's rebuild may keep (event/rebuild.py): those of its
+# home, and those who bought there (one without a home store may be the store's).
+_STORE_SCOPE = """
+CREATE OR REPLACE TEMP TABLE lr_scope AS
+SELECT customer_id FROM customers WHERE home_store = $store
+UNION SELECT customer_id FROM purchases
+WHERE store_id = $store AND customer_id IS NOT NULL AND purchase_date <= $through
+"""
+
+
 @contextmanager
 def view_rows(con: duckdb.DuckDBPyConnection, through: dt.date,
-              crossings: Sequence[Crossing]) -> Iterator[str]:
+              crossings: Sequence[Crossing], store: str | None = None) -> Iterator[str]:
     """The SELECT of (customer_id, view JSON): one row per customer with a record or a
     receipt dated up to `through`, over temp tables that live for the `with` block.
+    With a `store`, only the customers who may be the store's (a superset: the
+    caller keeps the store's own), whose histories are folded whole.
 
-    Builds the whole history's running values with the batch's own builder, and
-    leaves no history tables behind (the batch builds its own each time it evaluates).
+    Builds the history's running values with the batch's own builder, and leaves no
+    history tables behind (the batch builds its own each time it evaluates).
     """
     try:
-        build_history(con, through, whole=True)
+        if store is not None:
+            con.execute(_STORE_SCOPE, {"store": store, "through": through})
+        build_history(con, through, whole=store is None)
         con.execute(_LAST, {"through": through})
         marks = _marks(crossings, through).subquery("marks").sql("duckdb")
         con.execute(f"CREATE OR REPLACE TEMP TABLE lr_view_marks AS SELECT DISTINCT * FROM {marks}")
