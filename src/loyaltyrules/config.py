@@ -33,6 +33,7 @@ TABLE_NAMES = (
     "events",
     "outcomes",
 )
+DATABASE_URLS = ("postgresql://", "postgres://")  # a source that is a database
 _SOURCE_KEYS = {
     "data",
     "currency",
@@ -79,6 +80,7 @@ class TableConfig:
 @dataclass(frozen=True)
 class SourceConfig:
     data: Path = Path("data")
+    url: str | None = None  # a database instead of `data` (postgresql://...; sources/postgres.py)
     currency: str | None = None
     timezone: str | None = None
     reject_share: float = 0.05
@@ -152,8 +154,11 @@ def _parse_source(raw: object, ctx: _Context, base: Path) -> SourceConfig:
     if not isinstance(consent, bool):
         ctx.fail("config.bad-value", "consent_default must be true or false", "consent_default")
     currency = _opt_str(raw, "currency", ctx)
+    data = _opt_str(raw, "data", ctx) or "data"
+    url = data if data.startswith(DATABASE_URLS) else None
     return SourceConfig(
-        data=base / (_opt_str(raw, "data", ctx) or "data"),
+        data=base / ("." if url else data),
+        url=url,
         currency=currency.upper() if currency else None,
         timezone=_opt_str(raw, "timezone", ctx),
         reject_share=float(share),

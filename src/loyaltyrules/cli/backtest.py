@@ -31,7 +31,7 @@ from .run import show_unknown_targets
 def backtest_command(
     start: dt.datetime,
     end: dt.datetime,
-    data: Path | None,
+    data: str | None,
     example: bool,
     policies: tuple[Path, ...],
     out: str | None,

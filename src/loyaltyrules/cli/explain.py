@@ -72,7 +72,7 @@ def explain_command(
     as_of: dt.datetime,
     policy_id: str | None,
     fmt: str,
-    data: Path | None,
+    data: str | None,
     example: bool,
     state: str | None,
     policies: tuple[Path, ...],

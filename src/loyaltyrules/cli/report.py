@@ -119,7 +119,7 @@ def actions_command(state: str | None, start: dt.datetime, end: dt.datetime, fmt
 @settings.data_option
 @settings.example_option
 @_output
-def churn_command(period: str, year: int | None, expected_years: str | None, data: Path | None,
+def churn_command(period: str, year: int | None, expected_years: str | None, data: str | None,
                   example: bool, fmt: str, out: Path | None, config_path: Path | None) -> None:
     """Customers active last year and not this year, churn rate, lost customers by last
     store and associate, and lifetime value (spend per visit x visits per year x years).

@@ -113,7 +113,7 @@ def _show_contact(summary: RunSummary, echo: Callable[[str], None]) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
 @delivering.lock_timeout_option
 @settings.config_option
-def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: Path | None,
+def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: str | None,
                 example: bool, state: str | None, store: str | None,
                 policies: tuple[Path, ...], out: str | None,
                 summary_json: Path | None, quiet: bool, lock_timeout: float | None,
@@ -164,7 +164,7 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: Pa
         rejects = _rejects_path(target, end)
         try:
             rejects.parent.mkdir(parents=True, exist_ok=True)
-            progress(f"loading data from {source_ref if not example else 'the example store'}")
+            progress(f"loading data from {settings.describe(source_ref, example)}")
             source = load_source(source_ref, end, rejects)
         except UnusableInput as err:
             settings.unusable(err)

@@ -35,6 +35,7 @@ from ..diagnostics import DiagnosticError
 from ..examples import example_data_dir
 from ..plan import Plan, compile_paths
 from ..sources import UnusableInput
+from ..sources.postgres import is_database, shown
 from ..state import StateStore
 from ..state.sqlite import SqliteState
 from ..statefile import locate
@@ -80,14 +81,15 @@ NO_DATA = (
 )
 
 
-def data_source(config: Config, data: Path | None, example: bool = False) -> Path | Config:
+def data_source(config: Config, data: str | Path | None, example: bool = False
+                ) -> Path | Config:
     """The data to read (see the module doc); exit 1 when none was named."""
     if example and data is not None:
         fail("--example and --data name two data sources; give one", EXIT_INVALID)
     if example:
         return example_data_dir()
     if data is not None:
-        return with_data(config, data)
+        return with_data(config, Path(data) if not is_database(data) else str(data))
     if config.path is not None:
         return config
     if Path("data").is_dir():
@@ -95,12 +97,25 @@ def data_source(config: Config, data: Path | None, example: bool = False) -> Pat
     fail(NO_DATA, EXIT_INVALID)
 
 
-def with_data(config: Config, data: Path) -> Path | Config:
+def describe(source: Path | Config, example: bool = False) -> str:
+    """The data source for a progress line: a folder or file, or a URL without its
+    password (never a configuration's whole text)."""
+    if example:
+        return "the example store"
+    if isinstance(source, Path):
+        return str(source)
+    return shown(source.source.url) if source.source.url else str(source.source.data)
+
+
+def with_data(config: Config, data: Path | str) -> Path | Config:
     """`--data`: the configuration's `[source]` (mapping, defaults, limits) read from
-    another place. A configuration file, or a folder holding one, brings its own."""
+    another place (a PostgreSQL URL too). A configuration file, or a folder holding
+    one, brings its own."""
+    if isinstance(data, str):
+        return replace(config, source=replace(config.source, url=data))
     if data.suffix == ".toml" or (data / CONFIG_FILE).is_file():
         return data
-    return replace(config, source=replace(config.source, data=data))
+    return replace(config, source=replace(config.source, data=data, url=None))
 
 
 def policy_paths(config: Config, given: Sequence[Path]) -> list[Path]:
@@ -200,10 +215,10 @@ def out_option(f: F) -> F:
 
 def data_option(f: F) -> F:
     return click.option(
-        "--data",
-        type=click.Path(path_type=Path),
-        help="Data source: a folder of table files or a SQLite file, read with the rest "
-        "of [source] of loyaltyrules.toml (mappings, defaults; default: its data).",
+        "--data", metavar="DIR|FILE|URL",
+        help="Data source: a folder of table files, a SQLite file or a postgresql:// URL, "
+        "read with the rest of [source] of loyaltyrules.toml (mappings, defaults; "
+        "default: its data).",
     )(f)
 
 

@@ -1,4 +1,5 @@
-"""Find each table's files in a source directory, glob, or SQLite database."""
+"""Find each table's files in a source directory, glob, or SQLite database, or its
+tables in a PostgreSQL database (sources/postgres.py)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,16 @@ import glob
 import hashlib
 import json
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from loyaltyrules.config import SourceConfig
 from loyaltyrules.sources.errors import UnusableInput
+from loyaltyrules.sources.postgres import postgres_inputs
 from loyaltyrules.sources.tables import LOAD_ORDER
 
-Format = Literal["csv", "parquet", "json", "sqlite"]
+Format = Literal["csv", "parquet", "json", "sqlite", "postgresql"]
 
 _FORMATS: dict[str, Format] = {
     ".csv": "csv",
@@ -31,13 +33,15 @@ class TableInput:
     table: str
     format: Format
     files: tuple[Path, ...]
-    sqlite_table: str | None = None
+    db_table: str | None = None  # the table's name in a SQLite or PostgreSQL database
 
 
 @dataclass(frozen=True)
 class SourceLayout:
     root: Path
     inputs: dict[str, TableInput]
+    source: SourceConfig | None = None
+    digests: dict[str, str] = field(default_factory=dict)  # a database's tables, as read
 
     def display(self, path: str | Path) -> str:
         """File names in rejects are relative to the source, so they never leak home paths."""
@@ -52,6 +56,10 @@ class SourceLayout:
 
 
 def discover(config: SourceConfig) -> SourceLayout:
+    if config.url is not None:
+        layout = SourceLayout(config.data, postgres_inputs(config), config)
+        _require_tables(layout, config)
+        return layout
     data = config.data
     if not data.exists():
         raise UnusableInput(
@@ -170,7 +178,7 @@ def _sqlite_inputs(db: Path, config: SourceConfig) -> dict[str, TableInput]:
     for table in LOAD_ORDER:
         wanted = config.table(table).path or table
         if wanted in names:
-            inputs[table] = TableInput(table, "sqlite", (db,), wanted)
+            inputs[table] = TableInput(table, "sqlite", (db,), db_table=wanted)
         elif config.table(table).path:
             raise UnusableInput(
                 "input.missing-table", f"no SQLite table {wanted!r}", table=table, file=db.name
@@ -183,8 +191,10 @@ def fingerprint(layout: SourceLayout, config: SourceConfig) -> str:
     its mtime (`stat`, the default) or its content (`content`)."""
     digest = hashlib.sha256()
     settings = asdict(config)
-    settings["data"] = None  # the same data moved elsewhere keeps its fingerprint
+    settings["data"] = settings["url"] = None  # the same data moved keeps its fingerprint
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    for table, read in sorted(layout.digests.items()):
+        digest.update(f"{table}\0{read}\0".encode())
     for file in layout.all_files():
         stat = file.stat()
         digest.update(f"{layout.display(file)}\0{stat.st_size}\0".encode())

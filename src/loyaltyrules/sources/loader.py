@@ -23,6 +23,7 @@ from loyaltyrules.sources.derive import derive_customers
 from loyaltyrules.sources.discover import SQLITE_SUFFIXES, discover, fingerprint
 from loyaltyrules.sources.errors import UnusableInput
 from loyaltyrules.sources.finish import create_clean_tables, empty_ok_table
+from loyaltyrules.sources.postgres import is_database
 from loyaltyrules.sources.readers import read_table
 from loyaltyrules.sources.rejects import (
     RejectRecord,
@@ -89,10 +90,10 @@ def open_source(
 ) -> LoadedSource:
     """Load a source into clean tables; raise UnusableInput when it cannot be used.
 
-    `source` is a data directory, a SQLite file, a `loyaltyrules.toml`, a directory
-    holding one, or a parsed configuration. Rows dated after `as_of_limit` are
-    rejected as `future-date`. With `rejects_path`, rejects are written there even
-    when too many of them make the input unusable.
+    `source` is a data directory, a SQLite file, a PostgreSQL URL, a
+    `loyaltyrules.toml`, a directory holding one, or a parsed configuration. Rows
+    dated after `as_of_limit` are rejected as `future-date`. With `rejects_path`,
+    rejects are written there even when too many of them make the input unusable.
     """
     config = resolve_config(source)
     layout = discover(config)
@@ -148,6 +149,8 @@ def resolve_config(source: str | Path | SourceConfig | Config | None) -> SourceC
         return source.source
     if source is None:
         return load_config().source
+    if is_database(source):
+        return SourceConfig(url=str(source))
     path = Path(source)
     if path.is_file() and path.suffix == ".toml":
         return load_config(path).source

@@ -19,6 +19,7 @@ import duckdb
 
 from loyaltyrules.sources.discover import SourceLayout, TableInput
 from loyaltyrules.sources.errors import UnusableInput
+from loyaltyrules.sources.postgres import read_postgres
 from loyaltyrules.sources.rejects import MAX_LINE_BYTES
 from loyaltyrules.sources.sql import ident, lit, scalars
 
@@ -46,7 +47,7 @@ def read_table(
             "input.unreadable-file",
             f"cannot read the file: {_first_line(exc)}",
             table=item.table,
-            file=layout.display(item.files[0]),
+            file=layout.display(item.files[0]) if item.files else item.db_table,
         ) from exc
     src = f"_src_{item.table}"
     columns = tuple(c for c in _columns(con, src) if c not in ("_file", "_row"))
@@ -319,7 +320,7 @@ def _read_sqlite(
     is not UTF-8 becomes a `bad-encoding` reject instead of a Python exception."""
     import pyarrow as pa  # type: ignore[import-untyped]
 
-    db, name = item.files[0], item.sqlite_table or item.table
+    db, name = item.files[0], item.db_table or item.table
     columns, batches = _sqlite_batches(db, name)
     schema = pa.schema([(c, pa.binary()) for c in columns] + [("_row", pa.int64())])
     arrow = pa.Table.from_batches(
@@ -380,9 +381,16 @@ def _decode_sqlite(
     )
 
 
+def _read_postgres(con: duckdb.DuckDBPyConnection, item: TableInput, layout: SourceLayout,
+                   _delimiter: str | None) -> None:
+    assert layout.source is not None  # a database layout carries its configuration
+    read_postgres(con, item, layout, layout.source)
+
+
 _READERS: dict[str, Callable[..., None]] = {
     "csv": _read_csv,
     "parquet": _read_parquet,
     "json": _read_json,
     "sqlite": _read_sqlite,
+    "postgresql": _read_postgres,
 }
