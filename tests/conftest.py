@@ -40,3 +40,11 @@ def any_state(state_kind: str, tmp_path: Path) -> Iterator[str]:
     (skipped without a server: tests/_states.py)."""
     with new_state(state_kind, tmp_path) as state:
         yield state
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every case on PostgreSQL carries the `postgres` mark (`pytest -m postgres`)."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if params is not None and params.params.get("state_kind") == "postgresql":
+            item.add_marker(pytest.mark.postgres)

@@ -234,6 +234,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     assert path.read_bytes() == before  # refused before any write
 
 
+@pytest.mark.postgres
 def test_a_newer_schema_in_postgresql_is_refused_before_any_write() -> None:
     import psycopg
 
@@ -250,6 +251,7 @@ def test_a_newer_schema_in_postgresql_is_refused_before_any_write() -> None:
             assert conn.execute("SELECT version FROM schema_version").fetchall() == [(newer,)]
 
 
+@pytest.mark.postgres
 def test_another_programs_schema_is_not_a_state() -> None:
     import psycopg
 
@@ -265,6 +267,7 @@ def test_another_programs_schema_is_not_a_state() -> None:
         assert tables == [("invoices",)]
 
 
+@pytest.mark.postgres
 def test_a_search_path_naming_no_schema_is_refused() -> None:
     with pytest.raises(UnusableState) as refused:
         Ledger.open(in_schema(server(), "no_such_schema_here"))

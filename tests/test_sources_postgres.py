@@ -19,6 +19,7 @@ from loyaltyrules.sources import UnusableInput, open_source, postgres
 
 from _states import new_schema
 
+pytestmark = pytest.mark.postgres
 LIMIT = dt.date(2026, 1, 1)
 BAD_PURCHASES = [  # each a reject of its own kind, besides the store's own rows
     {"purchase_id": "BAD-1", "customer_id": "C0001", "store_id": "S1",

@@ -127,6 +127,7 @@ def _hold(state: str, store: str | None, held: threading.Event,
     return thread
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize(("holder", "runner", "waits"), [
     ("S001", "S002", False), ("S001", "S001", True), (None, "S002", True),
     ("S001", None, True)])
