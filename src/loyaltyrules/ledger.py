@@ -39,6 +39,7 @@ from .state.sqlite import BUSY_TIMEOUT_MS
 from .statefile import as_state
 
 __all__ = [
+    "OUTCOMES_DDL",
     "SCHEMA_VERSION",
     "Ledger",
     "LedgerError",
@@ -52,6 +53,19 @@ __all__ = [
 
 __all__ += ["BUSY_TIMEOUT_MS", "SYNC_MODES"]  # re-exported: where they were first defined
 _ID_CHUNK = 500  # stays below SQLite's historical 999 bound on host parameters
+
+# What hosts report back (outcomes/): one row per action, the latest outcome.
+OUTCOMES_DDL = """CREATE TABLE IF NOT EXISTS outcomes (
+    action_id      TEXT PRIMARY KEY,
+    status         TEXT NOT NULL,
+    completed_at   TEXT NOT NULL,
+    completed_date TEXT NOT NULL,
+    sort_key       TEXT NOT NULL,
+    staff_id       TEXT,
+    topic          TEXT NOT NULL,
+    digest         TEXT NOT NULL,
+    imported_at    TEXT NOT NULL
+)"""
 
 # PostgreSQL has no rowid: `seq` keeps the order rows were recorded in.
 _SEQ = "seq BIGINT GENERATED ALWAYS AS IDENTITY"
@@ -123,8 +137,10 @@ MIGRATIONS: tuple[tuple[str | Variant, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN delivered_at TEXT",
     ),
     (  # 4: stores sharing one ledger (docs/postgresql.md, Stores): a run's store, and
-       # outputs named per store (two stores' machines may use the same folder name)
+       # outputs named per store (two stores' machines may use the same folder name);
+       # the outcomes table with the ledger (runs read it inside their transactions)
         "ALTER TABLE runs ADD COLUMN store_id TEXT",
+        OUTCOMES_DDL,
         "CREATE INDEX actions_by_store_day ON actions (store_id, contact_day)",
         Variant(
             sqlite=(  # SQLite cannot drop a constraint: the table is rebuilt

@@ -1,9 +1,11 @@
 """The outcomes table, kept in the ledger's state beside `actions`.
 
-The ledger module owns `actions` and `runs` and their migrations; this module only
-adds its own table with CREATE TABLE IF NOT EXISTS and reads `actions` by SQL, so the
-two evolve independently. Connections are the ledger's (ledger.connect_state) so an
-import, a report and the nightly run can share the state.
+The ledger module owns `actions` and `runs` and their migrations; the outcomes table
+is this module's, created by ledger schema 4 (the decision transactions of stores
+sharing a PostgreSQL ledger read it, and must not race to create it), and by this
+module with CREATE TABLE IF NOT EXISTS for older files; it reads `actions` by SQL.
+Connections are the ledger's (ledger.connect_state) so an import, a report and the
+nightly run can share the state.
 """
 
 from __future__ import annotations
@@ -11,23 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from ..ledger import connect_state
+from ..ledger import OUTCOMES_DDL, connect_state
 from ..state import Connection, StateStore, dialect_of, ensure_tables
 from ..statefile import as_state
 
 __all__ = ["OUTCOMES_DDL", "NoLedger", "chunks", "connect", "known_action_ids"]
 
-OUTCOMES_DDL = """CREATE TABLE IF NOT EXISTS outcomes (
-    action_id      TEXT PRIMARY KEY,
-    status         TEXT NOT NULL,
-    completed_at   TEXT NOT NULL,
-    completed_date TEXT NOT NULL,
-    sort_key       TEXT NOT NULL,
-    staff_id       TEXT,
-    topic          TEXT NOT NULL,
-    digest         TEXT NOT NULL,
-    imported_at    TEXT NOT NULL
-)"""
 
 _ID_CHUNK = 500  # below SQLite's historical 999 bound on host parameters
 
