@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from loyaltyrules.cli import cli
 from loyaltyrules.delivery import Target, outbox
 from loyaltyrules.ledger import Ledger
+from loyaltyrules.reports.staff import CHANNELS
 from loyaltyrules.runlock import RunLockTimeout, run_lock
 
 from _paths import PACK, REPO
@@ -93,13 +94,21 @@ def test_stores_at_once_in_one_ledger_end_as_each_store_alone(
 
 
 def _hq_reports_read_every_store(state: str) -> None:
+    tables = {}
     for report in ("actions", "staff"):
         result = CliRunner().invoke(cli, ["report", report, "--from", FIRST, "--to", LAST,
                                           "--state", state, "--format", "csv"])
         assert result.exit_code == 0, result.output
-        table = list(csv.reader(io.StringIO(result.output)))
-        named = {cell for line in table for cell in line}
-        assert all(any(store in cell for cell in named) for store in STORES), report
+        tables[report] = list(csv.reader(io.StringIO(result.output)))
+    named = {cell for line in tables["actions"] for cell in line}
+    assert all(any(store in cell for cell in named) for store in STORES)
+    # The staff report counts follow-ups handed to people: every store that had one.
+    channels = ", ".join(f"'{kind}'" for kind in CHANNELS)
+    handed = {store for (store,) in rows(
+        state, f"SELECT DISTINCT store_id FROM actions WHERE type IN ({channels}) "
+               "AND status NOT IN ('merged', 'expired', 'deferred')")}
+    assert len(handed) >= 2
+    assert {line[0] for line in tables["staff"][1:]} - {"(all)"} == handed
 
 
 def test_one_store_s_outputs_are_apart_from_another_s_of_the_same_name(

@@ -66,8 +66,9 @@ class StaffFigures:
 
 
 def staff_figures(state: StateStore | str | Path, start: dt.date,
-                  end: dt.date) -> dict[str, dict[str, StaffFigures]]:
-    """associate -> channel (calls, messages, visits, all) -> figures; every store's."""
+                  end: dt.date) -> dict[tuple[str, str], dict[str, StaffFigures]]:
+    """(store, associate) -> channel (calls, messages, ..., all) -> figures; every store's,
+    so HQ reading one ledger of many stores sees each associate beside their store."""
     types = ", ".join("?" * len(CHANNELS))
     conn = connect(state)
     dialect = dialect_of(conn)
@@ -83,12 +84,12 @@ def staff_figures(state: StateStore | str | Path, start: dt.date,
                                     *_LEFT_OUT)).fetchall()
     finally:
         conn.close()
-    figures: dict[str, dict[str, StaffFigures]] = defaultdict(
+    figures: dict[tuple[str, str], dict[str, StaffFigures]] = defaultdict(
         lambda: {c: StaffFigures() for c in CHANNEL_ORDER})
     for kind, store, due_by, role, staff, status, completed in rows:
         who = staff if staff else f"{role}:{store}"
         for channel in (CHANNELS[kind], "all"):
-            figures[who][channel].add(status, completed, due_by)
+            figures[store, who][channel].add(status, completed, due_by)
     return dict(sorted(figures.items()))
 
 
@@ -96,15 +97,15 @@ def staff_report(state: StateStore | str | Path, start: dt.date, end: dt.date) -
     figures = staff_figures(state, start, end)
     total = {c: StaffFigures() for c in CHANNEL_ORDER}
     rows: list[list[Cell]] = []
-    for who, by_channel in figures.items():
+    for (store, who), by_channel in figures.items():
         for channel in CHANNEL_ORDER:
-            rows.append([who, channel, *by_channel[channel].values()])
+            rows.append([store, who, channel, *by_channel[channel].values()])
             for name, value in zip(_names(), by_channel[channel].values(), strict=True):
                 setattr(total[channel], name, getattr(total[channel], name) + value)
-    rows += [["(all)", channel, *total[channel].values()] for channel in CHANNEL_ORDER]
+    rows += [["(all)", "(all)", channel, *total[channel].values()] for channel in CHANNEL_ORDER]
     whole = total["all"]
     rate = f"{100 * whole.on_time / whole.assigned:.1f}%" if whole.assigned else "-"
-    chart = Chart("Follow-ups per associate", list(figures),
+    chart = Chart("Follow-ups per associate", [f"{who} ({store})" for store, who in figures],
                   {"on time": [float(f["all"].on_time) for f in figures.values()],
                    "late": [float(f["all"].late) for f in figures.values()],
                    "declined": [float(f["all"].declined) for f in figures.values()],
@@ -113,7 +114,7 @@ def staff_report(state: StateStore | str | Path, start: dt.date, end: dt.date) -
         title="Follow-ups per associate",
         subtitle=f"actions assigned from {start} to {end} (calls, messages, visits, "
                  "invitations)",
-        columns=["associate", "channel", *_names()], rows=rows,
+        columns=["store", "associate", "channel", *_names()], rows=rows,
         facts=[("associates", len(figures)), ("follow-ups assigned", whole.assigned),
                ("done", whole.done), ("on time", whole.on_time), ("late", whole.late),
                ("declined", whole.declined), ("still open", whole.open),
