@@ -27,7 +27,7 @@ from .event.evaluator import EventEvaluator
 from .event.occasions import Calendar, parse_host_event
 from .event.receipts import parse_customer, parse_receipt
 from .event.store import Tx, ViewStore
-from .event.view import CustomerView
+from .event.view import CustomerView, Views
 from .ledger import migrate
 from .lifecycle import overdue_at
 from .plan import Plan, compile_paths
@@ -128,6 +128,13 @@ class StatelessEngine:
             raise EventError("wrong-view", "the view is another customer's", "customer_id")
         return self.evaluator.host(view, parsed)
 
+    def metrics(self, view: CustomerView, day: dt.date | None = None) -> dict[str, Any]:
+        """The customer's declared metrics (those the policies read or that are
+        published) at the end of `day`, by name; by default right after the view's last
+        receipt. A metric the view lacks (the metrics changed since the last nightly
+        rebuild) is left out."""
+        return self.evaluator.metric_values(view, day)
+
 
 def evaluate_purchase(plan_or_engine: Plan | StatelessEngine | Engine,
                       receipt: Mapping[str, Any], view: CustomerView | None,
@@ -175,14 +182,15 @@ class Engine:
         keeps every event through a process crash but may lose the last ones to an OS
         crash or power loss (docs/service.md)."""
         plan = _plan(policies)
-        store = ViewStore(state if state is not None else ":memory:", sync)
+        views = Views.of(plan)
+        store = ViewStore(state if state is not None else ":memory:", views, sync)
         store.read(migrate)  # the ledger's tables, created or migrated as ledger.py does
         store.ledger_ready()
         regions = dict(stores) if stores is not None else store.stores()
         zones = Zones(timezones if timezones is not None else store.zones(),
                       timezone if timezone is not None else store.meta().get("timezone"))
         days = calendar_of(calendar) if calendar is not None else Calendar(store.calendar_rows())
-        evaluator = EventEvaluator(plan, regions, zones, days)
+        evaluator = EventEvaluator(plan, regions, zones, days, views)
         return cls(StatelessEngine(plan, evaluator, consent_default), store)
 
     @property
@@ -314,3 +322,9 @@ class Engine:
     def view(self, customer_id: str) -> CustomerView | None:
         """The customer's stored view, or None."""
         return self.store.view(customer_id)
+
+    def metrics(self, customer_id: str, day: dt.date | None = None) -> dict[str, Any] | None:
+        """The customer's declared metrics at the end of `day` (default: right after
+        their last receipt), by name; None for a customer without a view."""
+        view = self.view(customer_id)
+        return self.stateless.metrics(view, day) if view is not None else None

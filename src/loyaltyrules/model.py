@@ -40,6 +40,8 @@ __all__ = [
     "Fallback",
     "FirstPurchaseTrigger",
     "Invitation",
+    "MetricSpec",
+    "MetricsFile",
     "NthWeekday",
     "OverrideFile",
     "OverrideTarget",
@@ -60,6 +62,7 @@ __all__ = [
     "Window",
     "duration_days",
     "param_reference",
+    "parse_metrics",
     "parse_override",
     "parse_policy",
     "parse_templates",
@@ -107,12 +110,9 @@ ActionType = Literal[
 ]
 Role = Literal["store_staff", "store_manager", "regional_sales", "hq_service"]
 ParamType = Literal["int", "decimal", "string", "bool", "duration", "hours", "date"]
-RunningMetric = Literal[
-    "customer.lifetime_spend",
-    "customer.spend_this_year",
-    "customer.points_this_year",
-    "customer.purchase_count",
-]
+# A declared metric as a fact path; which names exist is the metrics file's business.
+METRIC_PATH_PATTERN = r"^customer\.[a-z][a-z0-9_]*$"
+MetricPath = Annotated[str, StringConstraints(pattern=METRIC_PATH_PATTERN)]
 Tone = Literal["service", "thanks", "greeting", "no_sales", "no_blame"]
 
 
@@ -190,13 +190,13 @@ class FirstPurchaseTrigger(_Model):
 
 class CrossingTrigger(_Model):
     kind: Literal["crossing"]
-    metric: RunningMetric
+    metric: MetricPath
     threshold: Expression
 
 
 class TierLadderTrigger(_Model):
     kind: Literal["tier_ladder"]
-    metric: RunningMetric
+    metric: MetricPath
     tiers: list[Tier] = Field(min_length=1)
 
 
@@ -484,6 +484,51 @@ class TemplatesFile(_Model):
     templates: dict[PolicyId, Template]
 
 
+# ------------------------------------------------------------------ metrics
+
+METRIC_WINDOW_PATTERN = (
+    r"^(?:all|this_year|last_year|this_quarter|last_quarter|this_month|last_month"
+    r"|[1-9][0-9]{0,4}d)$"
+)
+HISTORY_PATTERN = r"^[1-9][0-9]{0,5}d$"
+Aggregate = Literal["sum", "count", "min", "max", "count_days", "last"]
+ReceiptField = Literal[
+    "purchase.amount", "purchase.date", "purchase.store_id", "purchase.staff_id",
+    "purchase.purchase_id", "purchase.currency", "purchase.return_of", "purchase.is_return",
+]
+MetricWindow = Annotated[str, StringConstraints(pattern=METRIC_WINDOW_PATTERN)]
+_WITH_FIELD = frozenset({"sum", "min", "max", "last"})
+
+
+class MetricSpec(_Model):
+    """One declared metric: an aggregate over receipts, or an expression over metrics."""
+
+    description: str | None = None
+    source: Literal["purchases"] | None = None
+    aggregate: Aggregate | None = None
+    of: ReceiptField | None = None
+    window: MetricWindow | None = None
+    where: Expression | None = None
+    expression: Expression | None = None
+    publish: bool = False
+
+    @model_validator(mode="after")
+    def _required(self) -> MetricSpec:
+        """The schema's rules; keys of the other form are refused by `validate` (with a
+        clearer message than a schema can give)."""
+        if self.expression is None and self.aggregate is None:
+            raise ValueError("a metric needs 'aggregate' or 'expression'")
+        if self.aggregate in _WITH_FIELD and self.of is None:
+            raise ValueError(f"aggregate {self.aggregate!r} needs 'of'")
+        return self
+
+
+class MetricsFile(_Model):
+    kind: Literal["metrics"]
+    history: Annotated[str, StringConstraints(pattern=HISTORY_PATTERN)] = "1096d"
+    metrics: dict[ParamName, MetricSpec] = Field(min_length=1)
+
+
 # ------------------------------------------------------------------ entry points
 
 
@@ -498,3 +543,7 @@ def parse_override(data: object) -> OverrideFile:
 
 def parse_templates(data: object) -> TemplatesFile:
     return TemplatesFile.model_validate(data)
+
+
+def parse_metrics(data: object) -> MetricsFile:
+    return MetricsFile.model_validate(data)

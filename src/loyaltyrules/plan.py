@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .conditions.checker import CheckResult
 from .contact.model import DEFAULT_RULES, ContactRules
 from .diagnostics import DiagnosticError
+from .metrics.declare import MetricSet
 from .model import Action, PolicyFile
 from .validation.expressions import ParsedPolicy
+from .validation.metrics import metric_uses
 from .validation.overrides import Override, collect, resolve
 from .validation.params import as_typed
 from .validation.pipeline import ValidationResult, bundle_hash, empty_set, validate_paths
@@ -72,6 +74,9 @@ class Plan:
     policies: tuple[CompiledPolicy, ...]
     templates: Mapping[str, Mapping[str, str]]  # template id -> locale -> text
     contact: ContactRules = DEFAULT_RULES  # the policy set's contact rules, else the defaults
+    # The customer metrics the policies read or hosts are shown, dependencies first:
+    # what the batch's history and the per-event views compute.
+    metrics: MetricSet = field(default_factory=MetricSet)
 
     def policy(self, policy_id: str) -> list[CompiledPolicy]:
         return [p for p in self.policies if p.id == policy_id]
@@ -80,6 +85,13 @@ class Plan:
     def ladder(self) -> CompiledPolicy | None:
         """The tier ladder that defines customer.tier (at most one is allowed)."""
         return next((p for p in self.policies if p.kind == "tier_ladder"), None)
+
+    @property
+    def ladder_metric(self) -> str | None:
+        """The name of the metric the tier ladder climbs (without `customer.`)."""
+        ladder = self.ladder
+        metric = getattr(ladder.spec.trigger, "metric", None) if ladder else None
+        return metric.removeprefix("customer.") if metric else None
 
 
 def _typed_defaults(spec: PolicyFile) -> dict[str, Any]:
@@ -143,8 +155,11 @@ def compile_result(result: ValidationResult) -> Plan:
         for template_id, template in ctx.models[f.source.display].templates.items():
             templates[template_id] = dict(template.text)
     contact = [ctx.contact[f.source.display] for f in ctx.of_kind("contact-rules")]
+    used = ctx.metrics.published()
+    for f in ctx.of_kind("policy"):
+        used |= metric_uses(ctx.parsed[f.source.display].checked.values(), f.doc.data["trigger"])
     return Plan(bundle_hash(ctx.loaded), tuple(sorted(policies, key=lambda p: (p.id, p.version))),
-                templates, contact[0] if contact else DEFAULT_RULES)
+                templates, contact[0] if contact else DEFAULT_RULES, ctx.metrics.needed(used))
 
 
 def compile_paths(paths: Iterable[Path]) -> Plan:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
+from ..engine.actions import format_value
 from ..engine.explain import PolicyTrace, explain
+from ..engine.values import metric_values
 from ..nightly import load_source
 from ..sources import UnusableInput
 from . import settings
@@ -83,13 +85,14 @@ def explain_command(
 
     Each condition is shown with the values it was evaluated on, for example
     `purchase.amount >= params.threshold: 1850.00 >= 2000.00 -> false`; an absent
-    value shows as `missing` (and a condition over it is false). The values come from
-    the same compiled queries the nightly run uses. Each param is shown with the file
-    that set its value for that store: HQ's policy file, the region's or the store's
-    override. Each action then shows what the contact rules did: emitted, deferred to
-    a date, merged into a task, or expired (no-consent, cap, store-closed, stale), as
-    the ledger recorded it, or as a run of that night would decide it now when the
-    ledger has no decision yet. The ledger is only read.
+    value shows as `missing` (and a condition over it is false); a percentile or ABC
+    class also with its cut-off. The customer's declared metrics at the end of the date
+    come first. The values come from the same compiled queries the nightly run uses.
+    Each param is shown with the file that set its value for that store: HQ's policy
+    file, the region's or the store's override. Each action then shows what the contact
+    rules did: emitted, deferred to a date, merged into a task, or expired (no-consent,
+    cap, store-closed, stale), as the ledger recorded it, or as a run of that night would
+    decide it now when the ledger has no decision yet. The ledger is only read.
     """
     config = settings.load(config_path)
     plan = settings.compile_plan(settings.policy_paths(config, policies))
@@ -115,5 +118,9 @@ def explain_command(
     ).fetchone()
     if not known or not known[0]:
         click.echo(f"note: {customer!r} is not in the customers table", err=True)
+    values = metric_values(source.connection, plan, [(customer, day)]).get((customer, day))
+    if values:
+        click.echo(f"metrics at the end of {day}:")
+        click.echo("\n".join(f"  customer.{n} = {format_value(v)}" for n, v in values.items()))
     for trace in traces:
         click.echo("\n".join(_render(trace)))

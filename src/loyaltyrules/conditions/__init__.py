@@ -5,20 +5,20 @@ parse -> check (against an Env of facts and params) -> compile_python / to_sql.
 
 from __future__ import annotations
 
-from .ast import Call, Node, Path, walk
+from .ast import Node, Path, walk
 from .catalog import (
-    ALL_FACTS,
     FUNCTIONS,
     KNOWN_VALUES,
+    PARTITIONS,
     RANK_PREFIX,
-    RUNNING_METRICS,
     TIERS,
     TRIGGERS,
     Env,
+    all_facts,
     env_for,
     facts_for,
 )
-from .checker import CheckResult, check
+from .checker import CheckResult, check, population_key
 from .errors import ExprError
 from .evaluate import Evaluator, compile_python, is_birthday
 from .parser import parse
@@ -41,22 +41,29 @@ from .unreachable import find_unreachable
 
 def fact_paths(node: Node) -> frozenset[str]:
     """The fact keys an expression reads (no params): paths such as `customer.tier`,
-    and `rank_in_region:customer.<metric>` for each rank_in_region() call."""
+    and for each population function call its key (`rank_in_region:customer.<metric>`,
+    `percentile_in:store:customer.<metric>`), not its argument."""
     keys: set[str] = set()
-    rank_args: set[int] = set()
+    inside: set[int] = set()
     for current in walk(node):
-        if isinstance(current, Call) and current.name == "rank_in_region" and current.args:
-            arg = current.args[0]
-            if isinstance(arg, Path):
-                keys.add(RANK_PREFIX + arg.path)
-                rank_args.add(id(arg))
+        key = population_key(current)
+        if key is not None:
+            keys.add(key)
+            inside.add(id(current.args[0]))  # type: ignore[union-attr]
         elif (
             isinstance(current, Path)
-            and id(current) not in rank_args
+            and id(current) not in inside
             and not current.path.startswith("params.")
         ):
             keys.add(current.path)
     return frozenset(keys)
+
+
+def metric_paths(node: Node) -> frozenset[str]:
+    """Every fact path an expression mentions, population function arguments included
+    (which customer metrics it needs computed)."""
+    return frozenset(n.path for n in walk(node)
+                     if isinstance(n, Path) and not n.path.startswith("params."))
 
 
 def param_names(node: Node) -> frozenset[str]:
@@ -69,7 +76,6 @@ def param_names(node: Node) -> frozenset[str]:
 
 
 __all__ = [
-    "ALL_FACTS",
     "BOOL",
     "DATE",
     "DECIMAL",
@@ -78,8 +84,8 @@ __all__ = [
     "INT",
     "KNOWN_VALUES",
     "NULL",
+    "PARTITIONS",
     "RANK_PREFIX",
-    "RUNNING_METRICS",
     "STRING",
     "TIERS",
     "TRIGGERS",
@@ -90,6 +96,7 @@ __all__ = [
     "ExprError",
     "Node",
     "Type",
+    "all_facts",
     "check",
     "compile_python",
     "env_for",
@@ -98,8 +105,10 @@ __all__ = [
     "find_unreachable",
     "is_birthday",
     "list_of",
+    "metric_paths",
     "param_names",
     "parse",
+    "population_key",
     "sql_value",
     "to_sql",
     "type_named",

@@ -1,14 +1,14 @@
 """What an expression may mention: the facts per trigger, and the functions.
 
 Checked expressions only read names listed here; the evaluators get the same names
-as keys (`customer.tier`, `as_of`, and `rank_in_region:customer.<metric>`).
+as keys (`customer.tier`, `as_of`, `rank_in_region:customer.<metric>`, and
+`percentile_in:<partition>:customer.<metric>` / `abc_class:<partition>:...`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from .types import BOOL, DATE, DECIMAL, DURATION, DYN, INT, STRING, Type, list_of
 
@@ -40,22 +40,6 @@ CUSTOMER_RECORD: Mapping[str, Type] = {
     "has_phone": BOOL,
     "has_email": BOOL,
 }
-CUSTOMER_METRICS: Mapping[str, Type] = {
-    "tier": STRING,
-    "lifetime_spend": DECIMAL,
-    "spend_this_year": DECIMAL,
-    "spend_last_year": DECIMAL,
-    "points_this_year": INT,
-    "points_last_year": INT,
-    "first_purchase_date": DATE,
-    "last_purchase_date": DATE,
-    "last_positive_purchase_date": DATE,
-    "days_since_last_purchase": INT,
-    "days_since_last_positive_purchase": INT,
-    "purchase_count": INT,
-    "last_store_id": STRING,
-    "last_staff_id": STRING,
-}
 TIER: Mapping[str, Type] = {"name": STRING, "previous": STRING, "discount_pct": DECIMAL}
 # Host events (DESIGN 2b): the row that fired, its business date and local hour.
 COMPLAINT: Mapping[str, Type] = {
@@ -67,16 +51,12 @@ EVENT: Mapping[str, Type] = {
 }
 # The calendar row a schedule fires on (`every: calendar`; missing for other schedules).
 CALENDAR: Mapping[str, Type] = {"name": STRING, "kind": STRING}
+# customer.tier comes from the tier-ladder policy; every other customer metric is declared
+# in the policy set's metrics file (loyaltyrules.metrics) and passed in as `metrics`.
+TIER_FACT: Mapping[str, Type] = {"tier": STRING}
+RESERVED_NAMES = frozenset({*CUSTOMER_RECORD, *TIER_FACT})
+Metrics = Mapping[str, Type]
 
-GROUPS: Mapping[str, Mapping[str, Type]] = {
-    "purchase": PURCHASE,
-    "customer": {**CUSTOMER_RECORD, **CUSTOMER_METRICS},
-    "referrer": {**CUSTOMER_RECORD, **CUSTOMER_METRICS},
-    "tier": TIER,
-    "complaint": COMPLAINT,
-    "event": EVENT,
-    "calendar": CALENDAR,
-}
 # Crossings and tier ladders fire on purchases, so purchase.* is there too.
 TRIGGER_GROUPS: Mapping[str, tuple[str, ...]] = {
     "purchase": ("purchase", "customer"),
@@ -88,9 +68,12 @@ TRIGGER_GROUPS: Mapping[str, tuple[str, ...]] = {
     "event": ("event", "customer"),
 }
 TRIGGERS = tuple(TRIGGER_GROUPS)
-# Metrics a crossing trigger may watch: they only grow with each purchase.
-RUNNING_METRICS = ("lifetime_spend", "spend_this_year", "points_this_year", "purchase_count")
 RANK_PREFIX = "rank_in_region:"
+PARTITIONS = ("region", "store", "franchise")
+ABC_CLASSES = ("A", "B", "C")
+# Functions over a whole population (everyone's value of a customer metric on a date):
+# the batch computes them as columns named `<function>:<partition>:<path>`.
+SEGMENT_FUNCTIONS = ("percentile_in", "abc_class")
 
 # String facts with a closed set of values: comparing with anything else is a typo.
 KNOWN_VALUES: Mapping[str, frozenset[str]] = {
@@ -99,33 +82,56 @@ KNOWN_VALUES: Mapping[str, frozenset[str]] = {
 }
 
 
-def _group_facts(groups: tuple[str, ...]) -> dict[str, Type]:
+def groups(metrics: Metrics | None = None) -> dict[str, dict[str, Type]]:
+    """The fact groups, with the declared metrics among the customer's facts."""
+    customer = {**CUSTOMER_RECORD, **TIER_FACT, **(metrics or {})}
+    return {"purchase": dict(PURCHASE), "customer": customer, "referrer": customer,
+            "tier": dict(TIER), "complaint": dict(COMPLAINT), "event": dict(EVENT),
+            "calendar": dict(CALENDAR)}
+
+
+def _group_facts(names: tuple[str, ...], metrics: Metrics | None) -> dict[str, Type]:
     facts: dict[str, Type] = {"as_of": DATE}
-    for group in groups:
-        facts.update({f"{group}.{name}": t for name, t in GROUPS[group].items()})
+    every = groups(metrics)
+    for group in names:
+        facts.update({f"{group}.{name}": t for name, t in every[group].items()})
     return facts
 
 
-ALL_FACTS: Mapping[str, Type] = MappingProxyType(_group_facts(tuple(GROUPS)))
+def all_facts(metrics: Metrics | None = None) -> dict[str, Type]:
+    """Every fact under any trigger."""
+    return _group_facts(tuple(groups()), metrics)
 
 
 @dataclass(frozen=True)
 class Env:
-    """What an expression can see: available facts, declared params, allowed values."""
+    """What an expression can see: available facts, declared params, allowed values.
+
+    `known` is every fact of the catalog (some not available here: a fact of another
+    trigger is reported as such, not as unknown); by default the available ones."""
 
     facts: Mapping[str, Type]
     params: Mapping[str, Type] = field(default_factory=dict)
     trigger: str | None = None
     values: Mapping[str, frozenset[str]] = field(default_factory=lambda: KNOWN_VALUES)
+    known: Mapping[str, Type] | None = None
+    segments: bool = True  # whether population functions may be called here
+
+    @property
+    def catalog(self) -> Mapping[str, Type]:
+        return self.known if self.known is not None else self.facts
 
 
-def facts_for(trigger: str) -> dict[str, Type]:
+def facts_for(trigger: str, metrics: Metrics | None = None) -> dict[str, Type]:
     """The facts available under a trigger kind; KeyError for an unknown kind."""
-    return _group_facts(TRIGGER_GROUPS[trigger])
+    return _group_facts(TRIGGER_GROUPS[trigger], metrics)
 
 
-def env_for(trigger: str, params: Mapping[str, Type] | None = None) -> Env:
-    return Env(facts_for(trigger), dict(params or {}), trigger)
+def env_for(trigger: str, params: Mapping[str, Type] | None = None,
+            metrics: Metrics | None = None) -> Env:
+    """The Env of a policy's expressions; `metrics` are the declared customer metrics."""
+    return Env(facts_for(trigger, metrics), dict(params or {}), trigger,
+               known=all_facts(metrics))
 
 
 def trigger_summary(trigger: str) -> str:
@@ -142,8 +148,9 @@ Overload = tuple[tuple[Type, ...], Type]
 class Function:
     """A function: its overloads (first match wins) and any rule on argument shape.
 
-    `shape` is "path" (a fact path), "string-literal", or "customer-metric"
-    (a numeric customer.* path); DYN as a parameter type accepts anything.
+    `shape` is "path" (a fact path), "string-literal", "customer-metric" (a numeric
+    customer.* path) or "segment" (a numeric customer.* path and a partition name);
+    DYN as a parameter type accepts anything.
     An int argument is accepted where a decimal is expected.
     """
 
@@ -191,5 +198,24 @@ FUNCTIONS: Mapping[str, Function] = {
             ((DECIMAL,), INT),
             shape="customer-metric",
         ),
+        _fn(
+            "percentile_in",
+            'percentile_in(customer.<metric>, "region"|"store"|"franchise") -> decimal',
+            ((INT, STRING), DECIMAL),
+            ((DECIMAL, STRING), DECIMAL),
+            shape="segment",
+        ),
+        _fn(
+            "abc_class",
+            'abc_class(customer.<metric>, "region"|"store"|"franchise") -> string',
+            ((INT, STRING), STRING),
+            ((DECIMAL, STRING), STRING),
+            shape="segment",
+        ),
     )
 }
+
+
+def segment_key(function: str, partition: str, path: str) -> str:
+    """The fact key (batch column) of a population function's value for a customer."""
+    return f"{function}:{partition}:{path}"

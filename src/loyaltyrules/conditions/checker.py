@@ -24,7 +24,17 @@ from .ast import (
     children,
     walk,
 )
-from .catalog import ALL_FACTS, FUNCTIONS, RANK_PREFIX, Env, Function, trigger_summary
+from .catalog import (
+    ABC_CLASSES,
+    FUNCTIONS,
+    PARTITIONS,
+    RANK_PREFIX,
+    SEGMENT_FUNCTIONS,
+    Env,
+    Function,
+    segment_key,
+    trigger_summary,
+)
 from .errors import ExprError
 from .parser import parse
 from .types import (
@@ -122,7 +132,7 @@ class Checker:
         found = self.env.facts.get(node.path)
         if found is not None:
             return found
-        if node.path in ALL_FACTS:
+        if node.path in self.env.catalog:
             where = f"a {self.env.trigger} trigger" if self.env.trigger else "this context"
             hint = trigger_summary(self.env.trigger) if self.env.trigger else None
             return self.error(
@@ -222,14 +232,18 @@ class Checker:
         return BOOL
 
     def _known_value(self, subject: Node, value: Node) -> None:
-        if not isinstance(subject, Path) or not isinstance(value, StringLit):
+        if not isinstance(value, StringLit):
             return
-        allowed = self.env.values.get(subject.path)
+        if isinstance(subject, Path):
+            name, allowed = subject.path, self.env.values.get(subject.path)
+        elif isinstance(subject, Call) and subject.name == "abc_class":
+            name, allowed = "abc_class()", frozenset(ABC_CLASSES)
+        else:
+            return
         if allowed is not None and value.value not in allowed:
             self.error(
                 "expr.unknown-value",
-                f"{subject.path} is never {value.value!r}; it is one of "
-                + ", ".join(sorted(allowed)),
+                f"{name} is never {value.value!r}; it is one of " + ", ".join(sorted(allowed)),
                 value,
                 did_you_mean(value.value, allowed),
             )
@@ -297,16 +311,34 @@ class Checker:
             return False
         if fn.shape == "string-literal":
             return self._date_literal(arg)
-        if fn.shape == "customer-metric":
-            metric = isinstance(arg, Path) and arg.path.startswith("customer.")
-            if not (metric and is_numeric(self.types.get(arg, DYN))):
-                self.error(
-                    "expr.type",
-                    "rank_in_region() takes a numeric customer metric such as "
-                    "customer.spend_last_year",
-                    arg,
-                )
-                return False
+        if fn.shape in ("customer-metric", "segment"):
+            return self._metric_arg(fn, node)
+        return True
+
+    def _metric_arg(self, fn: Function, node: Call) -> bool:
+        """A numeric customer metric (and for a segment, a partition name)."""
+        if not self.env.segments:
+            self.error("expr.population", f"{fn.name}() needs every customer's value on the "
+                       "date; a metric cannot use it", node, "use it in a policy condition")
+            return False
+        arg = node.args[0]
+        metric = isinstance(arg, Path) and arg.path.startswith("customer.")
+        if not (metric and is_numeric(self.types.get(arg, DYN))):
+            self.error("expr.type", f"{fn.name}() takes a numeric customer metric such as "
+                       "customer.spend_last_year", arg, fn.signature)
+            return False
+        if fn.shape != "segment":
+            return True
+        partition = node.args[1]
+        if not isinstance(partition, StringLit):
+            self.error("expr.type", f'{fn.name}() takes the partition as a string literal: '
+                       '"region", "store" or "franchise"', partition)
+            return False
+        if partition.value not in PARTITIONS:
+            self.error("expr.unknown-value", f"{partition.value!r} is not a partition; one of "
+                       + ", ".join(PARTITIONS), partition,
+                       did_you_mean(partition.value, PARTITIONS))
+            return False
         return True
 
     def _date_literal(self, arg: Node) -> bool:
@@ -376,13 +408,20 @@ def check(expr: str | Node, env: Env, *, want_bool: bool = False) -> CheckResult
     return CheckResult(result, errors, node, checker.types)
 
 
-def reads_rank(node: Node) -> str | None:
-    """The synthetic fact key a rank_in_region() call reads, if `node` is one."""
-    if isinstance(node, Call) and node.name == "rank_in_region" and node.args:
-        arg = node.args[0]
-        if isinstance(arg, Path):
-            return RANK_PREFIX + arg.path
+def population_key(node: Node) -> str | None:
+    """The synthetic fact key a population function call reads, if `node` is one:
+    `rank_in_region:customer.m`, or `percentile_in:<partition>:customer.m` and the like."""
+    if not isinstance(node, Call) or not node.args or not isinstance(node.args[0], Path):
+        return None
+    path = node.args[0].path
+    if node.name == "rank_in_region":
+        return RANK_PREFIX + path
+    if node.name in SEGMENT_FUNCTIONS and len(node.args) == 2:
+        partition = node.args[1]
+        if isinstance(partition, StringLit):
+            return segment_key(node.name, partition.value, path)
     return None
 
 
-__all__ = ["CheckResult", "Checker", "check", "decimal_operands", "reads_rank", "sql_weight"]
+__all__ = ["CheckResult", "Checker", "check", "decimal_operands", "population_key",
+           "sql_weight"]

@@ -31,8 +31,7 @@ from .ast import (
     Ternary,
     Unary,
 )
-from .catalog import RANK_PREFIX
-from .checker import CheckResult
+from .checker import CheckResult, population_key
 from .errors import ExprError
 from .types import DECIMAL, DURATION, INT, STRING, Type
 from .values import dec_div, dec_result, int_result, parse_date, trunc_div, trunc_mod
@@ -329,8 +328,11 @@ def _abs(c: PythonCompiler, node: Call) -> Fn:
     return lambda f, p: _maybe(abs, arg(f, p))
 
 
-def _rank(c: PythonCompiler, node: Call) -> Fn:
-    key = RANK_PREFIX + node.args[0].path  # type: ignore[union-attr]
+def _population(c: PythonCompiler, node: Call) -> Fn:
+    """rank_in_region, percentile_in, abc_class: computed over every customer by whoever
+    lays out the facts (the batch's columns), read here under their key."""
+    key = population_key(node)
+    assert key is not None  # checked: a metric path (and a partition literal)
     return lambda f, p: f.get(key)
 
 
@@ -348,7 +350,9 @@ FUNCTIONS: Mapping[str, Callable[[PythonCompiler, Call], Fn]] = {
     "abs": _abs,
     "min": _binary_fn(min),
     "max": _binary_fn(max),
-    "rank_in_region": _rank,
+    "rank_in_region": _population,
+    "percentile_in": _population,
+    "abc_class": _population,
 }
 
 

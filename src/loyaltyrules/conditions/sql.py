@@ -29,8 +29,7 @@ from .ast import (
     Ternary,
     Unary,
 )
-from .catalog import RANK_PREFIX
-from .checker import CheckResult
+from .checker import CheckResult, population_key
 from .errors import ExprError
 from .types import BOOL, DATE, DECIMAL, DURATION, INT, STRING, Type
 from .values import DURATION_DAYS
@@ -328,8 +327,12 @@ def _extreme(order: str) -> SqlBuilder:
     return build
 
 
-def _rank(c: SqlCompiler, node: Call) -> exp.Expression:
-    return c.columns(RANK_PREFIX + node.args[0].path)  # type: ignore[union-attr]
+def _population(c: SqlCompiler, node: Call) -> exp.Expression:
+    """rank_in_region, percentile_in, abc_class: columns the batch computes over every
+    customer (engine/segments.py), read by their key."""
+    key = population_key(node)
+    assert key is not None  # checked: a metric path (and a partition literal)
+    return c.columns(key)
 
 
 FUNCTIONS: Mapping[str, SqlBuilder] = {
@@ -346,7 +349,9 @@ FUNCTIONS: Mapping[str, SqlBuilder] = {
     "abs": _abs,
     "min": _extreme("ASC"),
     "max": _extreme("DESC"),
-    "rank_in_region": _rank,
+    "rank_in_region": _population,
+    "percentile_in": _population,
+    "abc_class": _population,
 }
 
 

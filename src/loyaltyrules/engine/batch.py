@@ -40,12 +40,13 @@ EMPTY_OCCASIONS = (
 )
 
 
-def _crossing(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candidates]:
+def _crossing(plan: Plan, policy: CompiledPolicy, start: dt.date, end: dt.date
+              ) -> list[Candidates]:
     threshold = _Compiler(policy).sql(policy.trigger_nodes["threshold"])
-    return crossing(policy, start, end, threshold)
+    return crossing(plan, policy, start, end, threshold)
 
 
-CANDIDATES: dict[str, Callable[[CompiledPolicy, dt.date, dt.date], list[Candidates]]] = {
+CANDIDATES: dict[str, Callable[[Plan, CompiledPolicy, dt.date, dt.date], list[Candidates]]] = {
     "purchase": purchase,
     "first_purchase": purchase,
     "crossing": _crossing,
@@ -75,7 +76,7 @@ def prepare(
         con.execute(statement)
     build_ladder(con, plan)
     build_customers(con)
-    scopes = [scope(policy, start, end) for policy in plan.policies]
+    scopes = [scope(plan, policy, start, end) for policy in plan.policies]
     whole = whole or any(s is None for s in scopes)
     con.execute("CREATE OR REPLACE TEMP TABLE lr_scope (customer_id VARCHAR)")
     if not whole:
@@ -87,9 +88,9 @@ def prepare(
             "CREATE OR REPLACE TEMP TABLE lr_scope AS SELECT DISTINCT customer_id FROM "
             + union.subquery("reached").sql("duckdb")
         )
-    build_history(con, end, whole=whole)
+    build_history(con, end, plan, whole=whole)
     con.execute(MOMENTS)
-    build_contexts(con)
+    build_contexts(con, plan)
 
 
 def store_zones(con: duckdb.DuckDBPyConnection, default: str | None = None) -> Zones:
@@ -103,9 +104,9 @@ def store_zones(con: duckdb.DuckDBPyConnection, default: str | None = None) -> Z
 
 def queries(plan: Plan, start: dt.date, end: dt.date) -> list[PolicyQuery]:
     return [
-        build_query(policy, cand)
+        build_query(plan, policy, cand)
         for policy in plan.policies
-        for cand in CANDIDATES[policy.kind](policy, start, end)
+        for cand in CANDIDATES[policy.kind](plan, policy, start, end)
     ]
 
 

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from ..conditions import ast
-from ..conditions.catalog import RANK_PREFIX
-from ..conditions.checker import CheckResult
+from ..conditions.checker import CheckResult, population_key
 from ..conditions.sql import sql_value, to_sql
 from ..conditions.types import DATE
-from ..plan import CompiledAction, CompiledPolicy
+from ..plan import CompiledAction, CompiledPolicy, Plan
 from .ids import action_id_sql
 from .scope import column, enabled, in_scope, param_resolver
-from .triggers import Candidates, rank_keys
+from .segments import DETAILS, with_segments
+from .triggers import Candidates, rank_keys, segment_keys
 
 CONTEXT = "ctx"
 
@@ -60,17 +60,17 @@ def _with_ranks(policy: CompiledPolicy, relation: exp.Query) -> exp.Query:
 def value_spans(node: ast.Node | None) -> list[tuple[int, int, str]]:
     """(start, end, key) of each value an expression reads: facts, params, ranks.
 
-    A rank_in_region(customer.m) call is one value (its rank), not its argument.
+    A rank_in_region(customer.m) or percentile_in(customer.m, "store") call is one
+    value (its rank, percentile or class), not its argument.
     """
     if node is None:
         return []
     spans, inside = [], set()
     for n in ast.walk(node):
-        if isinstance(n, ast.Call) and n.name == "rank_in_region" and n.args:
-            arg = n.args[0]
-            if isinstance(arg, ast.Path):
-                spans.append((n.start, n.end, f"{RANK_PREFIX}{arg.path}"))
-                inside.add(id(arg))
+        key = population_key(n)
+        if key is not None:
+            spans.append((n.start, n.end, key))
+            inside.add(id(n.args[0]))  # type: ignore[union-attr]
         elif isinstance(n, ast.Path) and id(n) not in inside:
             spans.append((n.start, n.end, n.path))
     return sorted(spans)
@@ -192,11 +192,12 @@ def _seat(c: _Compiler, action: CompiledAction) -> exp.Expr:
 
 
 def build_query(
-    policy: CompiledPolicy, cand: Candidates, *, explain_for: tuple[str, dt.date] | None = None
+    plan: Plan, policy: CompiledPolicy, cand: Candidates, *,
+    explain_for: tuple[str, dt.date] | None = None
 ) -> PolicyQuery:
     c = _Compiler(policy)
     paths = reason_paths(policy)
-    relation = _with_ranks(policy, cand.relation)
+    relation = with_segments(plan, policy, _with_ranks(policy, cand.relation))
     columns = _base_columns(cand)
     relation = _keyed(relation, cand.key)
     columns += _action_columns(c, cand)
@@ -207,6 +208,8 @@ def build_query(
         tests = [*gates, _all_hold(c, policy)]
     else:
         customer, day = explain_for
+        columns += [_alias(column(f"{key}#{d}"), f"v.{key}#{d}") for key in segment_keys(policy)
+                    for d in DETAILS[key.split(":", 1)[0]]]
         columns += [_alias(g, f"gate.{i}") for i, g in enumerate(gates)]
         columns += [
             _alias(c.sql(checked), f"c.{i}") for i, (_t, checked) in enumerate(policy.conditions)

@@ -28,6 +28,7 @@ from ..validation.params import as_typed
 from .actions import Assembler, format_value
 from .batch import CANDIDATES, evaluate, fetch, prepare
 from .compile import build_query, value_spans
+from .segments import DETAILS
 from .triggers import Candidates, schedule
 
 GATES = ("in its effective window", "in scope", "enabled here")
@@ -88,21 +89,34 @@ class PolicyTrace:
 
 
 def _substituted(text: str, checked_node: Node | None, row: dict[str, Any]) -> str:
-    """The condition text with every fact and param replaced by its value."""
+    """The condition text with every fact and param replaced by its value; a
+    percentile or class also with the cut-off it came from."""
     shown = text
     for start, end, path in reversed(value_spans(checked_node)):
-        shown = shown[:start] + format_value(row.get(f"v.{path}")) + shown[end:]
+        shown = shown[:start] + _value_shown(path, row) + shown[end:]
     return shown
+
+
+def _value_shown(key: str, row: dict[str, Any]) -> str:
+    value = format_value(row.get(f"v.{key}"))
+    function, _, rest = key.partition(":")
+    if function not in DETAILS:
+        return value
+    partition = rest.split(":", 1)[0]
+    first, second = (format_value(row.get(f"v.{key}#{d}")) for d in DETAILS[function])
+    if function == "percentile_in":
+        return f"{value} [{first} of {second} in the {partition} below]"
+    return f"{value} [{partition}: A from {first}, B from {second}]"
 
 
 def _truth(value: Any) -> str:
     return "missing" if value is None else ("true" if value else "false")
 
 
-def _candidates(policy: CompiledPolicy, day: dt.date) -> list[Candidates]:
+def _candidates(plan: Plan, policy: CompiledPolicy, day: dt.date) -> list[Candidates]:
     if policy.kind == "schedule":
-        return schedule(policy, day, day, anchored=False)
-    return CANDIDATES[policy.kind](policy, day, day)
+        return schedule(plan, policy, day, day, anchored=False)
+    return CANDIDATES[policy.kind](plan, policy, day, day)
 
 
 def _trace_row(
@@ -156,8 +170,8 @@ def explain(
         if policy_id is not None and policy.id != policy_id:
             continue
         candidates, missing = [], []
-        for cand in _candidates(policy, day):
-            query = build_query(policy, cand, explain_for=(customer, day))
+        for cand in _candidates(plan, policy, day):
+            query = build_query(plan, policy, cand, explain_for=(customer, day))
             rows = fetch(con, query)
             if not rows:
                 missing.append(NO_CANDIDATE[cand.event])

@@ -1,22 +1,24 @@
 """The purchase history as running values: the set-based customer view.
 
-Built once per run, in DuckDB, from the clean `purchases` and `customers` tables:
+Built once per run, in DuckDB, from the clean `purchases` and `customers` tables, with
+the plan's declared metrics compiled by metrics/sql.py:
 
 * `lr_events`: one row per receipt of a known customer up to the run's last date,
-  in event order (purchased_at, then purchase_id), with the customer's running
-  values *after* that receipt (lifetime spend, this year's spend and points, the
-  highest points reached this year, purchase count as `seq`, first and last dates).
-  It is kept narrow: a receipt's rarely read columns (currency, return_of) are
-  joined back only for policies that read them;
-* `lr_day_state`: the running values at the end of each day a customer bought
-  (the last receipt of the day), for as-of lookups from schedules;
-* `lr_years`: per customer and calendar year, the year's net spend and the highest
-  points reached in it (a year's tier is judged by that).
+  in event order (purchased_at, then purchase_id), with each aggregate metric's value
+  *after* that receipt (`m_<name>`), the receipt count as `seq`, the store of the last
+  receipt above zero (the scope of schedules), and for the tier ladder the highest
+  points reached this year after the receipt and before it;
+* `lr_day_state`: the values at the end of each day a customer bought (the day's
+  last receipt), for as-of lookups from schedules;
+* `lr_years`: per customer and calendar year, the highest points reached in it (a
+  year's tier is judged by that);
+* `lr_period_<unit>`: per customer and period, the last-period metrics;
+* `lr_days`: per customer and day, the buckets of the rolling-window metrics.
 
 Only customers in `lr_scope` are built, unless the whole history is asked for.
 
-Every later query reads these, so the history is scanned once however many
-policies there are. This SQL is fixed text of ours; nothing from policy files is in it.
+Every later query reads these, so the history is scanned once however many policies
+and metrics there are: one sort per window shape (metrics/sql.py).
 """
 
 from __future__ import annotations
@@ -24,60 +26,40 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+from sqlglot import exp
+
+from ..metrics.sql import HistorySql, column
+from ..plan import Plan
 
 IN_SCOPE = "AND p.customer_id IN (SELECT customer_id FROM lr_scope)"
 
-# Two sorts: the customer's receipts in event order, then each (customer, year) run of
-# them. purchase_date is the date part of purchased_at (sources/finish.py), so in event
-# order a customer's years come in runs: this year's spend after a receipt is the
-# lifetime spend minus the lifetime spend before the year's first receipt, and the
-# highest points reached so far is the floor of the highest lifetime spend so far minus
-# that same base (floor is monotonic, so the floor of the highest is the highest floor).
-EVENTS = """
+_EVENTS = """
 CREATE OR REPLACE TEMP TABLE lr_events AS
 WITH ordered AS (
-    SELECT p.purchase_id, p.customer_id, p.store_id, p.staff_id, p.purchase_date, p.amount,
-           p.purchased_at,
-           year(p.purchase_date) AS year,
+    SELECT {receipt}, p.purchased_at, year(p.purchase_date) AS year,
            row_number() OVER w AS seq,
-           sum(p.amount) OVER w AS lifetime_spend,
-           min(p.purchase_date) OVER w AS first_purchase_date,
-           max(CASE WHEN p.amount > 0 THEN p.purchase_date END) OVER w
-               AS last_positive_purchase_date,
-           last_value(CASE WHEN p.amount > 0
-                           THEN {'store_id': p.store_id, 'staff_id': p.staff_id} END
-                      IGNORE NULLS) OVER w AS last_positive
+           last_value(CASE WHEN p.amount > 0 THEN p.store_id END IGNORE NULLS) OVER w
+               AS positive_store,
+           lead(p.purchase_date) OVER w IS DISTINCT FROM p.purchase_date AS last_of_day
+           {first}
     FROM purchases AS p
     WHERE p.customer_id IS NOT NULL AND p.purchase_date <= $through {scope}
     WINDOW w AS (PARTITION BY p.customer_id ORDER BY p.purchased_at, p.purchase_id
                  ROWS UNBOUNDED PRECEDING)
-),
-yearly AS (
-    SELECT *,
-           first_value(lifetime_spend - amount) OVER wy AS year_base,
-           max(lifetime_spend) OVER wy AS year_high,
-           max(lifetime_spend) OVER (PARTITION BY customer_id, year ORDER BY seq
-                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-               AS prev_year_high,
-           -- the day's last receipt carries the state at the end of the day (a year's
-           -- last receipt is always its day's last, so the year partition suffices)
-           lead(purchase_date) OVER wy IS DISTINCT FROM purchase_date AS last_of_day
-    FROM ordered
-    WINDOW wy AS (PARTITION BY customer_id, year ORDER BY seq ROWS UNBOUNDED PRECEDING)
+), periodic AS (
+    SELECT * {second} FROM ordered {windows}
 )
-SELECT purchase_id, customer_id, store_id, staff_id, purchase_date, purchased_at, amount,
-       year, seq,
-       lifetime_spend,
-       lifetime_spend - year_base AS spend_this_year,
-       first_purchase_date, last_positive_purchase_date,
-       CAST(floor(lifetime_spend - year_base) AS BIGINT) AS points_this_year,
-       CAST(floor(year_high - year_base) AS BIGINT) AS year_max_points,
-       CAST(floor(prev_year_high - year_base) AS BIGINT) AS prev_year_max_points,
-       last_of_day,
-       last_positive.store_id AS last_store_id,
-       last_positive.staff_id AS last_staff_id
-FROM yearly
+SELECT * {ladder} FROM periodic {ladder_window}
 """
+
+# The tier ladder: the highest points of the year after each receipt, and before it
+# (points: the ladder metric rounded down; the floor of the highest is the highest floor).
+_LADDER = """, CAST(floor(max(coalesce({points}, 0)) OVER wy) AS BIGINT) AS year_max_points,
+    CAST(floor(max(coalesce({points}, 0))
+               OVER (wy ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS BIGINT)
+        AS prev_year_max_points"""
+_NO_LADDER = ", 0 AS year_max_points, NULL::BIGINT AS prev_year_max_points"
+_LADDER_WINDOW = "WINDOW wy AS (PARTITION BY customer_id, year ORDER BY seq)"
 
 DAY_STATE = """
 CREATE OR REPLACE TEMP VIEW lr_day_state AS
@@ -86,18 +68,47 @@ SELECT * FROM lr_events WHERE last_of_day
 
 YEARS = """
 CREATE OR REPLACE TEMP TABLE lr_years AS
-SELECT customer_id, year, sum(amount) AS spend, max(year_max_points) AS max_points
+SELECT customer_id, year, max(year_max_points) AS max_points
 FROM lr_events GROUP BY customer_id, year
 """
 
 
-def build_history(con: duckdb.DuckDBPyConnection, through: dt.date, *, whole: bool) -> None:
+def history_sql(plan: Plan) -> HistorySql:
+    """The history's SQL for a plan's metrics and the metric its tier ladder climbs."""
+    return HistorySql(plan.metrics, plan.ladder_metric)
+
+
+def events_sql(history: HistorySql, *, whole: bool) -> str:
+    receipt = ", ".join(f"p.{c}" for c in history.receipt_columns())
+    first = "".join(f",\n           {c}" for c in history.first_level())
+    second, windows = history.second_level()
+    ladder, ladder_window = _NO_LADDER, ""
+    if history.ladder is not None:
+        points = history.ladder_points(lambda name: exp.column(column(history.metrics[name])))
+        ladder, ladder_window = _LADDER.format(points=points), _LADDER_WINDOW
+    return _EVENTS.format(
+        receipt=receipt, first=first, scope="" if whole else IN_SCOPE,
+        second="".join(f",\n           {c}" for c in second),
+        windows=f"WINDOW {', '.join(windows)}" if windows else "",
+        ladder=ladder, ladder_window=ladder_window)
+
+
+def build_history(con: duckdb.DuckDBPyConnection, through: dt.date, plan: Plan, *,
+                  whole: bool) -> None:
     """Create the running-value tables for every receipt dated up to `through`.
 
     Unless `whole`, only the customers listed in `lr_scope` (those a policy can reach
     in the evaluated range) are included: their histories are complete, the others'
     are not needed, so a night costs far less than the whole history.
     """
-    con.execute(EVENTS.replace("{scope}", "" if whole else IN_SCOPE), {"through": through})
+    history = history_sql(plan)
+    con.execute(events_sql(history, whole=whole), {"through": through})
     con.execute(DAY_STATE)
     con.execute(YEARS)
+    for unit in ("year", "quarter", "month"):
+        create = history.periods(unit)
+        if create is not None:
+            con.execute(create)
+    days = history.days()
+    if days is not None:
+        con.execute(days)

@@ -21,9 +21,10 @@ from sqlglot import exp
 from ..conditions.sql import sql_value
 from ..conditions.types import DATE
 from ..model import ScheduleTrigger
-from ..plan import CompiledPolicy
+from ..plan import CompiledPolicy, Plan
 from .contexts import record_columns, state_columns
 from .dates import dates_in
+from .history import history_sql
 
 # The row each host trigger reads: its table, id and timestamp, and its own facts.
 HOST_TABLES = {
@@ -96,24 +97,27 @@ def host_rows_sql(kind: str, policy: CompiledPolicy) -> str:
     return f"SELECT * FROM {table} AS x WHERE {where}"
 
 
-def host_context(kind: str, policy: CompiledPolicy) -> str:
-    """One row per complaint or event: its facts, the customer's as of its moment."""
+def host_context(plan: Plan, kind: str, policy: CompiledPolicy) -> str:
+    """One row per complaint or event: its facts, the customer's as of its moment
+    (receipts later that day are not counted yet)."""
     _table, key, at, facts = HOST_TABLES[kind]
+    state, joins = state_columns(history_sql(plan), "customer", "c", "s", "ly",
+                                 f"CAST(x.{at} AS DATE)", moment=True)
     own = ", ".join(f'x.{f} AS "{kind}.{f}"' for f in facts)
-    store = "coalesce(x.store_id, c.home_store, s.last_store_id, s.store_id)"
+    store = "coalesce(x.store_id, c.home_store, s.positive_store, s.store_id)"
     return f"""
 SELECT x.customer_id, CAST(x.{at} AS DATE) AS as_of, x.{at} AS lr_at, x.{key} AS lr_ref,
     {store} AS scope_store, coalesce(st.region, c.region) AS scope_region,
     c.home_store AS cust_store, c.region AS cust_region,
     CAST(x.{at} AS DATE) AS "as_of", {own},
     CAST(x.{at} AS DATE) AS "{kind}.date", CAST(hour(x.{at}) AS BIGINT) AS "{kind}.hour",
-    {record_columns("customer", "c")},
-    {state_columns("customer", "c", "s", "ly", f"CAST(x.{at} AS DATE)")}
+    {record_columns("customer", "c")}{state}
 FROM ({host_rows_sql(kind, policy)}) AS x
 JOIN lr_customers AS c ON c.customer_id = x.customer_id
 ASOF LEFT JOIN lr_moments AS s ON s.customer_id = x.customer_id AND x.{at} >= s.purchased_at
 LEFT JOIN lr_years AS ly ON ly.customer_id = x.customer_id AND ly.year = year(x.{at}) - 1
 LEFT JOIN stores AS st ON st.store_id = {store}
+{joins}
 """
 
 

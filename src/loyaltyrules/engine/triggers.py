@@ -21,12 +21,14 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 
-from ..conditions import ast, fact_paths
+from ..conditions import ast, fact_paths, population_key
+from ..conditions.catalog import RANK_PREFIX
 from ..conditions.checker import CheckResult
 from ..conditions.sql import sql_value
 from ..conditions.types import DATE
+from ..metrics.sql import Aggregate
 from ..model import ScheduleTrigger
-from ..plan import CompiledAction, CompiledPolicy
+from ..plan import CompiledAction, CompiledPolicy, Plan
 from .contexts import FULL, LEAN, RECEIPT_EXTRAS, schedule_context
 from .dates import dates_in, is_date_rule
 from .occasions import (
@@ -83,7 +85,8 @@ def purchase_view(policy: CompiledPolicy) -> str:
     return FULL if reads & set(RECEIPT_EXTRAS) else LEAN
 
 
-def purchase(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candidates]:
+def purchase(plan: Plan, policy: CompiledPolicy, start: dt.date, end: dt.date
+             ) -> list[Candidates]:
     view = "lr_first_purchase_ctx" if policy.kind == "first_purchase" else purchase_view(policy)
     relation = _sql(f"SELECT * FROM {view} WHERE as_of BETWEEN :a AND :b", **_range(start, end))
     return [
@@ -92,14 +95,14 @@ def purchase(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candi
 
 
 def crossing(
-    policy: CompiledPolicy, start: dt.date, end: dt.date, threshold: exp.Expr
+    plan: Plan, policy: CompiledPolicy, start: dt.date, end: dt.date, threshold: exp.Expr
 ) -> list[Candidates]:
     """The first receipt after which the running metric reaches the threshold.
 
     Once ever per (customer, threshold); for this-year metrics, once per year.
     """
     metric = policy.spec.trigger.metric  # type: ignore[union-attr]
-    yearly = metric in ("customer.spend_this_year", "customer.points_this_year")
+    yearly = plan.metrics.yearly(metric.removeprefix("customer."))
     partition = "customer_id, lr_threshold, year" if yearly else "customer_id, lr_threshold"
     inner = _sql(
         f"SELECT * FROM (SELECT *, :thr AS lr_threshold FROM {purchase_view(policy)} "
@@ -162,7 +165,8 @@ JOIN (SELECT CAST(g.generate_series AS DATE) AS as_of
 
 
 
-def tier_ladder(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candidates]:
+def tier_ladder(plan: Plan, policy: CompiledPolicy, start: dt.date, end: dt.date
+                ) -> list[Candidates]:
     """Upgrades the day the held tier rises; downgrade notices on 1 January.
 
     The tier held is the higher of this year's (the highest points reached so far)
@@ -177,20 +181,21 @@ def tier_ladder(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Ca
         upgrades = _sql(_UPGRADES.replace("lr_view", purchase_view(policy)), **_range(start, end))
         found.append(Candidates(upgrades, key, ups, "upgrade"))
     if downs:
-        context = _schedule(_sql(_DOWNGRADE_CANDIDATES, **_range(start, end)))
+        context = schedule_relation(plan, _sql(_DOWNGRADE_CANDIDATES, **_range(start, end)))
         relation = _sql(_DOWNGRADES, {"jan1": context})
         down_key = _as_text(column("year"), exp.Literal.string("down"))
         found.append(Candidates(relation, down_key, downs, "downgrade"))
     return found
 
 
-def _schedule(candidates: exp.Query, around: str | None = None,
-              values: Mapping[str, exp.Expr] | None = None) -> exp.Query:
-    """The schedule context over candidate rows, materialised once (read twice).
+def schedule_relation(plan: Plan, candidates: exp.Query, around: str | None = None,
+                      values: Mapping[str, exp.Expr] | None = None) -> exp.Query:
+    """The schedule context over candidate (customer_id, as_of) rows, materialised once
+    (read twice).
 
     `around` wraps the context (`{context}` is its place): the calendar's entries, or
     the calendar facts left missing."""
-    text = schedule_context("lr_candidates")
+    text = schedule_context(plan, "lr_candidates")
     if around is not None:
         text = around.replace("{context}", text)
     tree = exp.replace_placeholders(sqlglot.parse_one(text, dialect="duckdb"), **(values or {}))
@@ -230,7 +235,7 @@ SELECT customer_id, as_of FROM (
 # Loose form (for the history scope, before lr_events exists): every receipt date.
 _DAYS_AFTER = """
 SELECT DISTINCT customer_id, CAST(purchase_date + CAST(:days AS INTEGER) AS DATE) AS as_of
-FROM purchases WHERE customer_id IS NOT NULL AND :positive_only
+FROM purchases WHERE customer_id IS NOT NULL AND :counts
   AND purchase_date BETWEEN CAST(:a AS DATE) - CAST(:days AS INTEGER)
                         AND CAST(:b AS DATE) - CAST(:days AS INTEGER)
 """
@@ -242,26 +247,21 @@ _DAYS_AFTER_LAST = """
 SELECT DISTINCT customer_id, CAST(purchase_date + CAST(:days AS INTEGER) AS DATE) AS as_of
 FROM (SELECT customer_id, purchase_date,
              lead(purchase_date) OVER (PARTITION BY customer_id ORDER BY seq) AS next_date
-      FROM lr_events WHERE :positive_only
+      FROM lr_events WHERE :counts
         AND purchase_date BETWEEN CAST(:a AS DATE) - CAST(:days AS INTEGER) AND :b)
 WHERE purchase_date + CAST(:days AS INTEGER) BETWEEN :a AND :b
   AND (next_date IS NULL OR next_date > purchase_date + CAST(:days AS INTEGER))
 """
 
 
-def _lapse_sql(template: str, positive_only: bool) -> str:
-    return template.replace(":positive_only", "amount > 0" if positive_only else "TRUE")
-
-
-# fact -> whether only receipts above zero count
-LAPSE_FACTS = {
-    "customer.days_since_last_positive_purchase": True,
-    "customer.days_since_last_purchase": False,
-}
+def _lapse_sql(template: str, counts: str) -> str:
+    """A lapse template with the receipts that count (the latest-date metric's filter,
+    fixed SQL compiled from its checked `where`)."""
+    return template.replace(":counts", counts)
 
 
 def schedule(
-    policy: CompiledPolicy, start: dt.date, end: dt.date, *, anchored: bool = True
+    plan: Plan, policy: CompiledPolicy, start: dt.date, end: dt.date, *, anchored: bool = True
 ) -> list[Candidates]:
     trigger = policy.spec.trigger
     assert isinstance(trigger, ScheduleTrigger)
@@ -282,39 +282,41 @@ def schedule(
     elif trigger.every == "calendar":
         days = {"lr_dates": _sql(f"SELECT DISTINCT as_of FROM ({calendar_days_sql(trigger)})",
                                  **span)}
-        context = _schedule(_sql(_DAILY, days), calendar_context(trigger, "{context}"), span)
+        context = schedule_relation(plan, _sql(_DAILY, days),
+                                    calendar_context(trigger, "{context}"), span)
         key = _as_text(column("as_of"), column("calendar.name"))
         return [Candidates(context, key, policy.actions, "schedule")]
     else:
-        pinned = _anchored(policy, span) if anchored else None
+        pinned = _anchored(plan, policy, span) if anchored else None
         candidates = pinned or _sql(_DAILY, dates)
-    return [Candidates(_schedule(candidates, NO_CALENDAR), key, policy.actions, "schedule")]
+    return [Candidates(schedule_relation(plan, candidates, NO_CALENDAR), key, policy.actions,
+                       "schedule")]
 
 
-def host(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candidates]:
+def host(plan: Plan, policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candidates]:
     """A complaint or host event: one candidate per row dated in the range."""
-    relation = _sql(host_context(policy.kind, policy), **_range(start, end))
+    relation = _sql(host_context(plan, policy.kind, policy), **_range(start, end))
     return [Candidates(relation, _as_text(column("lr_ref")), policy.actions, policy.kind)]
 
 
 def _anchored(
-    policy: CompiledPolicy, span: dict[str, exp.Expr], *, loose: bool = False
+    plan: Plan, policy: CompiledPolicy, span: dict[str, exp.Expr], *, loose: bool = False
 ) -> exp.Query | None:
     """Candidate dates pinned by a top-level condition, or None to scan every day.
 
     `loose` reads only the input tables (for the history scope); otherwise the
     running-value tables narrow a lapse to the receipts that really are the last.
     """
-    if reads_rank(policy):
-        return None  # a rank needs the whole population of each date
+    if rank_keys(policy):
+        return None  # a rank is taken over the candidates: all of each date
     for _text, checked in policy.conditions:
         for conjunct in _conjuncts(checked.node):
             if _is_birthday_today(conjunct):
                 return _sql(_BIRTHDAYS, **span)
-            lapse = _days_after(policy, conjunct)
+            lapse = _days_after(plan, policy, conjunct)
             if lapse is not None:
-                positive_only, values = lapse
-                sql = _lapse_sql(_DAYS_AFTER if loose else _DAYS_AFTER_LAST, positive_only)
+                counts, values = lapse
+                sql = _lapse_sql(_DAYS_AFTER if loose else _DAYS_AFTER_LAST, counts)
                 parts = [_sql(sql, days=exp.Literal.number(v), **span) for v in values]
                 union = parts[0]
                 for part in parts[1:]:
@@ -339,15 +341,19 @@ def _is_birthday_today(node: ast.Node) -> bool:
     )
 
 
-def _days_after(policy: CompiledPolicy, node: ast.Node) -> tuple[bool, list[int]] | None:
-    """`customer.days_since_... == N`, N a literal or a param: (positive only, every N)."""
+def _days_after(plan: Plan, policy: CompiledPolicy, node: ast.Node
+                ) -> tuple[str, list[int]] | None:
+    """`customer.<days since a latest receipt> == N`, N a literal or a param: (the SQL
+    test of the receipts that count, every N). See MetricSet.lapse."""
     if not (isinstance(node, ast.Binary) and node.op == "=="):
         return None
     for fact, other in ((node.left, node.right), (node.right, node.left)):
-        if isinstance(fact, ast.Path) and fact.path in LAPSE_FACTS:
-            values = _constant_ints(policy, other)
-            if values is not None:
-                return LAPSE_FACTS[fact.path], values
+        if not (isinstance(fact, ast.Path) and fact.path.startswith("customer.")):
+            continue
+        latest = plan.metrics.lapse(fact.path.removeprefix("customer."))
+        values = _constant_ints(policy, other) if latest is not None else None
+        if latest is not None and values is not None:
+            return Aggregate(latest).test, values
     return None
 
 
@@ -387,13 +393,17 @@ WHERE customer_id IS NOT NULL AND year(purchase_date) IN (
 """
 
 
-def scope(policy: CompiledPolicy, start: dt.date, end: dt.date) -> exp.Query | None:
+def scope(plan: Plan, policy: CompiledPolicy, start: dt.date, end: dt.date
+          ) -> exp.Query | None:
     """The customers this policy can reach from start to end, or None for everyone.
 
     The history is only built for them; each is a superset of the customers in the
-    policy's candidates, so restricting changes no result.
+    policy's candidates, so restricting changes no result. A policy that compares a
+    customer with a population (percentile_in, abc_class) needs everyone's history.
     """
     span = _range(start, end)
+    if segment_keys(policy):
+        return None
     if policy.kind == "first_purchase":
         return _sql(_BUYERS_AND_REFERRERS, **span)
     if policy.kind in ("purchase", "crossing"):
@@ -409,7 +419,7 @@ def scope(policy: CompiledPolicy, start: dt.date, end: dt.date) -> exp.Query | N
     if trigger.every == "calendar":  # everyone, when a matching calendar day is in range
         return _sql(f"SELECT customer_id FROM customers WHERE EXISTS "
                     f"(SELECT 1 FROM ({calendar_days_sql(trigger)}))", **span)
-    pinned = _anchored(policy, span, loose=True)
+    pinned = _anchored(plan, policy, span, loose=True)
     return None if pinned is None else exp.select("customer_id").from_(pinned.subquery("pinned"))
 
 
@@ -417,19 +427,29 @@ _NOBODY = "SELECT NULL AS customer_id WHERE false"
 
 
 def reads_rank(policy: CompiledPolicy) -> bool:
-    return bool(rank_keys(policy))
+    """Whether the policy compares customers with others (a rank, percentile or class)."""
+    return bool(population_keys(policy))
+
+
+def population_keys(policy: CompiledPolicy) -> list[str]:
+    """The population columns (rank_in_region:..., percentile_in:...) the policy reads."""
+    keys: set[str] = set()
+    for checked in _all_checked(policy):
+        for node in ast.walk(checked.node) if checked.node else []:
+            key = population_key(node)
+            if key is not None:
+                keys.add(key)
+    return sorted(keys)
 
 
 def rank_keys(policy: CompiledPolicy) -> list[str]:
     """The rank_in_region:customer.<metric> columns the policy's expressions read."""
-    keys: set[str] = set()
-    for checked in _all_checked(policy):
-        for node in ast.walk(checked.node) if checked.node else []:
-            if isinstance(node, ast.Call) and node.name == "rank_in_region":
-                arg = node.args[0]
-                if isinstance(arg, ast.Path):
-                    keys.add(f"rank_in_region:{arg.path}")
-    return sorted(keys)
+    return [k for k in population_keys(policy) if k.startswith(RANK_PREFIX)]
+
+
+def segment_keys(policy: CompiledPolicy) -> list[str]:
+    """The percentile_in / abc_class columns the policy's expressions read."""
+    return [k for k in population_keys(policy) if not k.startswith(RANK_PREFIX)]
 
 
 def _all_checked(policy: CompiledPolicy) -> Iterator[CheckResult]:
@@ -440,4 +460,5 @@ def _all_checked(policy: CompiledPolicy) -> Iterator[CheckResult]:
         yield from (c for _n, c in action.params)
 
 
-__all__ = ["Candidates", "crossing", "host", "purchase", "rank_keys", "schedule", "tier_ladder"]
+__all__ = ["Candidates", "crossing", "host", "purchase", "rank_keys", "schedule",
+           "segment_keys", "tier_ladder"]

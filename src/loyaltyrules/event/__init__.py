@@ -5,7 +5,7 @@ from __future__ import annotations
 from .errors import EventError
 from .evaluator import EventEvaluator
 from .rebuild import rebuild
-from .view import CustomerRecord, CustomerView, Receipt, advance
+from .view import CustomerRecord, CustomerView, Receipt, Views
 
 __all__ = ["CustomerRecord", "CustomerView", "EventError", "EventEvaluator", "Receipt",
-           "advance", "rebuild"]
+           "Views", "rebuild"]

@@ -2,7 +2,8 @@
 
 Mirrors engine/contexts.py: `PurchaseFacts` is a row of `lr_purchase_ctx` (values
 right after the receipt), `state_facts` the schedule context's values at a date
-(also the referrer's facts of a first purchase). Params resolve per scope as the
+(also the referrer's facts of a first purchase); the declared metrics come from the
+plan's fold (metrics/fold.py). Params resolve per scope as the
 batch's CASE over store then region (engine/scope.py); the tier ladder's rungs for
 the customer's own region and home store (engine/ladder.py).
 """
@@ -10,7 +11,6 @@ the customer's own region and home store (engine/ladder.py).
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -18,7 +18,7 @@ from ..conditions import compile_python
 from ..conditions.evaluate import Evaluator
 from ..plan import CompiledPolicy
 from ..validation.params import as_typed
-from .view import ZERO, CustomerRecord, CustomerView, Receipt, rolled
+from .view import CustomerRecord, CustomerView, Receipt, Views
 
 RECORD_FIELDS = ("customer_id", "birthday", "region", "home_store", "joined_on", "referred_by",
                  "staff_id", "consent_sms", "consent_call", "consent_mail", "consent_visit",
@@ -99,113 +99,113 @@ def record_facts(group: str, record: CustomerRecord | None) -> dict[str, Any]:
     return {f"{group}.{n}": getattr(record, n) for n in RECORD_FIELDS}
 
 
-def _days(day: dt.date, since: dt.date | None) -> int | None:
-    return (day - since).days if since is not None else None
+Reader = Callable[["PurchaseFacts"], Any]
 
 
-def _record_getter(name: str) -> Callable[[CustomerView, Receipt, Ladder], Any]:
-    def read(after: CustomerView, _r: Receipt, _l: Ladder) -> Any:
-        return getattr(after.record, name) if after.record is not None else None
+def _record_getter(name: str) -> Reader:
+    def read(facts: PurchaseFacts) -> Any:
+        record = facts.after.record
+        return getattr(record, name) if record is not None else None
     return read
 
 
-# A row of the purchase context (lr_purchase_ctx): the receipt and the values right
-# after it, each computed from (view after the receipt, receipt, ladder).
-PURCHASE_FACTS: dict[str, Callable[[CustomerView, Receipt, Ladder], Any]] = {
-    "as_of": lambda a, r, _l: r.purchased_at.date(),
-    "purchase.purchase_id": lambda a, r, _l: r.purchase_id,
-    "purchase.store_id": lambda a, r, _l: r.store_id,
-    "purchase.staff_id": lambda a, r, _l: r.staff_id,
-    "purchase.amount": lambda a, r, _l: r.amount,
-    "purchase.date": lambda a, r, _l: r.purchased_at.date(),
-    "purchase.currency": lambda a, r, _l: r.currency,
-    "purchase.return_of": lambda a, r, _l: r.return_of,
-    "purchase.is_return": lambda a, r, _l: r.amount < 0,
+# The receipt's own facts, as the purchase context's columns.
+RECEIPT_READERS: dict[str, Reader] = {
+    "as_of": lambda f: f.receipt.purchased_at.date(),
+    "purchase.purchase_id": lambda f: f.receipt.purchase_id,
+    "purchase.store_id": lambda f: f.receipt.store_id,
+    "purchase.staff_id": lambda f: f.receipt.staff_id,
+    "purchase.amount": lambda f: f.receipt.amount,
+    "purchase.date": lambda f: f.receipt.purchased_at.date(),
+    "purchase.currency": lambda f: f.receipt.currency,
+    "purchase.return_of": lambda f: f.receipt.return_of,
+    "purchase.is_return": lambda f: f.receipt.amount < 0,
     **{f"customer.{n}": _record_getter(n) for n in RECORD_FIELDS},
-    "customer.lifetime_spend": lambda a, r, _l: a.lifetime_spend,
-    "customer.spend_this_year": lambda a, r, _l: a.spend_this_year,
-    "customer.spend_last_year": lambda a, r, _l: a.last_year_spend,
-    "customer.points_this_year": lambda a, r, _l: math.floor(a.spend_this_year),
-    "customer.points_last_year": lambda a, r, _l: math.floor(a.last_year_spend),
-    "customer.first_purchase_date": lambda a, r, _l: a.first_purchase_date,
-    "customer.last_purchase_date": lambda a, r, _l: r.purchased_at.date(),
-    "customer.last_positive_purchase_date": lambda a, r, _l: a.last_positive_date,
-    "customer.days_since_last_purchase": lambda a, r, _l: 0,
-    "customer.days_since_last_positive_purchase":
-        lambda a, r, _l: _days(r.purchased_at.date(), a.last_positive_date),
-    "customer.purchase_count": lambda a, r, _l: a.purchase_count,
-    "customer.last_store_id": lambda a, r, _l: a.last_positive_store,
-    "customer.last_staff_id": lambda a, r, _l: a.last_positive_staff,
-    "customer.tier": lambda a, r, ladder: ladder.tier(
-        max(a.year_max_points, a.last_year_max_points), a.record),
 }
+
+
+class Readers:
+    """How a row of the purchase context is computed from (view after the receipt,
+    receipt): the receipt's facts, the record, the plan's metrics and the tier."""
+
+    def __init__(self, views: Views, ladder: Ladder) -> None:
+        self.views, self.ladder = views, ladder
+        fold = views.fold
+        self.readers: dict[str, Reader] = dict(RECEIPT_READERS)
+        for metric in views.fold.metrics.metrics.values():
+            self.readers[metric.path] = (
+                self._aggregate(metric.name) if metric.name in fold.slot
+                else self._derived(metric.name))
+        self.readers["customer.tier"] = self._tier
+
+    def _aggregate(self, name: str) -> Reader:
+        fold, views = self.views.fold, self.views
+        return lambda f: fold.aggregate(views.states(f.after), name, f.receipt.purchased_at.date())
+
+    def _derived(self, name: str) -> Reader:
+        expression = self.views.fold.derived(name)
+        return lambda f: expression(f, {})
+
+    def _tier(self, f: PurchaseFacts) -> Any:
+        points = self.views.points(f.after, f.receipt.purchased_at.year)
+        return self.ladder.tier(max(points.year_max, points.last_year_max), f.after.record)
 
 
 class PurchaseFacts(Mapping[str, Any]):
     """A row of the purchase context, each fact computed when first read.
 
     A receipt's conditions read one or two facts and most receipts fire nothing, so
-    laying out all forty facts per receipt would be most of the per-event cost.
+    laying out all the facts per receipt would be most of the per-event cost.
     `known` holds what was read so far and facts added by the trigger (the
     referrer's, the tier change's), which take precedence."""
 
-    __slots__ = ("after", "known", "ladder", "receipt")
+    __slots__ = ("after", "known", "readers", "receipt")
+    after: CustomerView
+    receipt: Receipt
+    readers: Readers
+    known: dict[str, Any]
 
-    def __init__(self, after: CustomerView, receipt: Receipt, ladder: Ladder,
+    def __init__(self, after: CustomerView, receipt: Receipt, readers: Readers,
                  values: dict[str, Any] | None = None) -> None:
-        self.after, self.receipt, self.ladder = after, receipt, ladder
+        self.after, self.receipt, self.readers = after, receipt, readers
         self.known: dict[str, Any] = {} if values is None else values
 
     def get(self, key: str, default: Any = None) -> Any:
         known = self.known
         if key in known:
             return known[key]
-        read = PURCHASE_FACTS.get(key)
+        read = self.readers.readers.get(key)
         if read is None:
             return default
-        value = known[key] = read(self.after, self.receipt, self.ladder)
+        value = known[key] = read(self)
         return value
 
     def __getitem__(self, key: str) -> Any:
-        if key in self.known or key in PURCHASE_FACTS:
+        if key in self.known or key in self.readers.readers:
             return self.get(key)
         raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
-        return iter({**dict.fromkeys(PURCHASE_FACTS), **self.known})
+        return iter({**dict.fromkeys(self.readers.readers), **self.known})
 
     def __len__(self) -> int:
-        return len({**dict.fromkeys(PURCHASE_FACTS), **self.known})
+        return len({**dict.fromkeys(self.readers.readers), **self.known})
 
     def extended(self, extra: Mapping[str, Any]) -> PurchaseFacts:
         """The same row with more facts (the referrer's, the tier change's)."""
-        return PurchaseFacts(self.after, self.receipt, self.ladder, {**self.known, **extra})
+        return PurchaseFacts(self.after, self.receipt, self.readers, {**self.known, **extra})
 
 
 def state_facts(group: str, view: CustomerView | None, record: CustomerRecord | None,
-                day: dt.date, ladder: Ladder) -> dict[str, Any]:
+                day: dt.date, readers: Readers) -> dict[str, Any]:
     """A customer's facts at `day` from their view so far (schedule context)."""
-    facts = record_facts(group, record)
-    if view is None or view.year is None:
+    views = readers.views
+    if view is None:
         view = CustomerView(record.customer_id if record else "")
-    seen = rolled(view, day.year)
-    this_year = seen.year == day.year
-    spend = seen.spend_this_year if this_year else ZERO
-    facts.update({
-        f"{group}.lifetime_spend": seen.lifetime_spend,
-        f"{group}.spend_this_year": spend,
-        f"{group}.spend_last_year": seen.last_year_spend,
-        f"{group}.points_this_year": math.floor(spend),
-        f"{group}.points_last_year": math.floor(seen.last_year_spend),
-        f"{group}.first_purchase_date": seen.first_purchase_date,
-        f"{group}.last_purchase_date": seen.last_purchase_date,
-        f"{group}.last_positive_purchase_date": seen.last_positive_date,
-        f"{group}.days_since_last_purchase": _days(day, seen.last_purchase_date),
-        f"{group}.days_since_last_positive_purchase": _days(day, seen.last_positive_date),
-        f"{group}.purchase_count": seen.purchase_count,
-        f"{group}.last_store_id": seen.last_positive_store,
-        f"{group}.last_staff_id": seen.last_positive_staff,
-        f"{group}.tier": ladder.tier(
-            max(seen.year_max_points if this_year else 0, seen.last_year_max_points), record),
-    })
+    facts = record_facts(group, record)
+    facts.update(views.fold.values(views.states(view), day,
+                                   record=record_facts("customer", record), group=group))
+    points = views.points(view, day.year)
+    this_year = points.year_max if points.year == day.year else 0
+    facts[f"{group}.tier"] = readers.ladder.tier(max(this_year, points.last_year_max), record)
     return facts

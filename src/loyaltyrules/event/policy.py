@@ -126,6 +126,9 @@ class PolicyPlan:
         # each condition's closure, called directly (Evaluator.holds without the wrapper)
         self.tests = tuple(compile_python(c).fn for _t, c in policy.conditions)
         self._scopes: dict[tuple[str | None, str | None], Mapping[str, Any] | None] = {}
+        # Set by the evaluator: the fold states (and whether the tier) the policy reads.
+        self.needs: frozenset[int] = frozenset()
+        self.reads_tier = False
 
     def _at(self, region: str | None, store: str | None) -> Mapping[str, Any] | None:
         if self.regions and region not in self.regions:

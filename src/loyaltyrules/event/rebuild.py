@@ -45,7 +45,7 @@ from ..state import Connection, StateStore, dialect_of, transaction, upsert
 from .evaluator import EventEvaluator
 from .rebuild_sql import view_rows
 from .store import VIEW, connect, receipt_from_row, record_from_json
-from .view import CustomerView, view_from_json, view_to_json
+from .view import CustomerView, Views
 
 CHUNK = 20_000  # rows per fetch and per transaction: about 15 MB of views
 # Key order everywhere, so SQLite walks its indexes in order instead of seeking.
@@ -114,7 +114,7 @@ def _stage(scope: _Scope, con: duckdb.DuckDBPyConnection, through: dt.date,
            ev: EventEvaluator) -> None:
     _clear(scope)  # left over by a rebuild that did not finish
     customers: list[str] = []
-    with view_rows(con, through, ev.crossings, scope.store) as select:
+    with view_rows(con, through, ev.plan, ev.views, ev.crossings, scope.store) as select:
         views, params = select, {}
         if scope.store is not None:
             views, params = _OF_STORE.format(views=select), {"store": scope.store}
@@ -169,8 +169,8 @@ def _replay_pos(scope: _Scope, con: duckdb.DuckDBPyConnection, through: dt.date,
         if customer_id in recorded:
             known.append((customer_id,))
             continue
-        view = _get(conn, customer_id) or CustomerView(customer_id=customer_id)
-        _put(conn, view._replace(record=record_from_json(text)))
+        view = _get(conn, ev.views, customer_id) or CustomerView(customer_id=customer_id)
+        _put(conn, ev.views, view._replace(record=record_from_json(text)))
     conn.executemany("DELETE FROM pos_customers WHERE customer_id = ?", known)
     limit = (through + dt.timedelta(days=1)).isoformat()
     conn.execute(f"DELETE FROM pos_receipts WHERE purchased_at < ?{among}", (limit,))
@@ -179,20 +179,20 @@ def _replay_pos(scope: _Scope, con: duckdb.DuckDBPyConnection, through: dt.date,
                         f"WHERE customer_id IS NOT NULL{among} "
                         "ORDER BY customer_id, purchased_at, purchase_id").fetchall()
     for customer_id, group in groupby(rows, key=lambda r: r[1]):
-        view = _get(conn, customer_id) or CustomerView(customer_id=customer_id)
+        view = _get(conn, ev.views, customer_id) or CustomerView(customer_id=customer_id)
         for row in group:
             view = ev.advance(view, receipt_from_row(row))
-        _put(conn, view)
+        _put(conn, ev.views, view)
 
 
-def _get(conn: Connection, customer_id: str) -> CustomerView | None:
+def _get(conn: Connection, views: Views, customer_id: str) -> CustomerView | None:
     row = conn.execute("SELECT view FROM customer_views WHERE customer_id = ?",
                        (customer_id,)).fetchone()
-    return view_from_json(row[0]) if row else None
+    return views.from_json(row[0]) if row else None
 
 
-def _put(conn: Connection, view: CustomerView) -> None:
-    conn.execute(VIEW, (view.customer_id, view_to_json(view)))
+def _put(conn: Connection, views: Views, view: CustomerView) -> None:
+    conn.execute(VIEW, (view.customer_id, views.to_json(view)))
 
 
 def _occasions(conn: Connection, con: duckdb.DuckDBPyConnection,

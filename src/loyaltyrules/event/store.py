@@ -37,7 +37,7 @@ from ..state import (
     upsert,
 )
 from ..statefile import as_state
-from .view import CustomerRecord, CustomerView, Receipt, view_from_json, view_to_json
+from .view import CustomerRecord, CustomerView, Receipt, Views
 
 T = TypeVar("T")
 log = logging.getLogger("loyaltyrules.event")
@@ -118,8 +118,9 @@ def record_from_json(text: str) -> CustomerRecord:
 class Tx:
     """The operations of one write transaction (see ViewStore.write)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, views: Views) -> None:
         self.conn = conn
+        self.views = views
 
     def claim(self, purchase_id: str) -> bool:
         """Mark a purchase seen; False when it was seen before (a duplicate)."""
@@ -136,10 +137,10 @@ class Tx:
     def view(self, customer_id: str) -> CustomerView | None:
         row = self.conn.execute("SELECT view FROM customer_views WHERE customer_id = ?",
                                 (customer_id,)).fetchone()
-        return view_from_json(row[0]) if row else None
+        return self.views.from_json(row[0]) if row else None
 
     def put(self, view: CustomerView) -> None:
-        self.conn.execute(VIEW, (view.customer_id, view_to_json(view)))
+        self.conn.execute(VIEW, (view.customer_id, self.views.to_json(view)))
 
 
 class Checkpointer:
@@ -181,8 +182,10 @@ class Checkpointer:
 class ViewStore:
     """The views of a state; one store may be shared by threads."""
 
-    def __init__(self, state: StateStore | str | Path, sync: str = "full") -> None:
+    def __init__(self, state: StateStore | str | Path, views: Views, sync: str = "full"
+                 ) -> None:
         self.state = as_state(state)
+        self.views = views  # the plan's view layout (metric states, JSON)
         self.sync = sync
         self._conn = connect(self.state, sync)
         self._lock = threading.Lock()
@@ -212,7 +215,7 @@ class ViewStore:
         without_waiting() a lock held elsewhere raises Busy, nothing written."""
         wait = _WAITING.get()
         with self._held(), transaction(self._conn, *keys, wait=wait):
-            return work(Tx(self._conn))
+            return work(Tx(self._conn, self.views))
 
     def read(self, work: Callable[[Connection], T]) -> T:
         """Run `work` on the connection, serialised with the other calls."""
@@ -231,7 +234,7 @@ class ViewStore:
 
     def view(self, customer_id: str) -> CustomerView | None:
         with self._lock:
-            return Tx(self._conn).view(customer_id)
+            return Tx(self._conn, self.views).view(customer_id)
 
     def stores(self) -> dict[str, str | None]:
         with self._lock:

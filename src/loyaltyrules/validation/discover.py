@@ -14,8 +14,12 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 # The folder a file sits in says what it is unless the file names its `kind`.
 _FOLDER_KINDS = {"overrides": "override", "templates": "templates", "tests": "policy-test"}
-KINDS = ("policy", "override", "templates", "policy-test", "contact-rules")
+KINDS = ("policy", "override", "templates", "policy-test", "contact-rules", "metrics")
 CONTACT_RULES_NAMES = ("contact-rules.yaml", "contact-rules.yml")
+METRICS_NAMES = ("metrics.yaml", "metrics.yml")
+# At the root of a policy set (or given alone), these file names say the kind.
+_NAMED_KINDS = {**dict.fromkeys(CONTACT_RULES_NAMES, "contact-rules"),
+                **dict.fromkeys(METRICS_NAMES, "metrics")}
 
 
 @dataclass(frozen=True)
@@ -55,8 +59,7 @@ def discover(paths: Iterable[Path]) -> tuple[list[PolicySetFile], list[Diagnosti
             files.extend(found)
             problems.extend(broken)
         elif given.is_file():
-            kind = ("contact-rules" if given.name in CONTACT_RULES_NAMES
-                    else _folder_kind(given.parent.name))
+            kind = _NAMED_KINDS.get(given.name) or _folder_kind(given.parent.name)
             files.append(PolicySetFile(given, display_name(given), given.parent, kind))
         elif given.is_symlink():
             problems.append(_broken_link(given))
@@ -93,8 +96,8 @@ def _walk(root: Path) -> tuple[list[PolicySetFile], list[Diagnostic]]:
 def _set_file(root: Path, path: Path) -> PolicySetFile:
     parts = path.relative_to(root).parts[:-1]
     kind = next((_FOLDER_KINDS[p] for p in parts if p in _FOLDER_KINDS), "policy")
-    if not parts and path.name in CONTACT_RULES_NAMES:
-        kind = "contact-rules"  # at the root of the policy set, the name says it
+    if not parts and path.name in _NAMED_KINDS:
+        kind = _NAMED_KINDS[path.name]  # at the root of the policy set, the name says it
     return PolicySetFile(path, display_name(path), root, kind)
 
 

@@ -9,7 +9,7 @@ in the YAML file.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,8 +87,10 @@ def param_types(data: dict[str, Any]) -> dict[str, Type]:
     return found
 
 
-def check_expressions(doc: YamlDocument) -> tuple[ParsedPolicy, list[Diagnostic]]:
-    env = env_for(doc.data["trigger"]["kind"], param_types(doc.data))
+def check_expressions(doc: YamlDocument, metrics: Mapping[str, Type] | None = None
+                      ) -> tuple[ParsedPolicy, list[Diagnostic]]:
+    """Every expression of a policy; `metrics` are the declared customer metrics."""
+    env = env_for(doc.data["trigger"]["kind"], param_types(doc.data), metrics)
     parsed = ParsedPolicy()
     problems: list[Diagnostic] = []
     used: set[str] = set()

@@ -1,16 +1,16 @@
 """Validation as an ordered list of named stages over a policy set.
 
-load -> schema -> models -> limits -> policies -> expressions -> templates -> overrides
--> contact. A file that fails a stage is left out of the later ones (its later errors
-would only echo the first, and a policy over the limits is not worth checking
-further); every other file goes on, so one run reports everything.
+load -> schema -> models -> limits -> metrics -> policies -> expressions -> templates
+-> overrides -> contact. A file that fails a stage is left out of the later ones (its
+later errors would only echo the first, and a policy over the limits is not worth
+checking further); every other file goes on, so one run reports everything.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,20 @@ from pydantic import ValidationError
 from ..contact.checks import check_contact_rules
 from ..contact.model import ContactRules, parse_contact_rules
 from ..diagnostics import Diagnostic, Location, Severity, did_you_mean, sort_diagnostics
-from ..model import parse_override, parse_policy, parse_templates
+from ..metrics.declare import MetricSet
+from ..model import parse_metrics, parse_override, parse_policy, parse_templates
 from ..yamlsource import YamlDocument
 from .discover import KINDS, LoadedFile, PolicySetFile, discover, display_name, load
 from .expressions import ParsedPolicy, check_expressions
 from .limits import check_limits
+from .metrics import (
+    check_metrics,
+    check_trigger_metric,
+    default_metrics,
+    metric_uses,
+    salvage,
+    unused_metrics,
+)
 from .overrides import check_overrides
 from .policies import PER_POLICY, check_versions
 from .schema import check_schema
@@ -37,11 +46,12 @@ from .templates import (
 )
 
 _SCHEMAS = {"policy": "policy", "override": "override", "templates": "templates",
-            "contact-rules": "contact-rules"}
+            "contact-rules": "contact-rules", "metrics": "metrics"}
 _MODELS: dict[str, Callable[[Any], Any]] = {
     "policy": parse_policy,
     "override": parse_override,
     "templates": parse_templates,
+    "metrics": parse_metrics,
 }
 
 
@@ -55,6 +65,8 @@ class Context:
     models: dict[str, Any] = field(default_factory=dict)  # display name -> pydantic model
     parsed: dict[str, ParsedPolicy] = field(default_factory=dict)
     contact: dict[str, ContactRules] = field(default_factory=dict)  # display name -> rules
+    metrics: MetricSet = field(default_factory=MetricSet)  # the customer.* metrics
+    metric_docs: list[LoadedFile] = field(default_factory=list)  # loaded, valid or not
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def of_kind(self, kind: str) -> list[LoadedFile]:
@@ -82,6 +94,8 @@ def stage_load(ctx: Context) -> None:
                 did_you_mean(str(declared), KINDS) or f"one of: {', '.join(KINDS)}"))
             continue
         ctx.loaded.append(result)
+        if result.kind == "metrics":
+            ctx.metric_docs.append(result)
     folders = [p for p in ctx.given if p.is_dir()]
     if folders and not maybe_policies:
         ctx.diagnostics.append(empty_set(folders))
@@ -129,6 +143,28 @@ def stage_limits(ctx: Context) -> None:
         ctx.diagnostics.extend(check_limits(file.doc))
 
 
+def _metrics_files(ctx: Context) -> list[tuple[YamlDocument, Any]]:
+    return [(f.doc, ctx.models[f.source.display]) for f in ctx.of_kind("metrics")
+            if f.source.display in ctx.models]
+
+
+def stage_metrics(ctx: Context) -> None:
+    """The set's metrics files, else (none at all) the default pack's metrics. A file
+    that failed its schema still gives its valid declarations to the policies."""
+    if not ctx.metric_docs:
+        ctx.metrics = default_metrics()
+        return
+    files, broken = _metrics_files(ctx), set[str]()
+    for file in ctx.metric_docs:
+        if file.source.display not in ctx.models:
+            model, names = salvage(file.doc.data)
+            files += [(file.doc, model)] if model is not None else []
+            broken |= names
+    metrics, problems = check_metrics(files)
+    ctx.metrics = replace(metrics, broken=metrics.broken | broken)
+    ctx.diagnostics.extend(problems)
+
+
 def stage_policies(ctx: Context) -> None:
     docs = [f.doc for f in ctx.of_kind("policy")]
     for doc in docs:
@@ -138,10 +174,16 @@ def stage_policies(ctx: Context) -> None:
 
 
 def stage_expressions(ctx: Context) -> None:
+    """Every expression against the catalog; then which declared metrics go unread."""
+    types = ctx.metrics.types()
+    used: set[str] = set()
     for file in ctx.of_kind("policy"):
-        parsed, problems = check_expressions(file.doc)
+        parsed, problems = check_expressions(file.doc, types)
         ctx.diagnostics.extend(problems)
+        ctx.diagnostics.extend(check_trigger_metric(file.doc, ctx.metrics))
         ctx.parsed[file.source.display] = parsed
+        used |= metric_uses(parsed.checked.values(), file.doc.data["trigger"])
+    ctx.diagnostics.extend(unused_metrics(_metrics_files(ctx), ctx.metrics, used))
 
 
 def stage_templates(ctx: Context) -> None:
@@ -182,6 +224,7 @@ STAGES: Sequence[tuple[str, Callable[[Context], None], bool]] = (
     ("schema", stage_schema, False),
     ("models", stage_models, True),
     ("limits", stage_limits, False),
+    ("metrics", stage_metrics, False),
     ("policies", stage_policies, True),
     ("expressions", stage_expressions, False),
     ("templates", stage_templates, False),

@@ -1,0 +1,103 @@
+"""percentile_in and abc_class: a customer's place among everyone (DESIGN section 2b).
+
+For each date a policy's candidates are on, every customer's metric at the end of
+that date comes from the schedule context (the population, not only the candidates),
+and window functions over (date, partition) give:
+
+* percentile_in(customer.m, P) = 100 x (customers of P with m strictly lower) /
+  (customers of P with m present), truncated to 3 places; missing m, missing;
+* abc_class(customer.m, P): with S the sum of the positive m of P and G the sum of m
+  over the customers of P whose m is strictly greater, m > 0 is A when G < 80% of S,
+  B when G < 95% of S, else C; m <= 0 or missing is C. Ties share a value and a class.
+
+P is the customer's region, home store (missing home store: missing value) or the
+franchise. Next to each value, the figures `explain` shows as its cut-off: how many
+customers are below and how many count (percentiles), the lowest m of class A and of
+class B (classes). Nothing here is user text: metric names are identifiers of the
+metrics file's pattern, partitions one of three words.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+from ..plan import CompiledPolicy, Plan
+from .triggers import schedule_relation, segment_keys
+
+PARTITION_COLUMNS = {"region": '"customer.region"', "store": '"customer.home_store"',
+                     "franchise": "'franchise'"}
+# The figures beside each value, for explain: (suffix, meaning).
+DETAILS = {"percentile_in": ("below", "count"), "abc_class": ("a_from", "b_from")}
+
+_PERCENTILE = """CASE WHEN {m} IS NOT NULL AND {p} IS NOT NULL THEN
+    CAST(CAST((100000 * (rank() OVER (PARTITION BY as_of, {p} ORDER BY {m} ASC NULLS LAST) - 1))
+              // count({m}) OVER (PARTITION BY as_of, {p}) AS DECIMAL(38, 0))
+         * CAST('0.001' AS DECIMAL(4, 3)) AS DECIMAL(18, 3)) END"""
+_BELOW = """CASE WHEN {m} IS NOT NULL AND {p} IS NOT NULL THEN
+    rank() OVER (PARTITION BY as_of, {p} ORDER BY {m} ASC NULLS LAST) - 1 END"""
+_COUNT = "CASE WHEN {p} IS NOT NULL THEN count({m}) OVER (PARTITION BY as_of, {p}) END"
+_ABC = """CASE WHEN {p} IS NULL THEN NULL WHEN {m} IS NULL OR {m} <= 0 THEN 'C'
+    WHEN 5 * {g} < 4 * {s} THEN 'A' WHEN 20 * {g} < 19 * {s} THEN 'B' ELSE 'C' END"""
+_TOTAL = "sum({m}) FILTER (WHERE {m} > 0) OVER (PARTITION BY as_of, {p})"
+_ABOVE = """coalesce(sum({m}) OVER (PARTITION BY as_of, {p} ORDER BY {m} DESC NULLS LAST
+    RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP), 0)"""
+_LOWEST = "min({m}) FILTER (WHERE \"{key}\" = '{cls}') OVER (PARTITION BY as_of, {p})"
+
+
+def _parts(key: str) -> tuple[str, str, str]:
+    function, partition, path = key.split(":", 2)
+    return function, PARTITION_COLUMNS[partition], f'"{path}"'
+
+
+def _first_level(key: str) -> list[str]:
+    function, p, m = _parts(key)
+    if function == "percentile_in":
+        return [f'{_PERCENTILE.format(m=m, p=p)} AS "{key}"',
+                f'{_BELOW.format(m=m, p=p)} AS "{key}#below"',
+                f'{_COUNT.format(m=m, p=p)} AS "{key}#count"']
+    total, above = _TOTAL.format(m=m, p=p), _ABOVE.format(m=m, p=p)
+    return [f'{_ABC.format(m=m, p=p, g=above, s=total)} AS "{key}"']
+
+
+def _second_level(key: str) -> list[str]:
+    function, p, m = _parts(key)
+    if function == "percentile_in":
+        return [f'"{key}"', f'"{key}#below"', f'"{key}#count"']
+    return [f'"{key}"'] + [
+        f'CASE WHEN {p} IS NOT NULL THEN {_LOWEST.format(m=m, p=p, key=key, cls=c)} END '
+        f'AS "{key}#{c.lower()}_from"' for c in ("A", "B")]
+
+
+def population(plan: Plan, keys: list[str], dates: exp.Query) -> exp.Query:
+    """(customer_id, as_of, each key and its figures) for every customer on `dates`."""
+    candidates = sqlglot.parse_one(
+        "SELECT c.customer_id, d.as_of FROM lr_customers AS c CROSS JOIN dates AS d",
+        dialect="duckdb")
+    assert isinstance(candidates, exp.Select)
+    candidates = candidates.with_("dates", as_=dates)
+    context = schedule_relation(plan, candidates).subquery("lr_population").sql("duckdb")
+    first = ", ".join(c for key in keys for c in _first_level(key))
+    second = ", ".join(c for key in keys for c in _second_level(key))
+    text = (f"SELECT customer_id, as_of, {second} FROM "
+            f"(SELECT *, {first} FROM {context}) AS lr_ranked")
+    tree = sqlglot.parse_one(text, dialect="duckdb")
+    assert isinstance(tree, exp.Query)
+    return tree
+
+
+def with_segments(plan: Plan, policy: CompiledPolicy, relation: exp.Query) -> exp.Query:
+    """The candidates with each percentile_in / abc_class column the policy reads."""
+    keys = segment_keys(policy)
+    if not keys:
+        return relation
+    dates = exp.select("as_of").distinct().from_(relation.copy().subquery("lr_dates"))
+    segments = population(plan, keys, dates).subquery("lr_segments")
+    base = relation.subquery("lr_candidates_base", copy=False)
+    on = "lr_candidates_base.customer_id = lr_segments.customer_id " \
+        "AND lr_candidates_base.as_of = lr_segments.as_of"
+    cols = [exp.column(exp.to_identifier(name, quoted=True), table="lr_segments")
+            for key in keys for name in [key, *(f"{key}#{d}" for d in
+                                               DETAILS[key.split(":", 1)[0]])]]
+    return (exp.select("lr_candidates_base.*", *cols)
+            .from_(base).join(segments, on=on, join_type="left"))

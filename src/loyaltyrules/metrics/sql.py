@@ -1,0 +1,357 @@
+"""Declared metrics compiled to DuckDB SQL: one pass over the history per window shape.
+
+Every aggregate of one window shape is a column of the same SELECT over the same
+window, so DuckDB sorts the receipts once per shape however many metrics there are:
+
+* `all`: the customer's receipts in event order (the running value after each one);
+* this_year / this_quarter / this_month: the receipts of each (customer, period);
+* `Nd`: the days before the receipt's day (a RANGE frame over day numbers) plus the
+  receipts of its own day so far (one more window per customer and day);
+* last_year / last_quarter / last_month: one GROUP BY per (customer, period) unit,
+  the table `lr_period_<unit>`, read at the period before the evaluated date's;
+* on a date without a receipt, a rolling value is the sum (min, max, ...) of the
+  per-day buckets of `lr_days` in (D - N, D].
+
+Expression metrics are inlined where they are read. Filters (`where`) and the
+expressions of expression metrics enter as SQLGlot trees compiled from their checked
+ASTs; metric names are identifiers of the metrics file's pattern ([a-z][a-z0-9_]*).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+from ..conditions import metric_paths
+from ..conditions.sql import to_sql
+from .declare import RECEIPT_COLUMNS, Metric, MetricSet
+
+# Values of an aggregate over no receipts; the others are missing (NULL).
+_EMPTY = {"sum": "0", "count": "0", "count_days": "0"}
+_PERIOD_ID = {
+    "year": "year({d})",
+    "quarter": "(year({d}) * 4 + (month({d}) - 1) // 3)",
+    "month": "(year({d}) * 12 + month({d}) - 1)",
+}
+DAY_ZERO = "DATE '2000-01-01'"  # day numbers for the RANGE frames of rolling windows
+
+
+def period_id(unit: str, day: str) -> str:
+    return _PERIOD_ID[unit].format(d=day)
+
+
+def column(metric: Metric) -> str:
+    """The history column of an aggregate metric (prefixed: names never clash)."""
+    return f"m_{metric.name}"
+
+
+def _parse(text: str) -> exp.Expression:
+    tree = sqlglot.parse_one(text, dialect="duckdb")
+    assert isinstance(tree, exp.Expression)
+    return tree
+
+
+def _receipt(path: str) -> exp.Expression:
+    """A receipt field as a column of the history (`purchase.is_return`: amount < 0)."""
+    if path == "purchase.is_return":
+        return _parse("amount < 0")
+    return _parse(RECEIPT_COLUMNS[path])
+
+
+def receipt_sql(path: str) -> str:
+    return _receipt(path).sql("duckdb")
+
+
+def _no_params(name: str) -> exp.Expression:
+    raise ValueError(f"a metric reads no params ({name})")
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One aggregate metric's SQL pieces over a receipt row (unqualified columns)."""
+
+    metric: Metric
+
+    @property
+    def kind(self) -> str:
+        return self.metric.aggregate or "count"
+
+    @property
+    def test(self) -> str:
+        """The SQL test of the receipts that count (missing counts as false)."""
+        where = self.metric.where
+        if where is None:
+            return "TRUE"
+        return to_sql(where, _receipt, _no_params, condition=True).sql("duckdb")
+
+    @property
+    def filter(self) -> str:
+        """The aggregate's FILTER clause ("" when every receipt counts)."""
+        return f" FILTER (WHERE {self.test})" if self.metric.where is not None else ""
+
+    @property
+    def field(self) -> str:
+        return _receipt(self.metric.of).sql("duckdb") if self.metric.of else "NULL"
+
+    def window(self, over: str) -> str:
+        """The running value over a window (`over` is `OVER ...`); `last` as a struct
+        {'v': value} so that a matching receipt with a NULL field is not skipped."""
+        kind, f, x = self.kind, self.filter, self.field
+        if kind == "last":
+            return f"last_value(CASE WHEN {self.test} THEN {{'v': {x}}} END IGNORE NULLS) {over}"
+        if kind == "count":
+            return f"count(*){f} {over}"
+        if kind == "count_days":
+            return f"count(DISTINCT purchase_date){f} {over}"
+        return f"{kind}({x}){f} {over}"
+
+    def group(self) -> str:
+        """The value over a group of receipts (GROUP BY); `last` by event order."""
+        kind, f, x = self.kind, self.filter, self.field
+        if kind == "last":
+            return f"arg_max({{'v': {x}}}, seq){f}"
+        return self.window("").strip()
+
+    def value(self, sql: str) -> str:
+        """A running or grouped value as the metric's value (`last` unwrapped, empty
+        sums and counts zero)."""
+        if self.kind == "last":
+            return f"({sql}).v"
+        empty = _EMPTY.get(self.kind)
+        return f"coalesce({sql}, {empty})" if empty else sql
+
+    def combine(self, before: str, today: str) -> str:
+        """A rolling value: the earlier days of the window and the day so far."""
+        kind = self.kind
+        if kind == "last":
+            return f"coalesce({today}, {before}).v"
+        if kind in ("min", "max"):
+            return f"{'least' if kind == 'min' else 'greatest'}({before}, {today})"
+        if kind == "count_days":
+            return f"coalesce({before}, 0) + CAST(coalesce({today}, 0) > 0 AS INTEGER)"
+        return f"coalesce({before}, 0) + coalesce({today}, 0)"
+
+    def today(self) -> str:
+        """The day-so-far part of a rolling value (count_days: receipts that count)."""
+        over = "OVER (PARTITION BY customer_id, purchase_date ORDER BY seq " \
+            "ROWS UNBOUNDED PRECEDING)"
+        if self.kind == "count_days":
+            return f"count(*){self.filter} {over}"
+        return self.window(over)
+
+    def before(self) -> str:
+        window = self.metric.window
+        assert window is not None
+        frame = f"RANGE BETWEEN {window.days - 1} PRECEDING AND 1 PRECEDING"
+        return self.window(f"OVER (PARTITION BY customer_id ORDER BY lr_day {frame})")
+
+    def bucket(self) -> str:
+        """A day's bucket for the rolling windows (count_days: the day's receipts)."""
+        if self.kind == "count_days":
+            return f"count(*){self.filter}"
+        return self.group()
+
+    def over_buckets(self, days: int, as_of: str) -> str:
+        """The value at `as_of` from the buckets `d.<col>` of (as_of - days, as_of]."""
+        col, kind = f"d.{column(self.metric)}", self.kind
+        inside = f"d.day > {as_of} - {days}"
+        if kind == "last":
+            return f"arg_max({col}, d.day) FILTER (WHERE {inside} AND {col} IS NOT NULL)"
+        if kind == "count_days":
+            return f"count(*) FILTER (WHERE {inside} AND {col} > 0)"
+        combine = "sum" if kind in ("sum", "count") else kind
+        return f"{combine}({col}) FILTER (WHERE {inside})"
+
+
+# -- the history: lr_events, lr_period_<unit>, lr_days -----------------------------
+@dataclass(frozen=True)
+class HistorySql:
+    """The history's metric columns for a plan's metrics and tier-ladder metric."""
+
+    metrics: MetricSet
+    ladder: str | None = None  # the metric name the tier ladder climbs
+
+    def aggregates(self, unit: str | None = None, last: bool | None = None) -> list[Aggregate]:
+        found = []
+        for m in self.metrics.metrics.values():
+            w = m.window
+            if w is None or (unit is not None and w.unit != unit):
+                continue
+            if last is not None and w.last != last:
+                continue
+            found.append(Aggregate(m))
+        return found
+
+    def units(self) -> list[str]:
+        """The calendar period units some metric's window is in."""
+        return sorted({w.unit for m in self.metrics.metrics.values()
+                       if (w := m.window) is not None and w.period is not None})
+
+    def receipt_columns(self) -> list[str]:
+        """The receipt columns the history keeps: the fixed ones and those metrics read."""
+        cols = ["purchase_id", "customer_id", "store_id", "staff_id", "purchase_date", "amount"]
+        for m in self.metrics.metrics.values():
+            paths = [m.of] if m.of else []
+            if m.where is not None and m.where.node is not None:
+                paths += metric_paths(m.where.node)
+            for path in paths:
+                name = RECEIPT_COLUMNS.get(path or "")
+                if name and name != "is_return" and name not in cols:
+                    cols.append(name)
+        return cols
+
+    def first_level(self) -> list[str]:
+        """Columns of the first SELECT (window w: the customer's receipts)."""
+        found = [f"{period_id(u, 'p.purchase_date')} AS pid_{u}" for u in self.units()]
+        if self.aggregates("days"):
+            found.append(f"p.purchase_date - {DAY_ZERO} AS lr_day")
+        found += [f"{a.value(a.window('OVER w'))} AS {column(a.metric)}"
+                  for a in self.aggregates("all")]
+        return found
+
+    def second_level(self) -> tuple[list[str], list[str]]:
+        """Columns and named windows of the second SELECT: periods and rolling days."""
+        cols, windows = [], []
+        for unit in self.units():
+            this = self.aggregates(unit, last=False)
+            if this:
+                windows.append(f"w_{unit} AS (PARTITION BY customer_id, pid_{unit} "
+                               "ORDER BY seq ROWS UNBOUNDED PRECEDING)")
+                cols += [f"{a.value(a.window(f'OVER w_{unit}'))} AS {column(a.metric)}"
+                         for a in this]
+        cols += [f"{a.combine(a.before(), a.today())} AS {column(a.metric)}"
+                 for a in self.aggregates("days")]
+        return cols, windows
+
+    def ladder_points(self, values: Callable[[str], exp.Expression]) -> str:
+        """The ladder metric per receipt, over the history's columns."""
+        assert self.ladder is not None
+        return metric_sql(self.metrics, self.ladder, values).sql("duckdb")
+
+    def periods(self, unit: str) -> str | None:
+        """CREATE of lr_period_<unit>: each last-period metric per (customer, period)."""
+        last = self.aggregates(unit, last=True)
+        if not last:
+            return None
+        cols = ", ".join(f"{a.value(a.group())} AS {column(a.metric)}" for a in last)
+        return (f"CREATE OR REPLACE TEMP TABLE lr_period_{unit} AS SELECT customer_id, "
+                f"pid_{unit} AS pid, {cols} FROM lr_events GROUP BY ALL")
+
+    def days(self) -> str | None:
+        """CREATE of lr_days: each rolling metric's bucket per (customer, day)."""
+        rolling = self.aggregates("days")
+        if not rolling:
+            return None
+        cols = ", ".join(f"{a.bucket()} AS {column(a.metric)}" for a in rolling)
+        return (f"CREATE OR REPLACE TEMP TABLE lr_days AS SELECT customer_id, "
+                f"purchase_date AS day, {cols} FROM lr_events GROUP BY ALL")
+
+    def longest(self) -> int:
+        return max((a.metric.window.days for a in self.aggregates("days")
+                    if a.metric.window is not None), default=0)
+
+
+# -- values in a context ---------------------------------------------------------------
+Values = Callable[[str], exp.Expression]
+
+
+def metric_sql(metrics: MetricSet, name: str, aggregate_value: Values,
+               record: Values | None = None, as_of: exp.Expression | None = None
+               ) -> exp.Expression:
+    """The SQL of metric `name`: an aggregate's value from `aggregate_value(name)`, an
+    expression metric compiled with the others inlined (`record` gives the customer's
+    record fields, `as_of` the evaluated date)."""
+    metric = metrics[name]
+    if not metric.derived:
+        return aggregate_value(name)
+    assert metric.expression is not None
+
+    def resolve(path: str) -> exp.Expression:
+        if path == "as_of":
+            assert as_of is not None
+            return as_of.copy()
+        field = path.removeprefix("customer.")
+        if field in metrics:
+            return metric_sql(metrics, field, aggregate_value, record, as_of)
+        assert record is not None, f"{path} needs the customer's record"
+        return record(field)
+
+    return to_sql(metric.expression, resolve, _no_params)
+
+
+def context_values(metrics: MetricSet, aggregate_value: Values, record: Values,
+                   as_of: exp.Expression) -> Mapping[str, exp.Expression]:
+    """Every metric's SQL in a context, by name."""
+    return {name: metric_sql(metrics, name, aggregate_value, record, as_of)
+            for name in metrics.metrics}
+
+
+def empty_value(metric: Metric) -> str:
+    return _EMPTY.get(metric.aggregate or "", "NULL")
+
+
+# -- the values at a point: after a receipt, or at the end of a date ------------------
+@dataclass(frozen=True)
+class Point:
+    """Aggregate values for a customer at a point, from the history tables.
+
+    After a receipt (`receipt=True`): the receipt's row `alias` of lr_events holds
+    them, but last-period ones. At the end of `as_of`: `alias` is the customer's last
+    lr_events row dated up to it (an ASOF join, NULL without one); this-period values
+    count if that row is in the period of `as_of`, rolling ones come from the day
+    buckets. `prefix` names the extra joins (one per period unit, one for buckets).
+    """
+
+    history: HistorySql
+    alias: str
+    customer: str
+    as_of: str
+    prefix: str
+    receipt: bool = False
+    moment: bool = False  # at an instant of `as_of`: later receipts that day not yet
+
+    def value(self, name: str) -> exp.Expression:
+        agg = Aggregate(self.history.metrics[name])
+        window, col, empty = agg.metric.window, column(agg.metric), empty_value(agg.metric)
+        assert window is not None
+        if window.last:
+            own = f"{self.prefix}_{window.unit}.{col}"
+        elif window.unit == "days" and self.moment:  # that day's receipts so far, or none
+            own = (f"CASE WHEN {self.alias}.purchase_date = {self.as_of} "
+                   f"THEN {self.alias}.{col} ELSE {self.prefix}_days.{col} END")
+        elif window.unit == "days" and not self.receipt:
+            own = f"{self.prefix}_days.{col}"
+        elif window.period and not self.receipt:
+            same = f"{self.alias}.pid_{window.unit} = {period_id(window.unit, self.as_of)}"
+            own = f"CASE WHEN {same} THEN {self.alias}.{col} END"
+        else:
+            own = f"{self.alias}.{col}"
+        return _parse(f"coalesce({own}, {empty})" if empty != "NULL" else own)
+
+    def joins(self) -> str:
+        found = []
+        for unit in self.history.units():
+            if self.history.aggregates(unit, last=True):
+                pid = (f"{self.alias}.pid_{unit}" if self.receipt
+                       else period_id(unit, self.as_of))
+                name = f"{self.prefix}_{unit}"
+                found.append(f"LEFT JOIN lr_period_{unit} AS {name} ON {name}.customer_id = "
+                             f"{self.customer} AND {name}.pid = {pid} - 1")
+        rolling = self.history.aggregates("days")
+        if rolling and not self.receipt:
+            found.append(self._buckets(rolling))
+        return "\n".join(found)
+
+    def _buckets(self, rolling: list[Aggregate]) -> str:
+        """One lateral join for every rolling metric: the buckets of the longest window."""
+        cols = ", ".join(
+            f"{a.value(a.over_buckets(a.metric.window.days, self.as_of))} AS {column(a.metric)}"
+            for a in rolling if a.metric.window is not None)
+        longest = self.history.longest()
+        last = "<" if self.moment else "<="
+        return (f"LEFT JOIN LATERAL (SELECT {cols} FROM lr_days AS d "
+                f"WHERE d.customer_id = {self.customer} AND d.day > {self.as_of} - {longest} "
+                f"AND d.day {last} {self.as_of}) AS {self.prefix}_days ON TRUE")
