@@ -13,11 +13,24 @@ from loyaltyrules.plan import Plan, compile_paths
 
 from _paths import PACK
 from _states import KINDS, new_state
+from _tables import clean_schema, pack_with_edge_metrics
 
 
 @pytest.fixture(scope="session")
 def pack_plan() -> Plan:
     return compile_paths([PACK])
+
+
+@pytest.fixture(scope="session")
+def edge_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    """The pack with every kind of declared metric (tests/data/metrics-edges.yaml)."""
+    return compile_paths([pack_with_edge_metrics(tmp_path_factory.mktemp("edges"))])
+
+
+@pytest.fixture(scope="session")
+def clean_tables(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """CREATE statements of the clean tables, as the sources leave them."""
+    return clean_schema(tmp_path_factory.mktemp("empty"))
 
 
 @pytest.fixture()

@@ -20,14 +20,16 @@ from loyaltyrules.conditions import (
     param_names,
     parse,
 )
-from loyaltyrules.conditions.catalog import ALL_FACTS, FUNCTIONS, TRIGGER_GROUPS
+from loyaltyrules.conditions.catalog import FUNCTIONS, TRIGGER_GROUPS, all_facts
+from loyaltyrules.validation.metrics import default_metrics
 
 PARAMS = {"threshold": DECIMAL, "days": INT, "lapse": DURATION, "tier": STRING}
-ENV = env_for("purchase", PARAMS)
+METRICS = default_metrics().types()  # the pack's declared customer metrics
+ENV = env_for("purchase", PARAMS, METRICS)
 
 
 def errors(text: str, trigger: str = "purchase", want_bool: bool = True) -> list[ExprError]:
-    return check(text, env_for(trigger, PARAMS), want_bool=want_bool).errors
+    return check(text, env_for(trigger, PARAMS, METRICS), want_bool=want_bool).errors
 
 
 def only(text: str, trigger: str = "purchase") -> ExprError:
@@ -71,7 +73,7 @@ def only(text: str, trigger: str = "purchase") -> ExprError:
     ],
 )
 def test_well_typed(text: str, trigger: str, expected: object) -> None:
-    result = check(text, env_for(trigger, PARAMS))
+    result = check(text, env_for(trigger, PARAMS, METRICS))
     assert result.errors == []
     assert result.type == expected
 
@@ -170,13 +172,13 @@ def test_too_complex_sql() -> None:
 
 
 def test_catalog_per_trigger() -> None:
-    schedule = env_for("schedule").facts
+    schedule = env_for("schedule", metrics=METRICS).facts
     assert "customer.tier" in schedule and "as_of" in schedule
     assert not any(p.startswith(("purchase.", "referrer.", "tier.")) for p in schedule)
     for trigger in ("crossing", "tier_ladder", "first_purchase", "purchase"):
-        assert "purchase.amount" in env_for(trigger).facts
-    assert "referrer.lifetime_spend" in env_for("first_purchase").facts
-    assert "tier.previous" in env_for("tier_ladder").facts
+        assert "purchase.amount" in env_for(trigger, metrics=METRICS).facts
+    assert "referrer.lifetime_spend" in env_for("first_purchase", metrics=METRICS).facts
+    assert "tier.previous" in env_for("tier_ladder", metrics=METRICS).facts
     assert set(TRIGGER_GROUPS) == {
         "purchase",
         "first_purchase",
@@ -188,7 +190,7 @@ def test_catalog_per_trigger() -> None:
     }
     assert "calendar.name" in schedule and "complaint.severity" in env_for("complaint").facts
     assert "event.kind" in env_for("event").facts and "event.kind" not in schedule
-    assert ALL_FACTS["customer.points_this_year"] == INT
+    assert all_facts(METRICS)["customer.points_this_year"] == INT
     assert set(FUNCTIONS) >= {"has", "is_birthday", "rank_in_region", "min", "max", "date"}
 
 

@@ -29,11 +29,12 @@ SCHEMAS = ROOT / "schemas"
 CORPUS = ROOT / "tests" / "corpus"
 POLICIES = ROOT / "policies"
 SCHEMA_FILES = sorted(SCHEMAS.glob("*.schema.json"))
-DOCUMENT_KINDS = ("policy", "override", "templates")
+DOCUMENT_KINDS = ("policy", "override", "templates", "metrics")
 PARSERS: dict[str, Callable[[object], object]] = {
     "policy": model.parse_policy,
     "override": model.parse_override,
     "templates": model.parse_templates,
+    "metrics": model.parse_metrics,
 }
 
 
@@ -171,7 +172,8 @@ def _enum(name: str, pointer: str) -> list[Any]:
         (model.Role, "policy", "$defs/role"),
         (model.Role, "action", "properties/assignee/properties/role"),
         (model.ParamType, "policy", "$defs/paramSpec/properties/type"),
-        (model.RunningMetric, "policy", "$defs/crossingTrigger/properties/metric"),
+        (model.Aggregate, "metrics", "$defs/metric/properties/aggregate"),
+        (model.ReceiptField, "metrics", "$defs/field"),
         (model.Tone, "templates", "properties/templates/additionalProperties/properties/tone"),
     ],
 )
@@ -206,6 +208,12 @@ def test_model_patterns_match_schema() -> None:
     assert defs["scheduleTrigger"]["properties"]["on"]["pattern"] == model.ON_PATTERN
     text = schema("templates")["properties"]["templates"]["additionalProperties"]["properties"]
     assert text["text"]["propertyNames"]["pattern"] == model.LOCALE_PATTERN
+    for trigger in ("crossingTrigger", "tierLadderTrigger"):
+        assert defs[trigger]["properties"]["metric"]["pattern"] == model.METRIC_PATH_PATTERN
+    metrics = schema("metrics")
+    assert metrics["$defs"]["window"]["pattern"] == model.METRIC_WINDOW_PATTERN
+    assert metrics["$defs"]["name"]["pattern"] == model.NAME_PATTERN
+    assert metrics["properties"]["history"]["pattern"] == model.HISTORY_PATTERN
 
 
 # ---------------------------------------------------------------- the contract

@@ -188,8 +188,9 @@ def test_pack_bundled_with_valid_corpus(tmp_path: Path) -> None:
     unexpected = [d for d in result.errors if d.code not in _BUNDLE_CLASHES
                   and not (d.code == "expr.fact-not-available" and "tier." in d.message)]
     assert unexpected == []
-    # every policy, override and templates file of both made it through schema and models
-    modelled = [f for f in result.context.loaded if f.kind in ("policy", "override", "templates")]
+    # every policy, override, templates and metrics file made it through schema and models
+    modelled = [f for f in result.context.loaded
+                if f.kind in ("policy", "override", "templates", "metrics")]
     assert len(result.context.models) == len(modelled) >= 8 + len(VALID)
 
 

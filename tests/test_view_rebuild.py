@@ -28,11 +28,12 @@ from loyaltyrules.event import rebuild
 from loyaltyrules.event.evaluator import EventEvaluator
 from loyaltyrules.event.facts import RECORD_FIELDS
 from loyaltyrules.event.store import receipt_from_row
-from loyaltyrules.event.view import CustomerRecord, CustomerView, view_from_json, view_to_json
+from loyaltyrules.event.view import UNKNOWN, CustomerRecord, CustomerView, Views
 from loyaltyrules.plan import Plan, compile_paths
-from loyaltyrules.sources import open_source
 
 from _paths import PACK
+from _tables import clean_schema as clean_schema_sql
+from _tables import load_tables, pack_with_edge_metrics
 
 SLOW = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 RECEIPT_COLUMNS = ("purchase_id, customer_id, store_id, staff_id, purchased_at, amount, "
@@ -63,6 +64,9 @@ NOTES = {  # this-year metrics with an int and a decimal threshold, a count with
     "spend-note": ("customer.spend_this_year", "params.amount * 2",
                    _PARAM.format(name="amount", type="decimal", default=1250.25)),
     "count-note": ("customer.purchase_count", "3", ""),
+    # a rolling window (once ever per threshold) and an expression over one
+    "rolling-note": ("customer.spend_365d", "5000", ""),
+    "points-365d-note": ("customer.points_365d", "2500", ""),
 }
 OVERRIDES = {
     "north": """kind: override
@@ -82,8 +86,8 @@ policies:
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
-    policies = tmp_path_factory.mktemp("policies") / "pack"
-    shutil.copytree(PACK, policies)
+    """The pack with every kind of declared metric, crossings and overrides."""
+    policies = pack_with_edge_metrics(tmp_path_factory.mktemp("policies"))
     for name, (metric, threshold, params) in NOTES.items():
         (policies / f"{name}.yaml").write_text(
             _NOTE.format(id=name, metric=metric, threshold=threshold, params=params))
@@ -96,14 +100,7 @@ def plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
 @pytest.fixture(scope="module")
 def clean_schema(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """CREATE statements of the clean tables, as the sources leave them."""
-    folder = tmp_path_factory.mktemp("empty")
-    (folder / "customers.csv").write_text("customer_id,region\n")
-    (folder / "purchases.csv").write_text("purchase_id,customer_id,store_id,purchased_at,amount\n")
-    (folder / "stores.csv").write_text("store_id,region\n")
-    con = open_source(folder).connection
-    return [sql for (sql,) in con.execute(
-        "SELECT sql FROM duckdb_tables() "
-        "WHERE table_name IN ('customers', 'purchases', 'stores')").fetchall()]
+    return clean_schema_sql(tmp_path_factory.mktemp("empty"))
 
 
 # -- generated histories --------------------------------------------------------------
@@ -167,16 +164,7 @@ def histories(draw: st.DrawFn) -> History:
 
 
 def _tables(schema: list[str], history: History) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    for sql in schema:
-        con.execute(sql)
-    inserts = {f"customers ({', '.join(RECORD_FIELDS)})": history.customers,
-               "purchases": history.receipts, "stores (store_id, region)": list(STORES.items())}
-    for table, rows in inserts.items():
-        if rows:
-            con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})",
-                            rows)
-    return con
+    return load_tables(schema, history.customers, history.receipts, STORES)
 
 
 # -- the reference -------------------------------------------------------------------
@@ -197,6 +185,10 @@ def python_fold(con: duckdb.DuckDBPyConnection, through: dt.date, plan: Plan
     return views
 
 
+def _views(plan: Plan) -> Views:
+    return EventEvaluator(plan).views
+
+
 def _stored(state: Path, table: str = "customer_views") -> dict[str, str]:
     with sqlite3.connect(state) as conn:
         return dict(conn.execute(f"SELECT * FROM {table}").fetchall())  # our own table name
@@ -213,10 +205,11 @@ def test_the_sql_fold_equals_the_per_event_fold(
     count = rebuild(state, con, history.through, plan)
     expected = python_fold(con, history.through, plan)
     stored = _stored(state)
+    views = _views(plan)
     assert count == len(stored) == len(expected)
-    assert {cid: view_from_json(text) for cid, text in stored.items()} == expected
+    assert {cid: views.from_json(text) for cid, text in stored.items()} == expected
     for cid, text in stored.items():  # the very text, but for non-ASCII left unescaped
-        want = view_to_json(expected[cid])
+        want = views.to_json(expected[cid])
         assert text == want if text.isascii() else json.loads(text) == json.loads(want)
     assert _stored(state, "customer_views_next") == {}
     with sqlite3.connect(state) as conn:
@@ -235,9 +228,11 @@ def test_without_crossing_policies_no_marks(clean_schema: list[str], tmp_path: P
                         False)], at.date(), at.date())
     con = _tables(clean_schema, history)
     rebuild(tmp_path / "state.db", con, at.date(), plan)
-    view = view_from_json(_stored(tmp_path / "state.db")["C1"])
+    views = _views(plan)
+    view = views.from_json(_stored(tmp_path / "state.db")["C1"])
     assert view == python_fold(con, at.date(), plan)["C1"]
-    assert view.crossed == frozenset() and view.lifetime_spend == Decimal("20000.000")
+    assert view.crossed == frozenset()
+    assert views.fold.value(view.metrics, "spend_this_year", at.date()) == Decimal("20000.000")
 
 
 def test_an_engine_open_across_the_swap_sees_the_new_views(
@@ -258,9 +253,77 @@ def test_an_engine_open_across_the_swap_sees_the_new_views(
             rebuild(state, con, at.date(), pack_plan)
             view = engine.view("C1")
             assert view is not None and view.purchase_count == 2  # P1, and P2 replayed
-            assert view.lifetime_spend == Decimal("150.000")
+            metrics = engine.metrics("C1")
+            assert metrics is not None and metrics["lifetime_spend"] == Decimal("150.000")
         engine.on_purchase({**receipt, "purchase_id": "P3"})
         view = engine.view("C1")
         assert view is not None and view.purchase_count == 3
     finally:
         engine.close()
+
+
+BIG_YEAR = """id: big-year
+title: A call when the last 365 days reach 3,000
+version: 1
+trigger: {kind: purchase}
+conditions:
+  - customer.spend_365d >= 3000
+actions:
+  - type: call
+    assignee: {role: store_staff}
+    window: {due_by: 7d}
+    template: big-purchase-call
+"""
+# A view as stored before metrics were declared (its running values by name).
+OLD_VIEW = ('{"crossed":[],"customer_id":"C1","first_purchase_date":"2025-03-01",'
+            '"last_positive_date":"2025-03-01","last_positive_staff":null,'
+            '"last_positive_store":"S1","last_purchase_date":"2025-03-01",'
+            '"last_purchased_at":"2025-03-01T10:00:00","last_receipt_store":"S1",'
+            '"last_year_max_points":0,"last_year_spend":"0.000","lifetime_spend":"2500.000",'
+            '"purchase_count":1,"record":null,"spend_this_year":"2500.000","year":2025,'
+            '"year_before_max_points":0,"year_max_points":2500}')
+
+
+def test_views_of_other_metrics_wait_for_the_rebuild(
+        clean_schema: list[str], tmp_path: Path) -> None:
+    """HQ adds a metric: views stored before lack its state. The point of sale leaves
+    the policies reading it to the nightly run until the rebuild fills it in; the
+    others go on. A view stored before metrics were declared is the same case."""
+    state = tmp_path / "state.db"
+    receipt = {"purchase_id": "P1", "customer_id": "C1", "store_id": "S1",
+               "purchased_at": "2025-03-01T10:00:00", "amount": "2500"}
+    engine = Engine.load(PACK, state=state)
+    engine.on_customer({"customer_id": "C1", "region": "south"})
+    engine.on_purchase(receipt)
+    engine.close()
+    policies = tmp_path / "b"
+    shutil.copytree(PACK, policies)
+    (policies / "big-year.yaml").write_text(BIG_YEAR)
+    with (policies / "metrics.yaml").open("a") as out:
+        out.write("  spend_365d: {aggregate: sum, of: purchase.amount, window: 365d}\n")
+    plan = compile_paths([policies])
+    engine = Engine.load(policies, state=state)
+    try:
+        second = {**receipt, "purchase_id": "P2", "purchased_at": "2025-03-02T10:00:00",
+                  "amount": "1000"}
+        fired = engine.on_purchase(second).decisions  # spend_365d unknown: nothing
+        assert [d["action"]["policy"] for d in fired] == []
+        metrics = engine.metrics("C1")
+        assert metrics is not None and "spend_365d" not in metrics
+        assert metrics["lifetime_spend"] == Decimal("3500.000")
+        at = dt.datetime(2025, 3, 1, 10)
+        rows = [(pid, "C1", "S1", None, when, when.date(), Decimal(amount), None, None, False)
+                for pid, when, amount in (("P1", at, "2500"),
+                                          ("P2", at + dt.timedelta(days=1), "1000"))]
+        con = load_tables(clean_schema, [("C1", *[None] * 13)], rows, STORES)
+        rebuild(state, con, dt.date(2025, 3, 2), plan)
+        metrics = engine.metrics("C1")
+        assert metrics is not None and metrics["spend_365d"] == Decimal("3500.000")
+        third = {**second, "purchase_id": "P3", "purchased_at": "2025-03-03T10:00:00"}
+        fired = engine.on_purchase(third).decisions  # decided: emitted, or not (consent)
+        assert [d["action"]["policy"] for d in fired] == ["big-year"]
+    finally:
+        engine.close()
+    old = _views(plan).from_json(OLD_VIEW)
+    assert old.purchase_count == 1 and old.last_positive_store == "S1"
+    assert old.metrics and all(s is UNKNOWN for s in old.metrics) and old.ladder is UNKNOWN
