@@ -14,12 +14,11 @@ from hypothesis import given, settings
 
 from loyaltyrules.api import Engine
 from loyaltyrules.engine.batch import evaluate
-from loyaltyrules.event import rebuild
 from loyaltyrules.plan import Plan, compile_paths
 from loyaltyrules.sources import open_source
 
 from _paths import PACK
-from test_occasions import SLOW, _by_id, _replay, _write, worlds
+from test_occasions import SLOW, _by_id, _write, both_paths, worlds
 
 EXTRA_METRICS = """
   spend_30d:
@@ -118,18 +117,7 @@ def plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
 def test_metrics_in_occasion_conditions_agree_on_both_paths(
         plan: Plan, tmp_path_factory: pytest.TempPathFactory,
         drawn: tuple[dict[str, list[dict[str, Any]]], dt.date]) -> None:
-    world, day = drawn
-    folder = tmp_path_factory.mktemp("w")
-    _write(folder / "data", world)
-    con = open_source(folder / "data", as_of_limit=dt.date(2025, 12, 31)).connection
-    expected = evaluate(con, plan, day, day, "Asia/Seoul").actions
-    state = folder / "state.db"
-    rebuild(state, con, day - dt.timedelta(days=1), plan, "Asia/Seoul")
-    engine = Engine.load(Path(plan.policies[0].source).parent, state=state)
-    try:
-        got = _replay(engine, world, day)
-    finally:
-        engine.close()
+    expected, got = both_paths(plan, tmp_path_factory.mktemp("w"), *drawn)
     assert _by_id(got) == _by_id(expected)
 
 

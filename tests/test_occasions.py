@@ -244,8 +244,16 @@ SLOW = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 def test_the_nightly_run_and_the_per_event_path_agree(
         plan: Plan, tmp_path_factory: pytest.TempPathFactory,
         drawn: tuple[dict[str, list[dict[str, Any]]], dt.date]) -> None:
-    world, day = drawn
-    folder = tmp_path_factory.mktemp("w")
+    expected, got = both_paths(plan, tmp_path_factory.mktemp("w"), *drawn)
+    seats = [a for a in expected if a["policy"] == "seats"]
+    assert len(seats) <= 2 * len({a["store_id"] for a in seats})
+    assert _by_id(got) == _by_id([a for a in expected if a["policy"] != "seats"])
+
+
+def both_paths(plan: Plan, folder: Path, world: dict[str, list[dict[str, Any]]],
+               day: dt.date) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The day's actions of the nightly run, and those the point of sale fired replaying
+    the day on views rebuilt up to the day before."""
     _write(folder / "data", world)
     source = open_source(folder / "data", as_of_limit=dt.date(2025, 12, 31))
     con = source.connection
@@ -254,12 +262,9 @@ def test_the_nightly_run_and_the_per_event_path_agree(
     rebuild(state, con, day - dt.timedelta(days=1), plan, "Asia/Seoul")
     engine = Engine.load(plan_dir(plan), state=state)
     try:
-        got = _replay(engine, world, day)
+        return expected, _replay(engine, world, day)
     finally:
         engine.close()
-    seats = [a for a in expected if a["policy"] == "seats"]
-    assert len(seats) <= 2 * len({a["store_id"] for a in seats})
-    assert _by_id(got) == _by_id([a for a in expected if a["policy"] != "seats"])
 
 
 def plan_dir(plan: Plan) -> Path:
