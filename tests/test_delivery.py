@@ -128,14 +128,14 @@ def test_export_rebuilds_any_day_or_range_byte_for_byte(example_store: Path,
     shutil.rmtree(out)  # the host lost everything
 
     code, output = _cli("export", "--as-of", "2025-03-01", "--through", "2025-03-31",
-                        "--state", str(state), "--out", str(out))
+                        "--state", str(state), "--out", str(out), "--data", str(example_store))
     assert code == 0, output
     assert received(out) == delivered
     assert "31 dates (2025-03-01 .. 2025-03-31)" in output
 
     one = tmp_path / "one"
     code, output = _cli("export", "--as-of", "2025-03-15", "--state", str(state), "--out",
-                        str(one))
+                        str(one), "--data", str(example_store))
     assert code == 0, output
     assert received(one) == {k: v for k, v in delivered.items() if "2025-03-15" in k}
 
@@ -281,4 +281,4 @@ def test_pruned_task_sheets_leave_exactly_the_index(tmp_path: Path) -> None:
     (folder / "S1-gone.md").write_text("old")
     (folder / "notes.txt").write_text("not a sheet: kept")
     write_task_sheets([], folder, prune=True)
-    assert sorted(p.name for p in folder.iterdir()) == ["index.md", "notes.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == ["index.html", "index.md", "notes.txt"]

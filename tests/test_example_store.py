@@ -17,11 +17,12 @@ from loyaltyrules.examples.generate import (
     CUSTOMER_COLUMNS,
     LAPSE_DATE,
     PURCHASE_COLUMNS,
+    STAFF_COLUMNS,
     STORE_COLUMNS,
     write_store,
 )
 
-FILES = ("customers.csv", "purchases.csv", "stores.csv")
+FILES = ("customers.csv", "purchases.csv", "stores.csv", "staff.csv")
 
 
 def read(name: str) -> list[dict[str, str]]:
@@ -64,12 +65,24 @@ def test_files_are_small_with_canonical_headers() -> None:
     assert list(headers["customers.csv"]) == list(CUSTOMER_COLUMNS)
     assert list(headers["purchases.csv"]) == list(PURCHASE_COLUMNS)
     assert list(headers["stores.csv"]) == list(STORE_COLUMNS)
+    assert list(headers["staff.csv"]) == list(STAFF_COLUMNS)
 
 
 def test_stores_staff_and_regions() -> None:
     stores = read("stores.csv")
     assert [s["store_id"] for s in stores] == ["S1", "S2", "S3"]
     assert {s["region"] for s in stores} == {"north", "south"}
+    assert all(s["name"] and s["locale"] for s in stores)
+    staff = read("staff.csv")
+    assert [s["staff_id"] for s in staff] == [f"E{n}" for n in range(1, 9)]
+    managers = [s["staff_id"] for s in staff if s["role"] == "store_manager"]
+    assert managers == ["E1", "E4", "E7"]  # the first associate of each store
+
+
+def test_customers_read_three_languages(customers: list[dict[str, str]]) -> None:
+    stores = {s["store_id"]: s["locale"] for s in read("stores.csv")}
+    chosen = Counter(c["locale"] or stores[c["home_store"]] for c in customers)
+    assert set(chosen) == {"en", "ko", "zh"} and min(chosen.values()) >= 30
 
 
 def test_customers_are_fictional_and_unique(customers: list[dict[str, str]]) -> None:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -28,6 +29,7 @@ from loyaltyrules.sinks import (
     write_jsonl,
     write_task_sheets,
 )
+from loyaltyrules.sinks.directory import Directory, StaffCard, StoreCard
 from loyaltyrules.sinks.record import (
     ASSIGNEE_FIELDS,
     MERGED_FIELDS,
@@ -310,8 +312,9 @@ def sheet_actions() -> list[dict[str, Any]]:
 
 def test_task_sheets_group_per_store_and_assignee(tmp_path: Path) -> None:
     written = write_task_sheets(sheet_actions(), tmp_path / "sheets", TEMPLATES)
-    assert [p.name for p in written] == ["S1-E7.md", "S1-store_manager.md", "S2-E7.md",
-                                         "index.md"]
+    assert [p.name for p in written] == [
+        "S1-E7.md", "S1-E7.html", "S1-store_manager.md", "S1-store_manager.html", "S2-E7.md",
+        "S2-E7.html", "index.html", "index.md"]
     assert sorted(p.name for p in (tmp_path / "sheets").iterdir()) == sorted(
         p.name for p in written)
 
@@ -330,8 +333,8 @@ def test_task_sheet_content(tmp_path: Path) -> None:
     assert text.startswith("# Tasks for `E7` (store staff) at store `S1`\n")
     assert "As of 2025-11-21: 1 task," in text
     for expected in [
-        "- **What:** Call, template `big-purchase-call`",
-        "  > Call {customer_id} about their purchase of {amount}.",
+        "- **What:** Call, template `big-purchase-call` (en)",
+        "  > Call C1 about their purchase of 2350.00.",
         "- **For:** customer `C1`",
         "- **When:** 2025-11-21 .. 2025-11-28",
         "- **Why:** Follow-up call after a big purchase (`big-purchase-call` v1), purchase `P9`",
@@ -356,10 +359,8 @@ def test_task_sheet_for_a_role_and_without_templates(tmp_path: Path) -> None:
 
 def test_task_sheet_locale_and_fallback_to_english(tmp_path: Path) -> None:
     write_task_sheets(sheet_actions(), tmp_path, TEMPLATES, locale="ko")
-    assert "> {customer_id} 고객님께 {amount} 구매 관련 전화." in (
-        tmp_path / "S1-E7.md").read_text("utf-8")
-    assert "> Happy birthday, {customer_id}!" in (
-        tmp_path / "S1-store_manager.md").read_text("utf-8")
+    assert "> C1 고객님께 2350.00 구매 관련 전화." in (tmp_path / "S1-E7.md").read_text("utf-8")
+    assert "> Happy birthday, C1!" in (tmp_path / "S1-store_manager.md").read_text("utf-8")
 
 
 def test_task_sheet_index_counts(tmp_path: Path) -> None:
@@ -375,17 +376,41 @@ def test_task_sheet_index_counts(tmp_path: Path) -> None:
 
 def test_no_actions_gives_just_an_index(tmp_path: Path) -> None:
     written = write_task_sheets([], tmp_path / "new")
-    assert written == [tmp_path / "new" / "index.md"]
-    assert "No tasks." in written[0].read_text("utf-8")
+    assert written == [tmp_path / "new" / "index.html", tmp_path / "new" / "index.md"]
+    assert all("No tasks." in path.read_text("utf-8") for path in written)
 
 
-def test_task_sheets_never_show_personal_data(tmp_path: Path) -> None:
-    # The records carry ids only; templates keep their placeholders unfilled.
-    write_task_sheets(sheet_actions(), tmp_path, TEMPLATES)
-    text = "".join(p.read_text("utf-8") for p in tmp_path.iterdir())
-    assert "{customer_id}" in text and "{amount}" in text
-    for field in ("name", "phone", "email", "address"):
-        assert f"customer.{field}" not in text
+def people(enrich: bool) -> Directory:
+    """A directory over a DuckDB table holding C1's personal data."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE customers AS SELECT 'C1' AS customer_id, 'ko' AS locale, "
+                "'Mina Secret' AS name, '010-5555-0101' AS phone, 'mina@example.invalid' "
+                "AS email, '7 Hidden Road' AS address")
+    con.execute("CREATE TABLE purchases AS SELECT 'P9' AS purchase_id, 'C1' AS customer_id")
+    return Directory({"S1": StoreCard("S1", "Harbour Street", "en")},
+                     {"E7": StaffCard("E7", "Ellen Moss", "S1", "store_staff")}, enrich, con)
+
+
+PERSONAL = ("Mina Secret", "010-5555-0101", "mina@example.invalid", "7 Hidden Road")
+
+
+def test_task_sheets_show_personal_data_only_with_enrichment(tmp_path: Path) -> None:
+    greeting = {"birthday-greeting": {"en": "Happy birthday, {name}! From {store}."}}
+    actions = [make(1), make(4, type="sms", template="birthday-greeting", params={},
+                             reason={"trigger": "schedule", "values": {}})]
+    write_task_sheets(actions, tmp_path / "off", greeting, directory=people(False))
+    text = "".join(p.read_text("utf-8") for p in (tmp_path / "off").iterdir())
+    assert not any(value in text for value in PERSONAL)
+    assert "Happy birthday, {name}! From Harbour Street." in text  # flagged, not guessed
+    assert "fill in {name} by hand: names and contact details are off" in text
+    write_task_sheets(actions, tmp_path / "on", greeting, directory=people(True))
+    sheet = (tmp_path / "on" / "S1-E7.md").read_text("utf-8")
+    assert "Happy birthday, Mina Secret! From Harbour Street." in sheet
+    assert "- **Phone:** `010-5555-0101`" in sheet and "- **Check:**" not in sheet
+    assert "7 Hidden Road" not in sheet and "mina@" not in sheet  # calls and sms need phones
+    page = (tmp_path / "on" / "S1-E7.html").read_text("utf-8")
+    assert '<a href="tel:01055550101">010-5555-0101</a>' in page
+    assert '<blockquote class="msg" lang="en">Happy birthday, Mina Secret!' in page
 
 
 def test_hostile_ids_make_safe_distinct_files_and_inert_markdown(tmp_path: Path) -> None:
@@ -398,7 +423,7 @@ def test_hostile_ids_make_safe_distinct_files_and_inert_markdown(tmp_path: Path)
     written = write_task_sheets(actions, tmp_path / "sheets")
     assert all(p.parent == tmp_path / "sheets" for p in written)
     names = [p.name for p in written]
-    assert len({n.casefold() for n in names}) == len(names) == 5
+    assert len({n.casefold() for n in names}) == len(names) == 10
     assert not (tmp_path / "up-E7.md").exists()
     text = "".join(p.read_text("utf-8") for p in written)
     assert "\n# Injected" not in text
@@ -504,8 +529,7 @@ def test_task_sheet_lists_the_merged_tasks_under_the_task(tmp_path: Path) -> Non
         "- **Also covers:** 2 more tasks for this customer, merged into this one; "
         "report the outcome under this task's action id",
         "  - **Call**, template `referral-welcome-call`, due 2025-11-24, priority 55",
-        "    > Call {customer_id} to welcome them and ask how the first purchase is "
-        "working out.",
+        "    > Call C1 to welcome them and ask how the first purchase is working out.",
         "    - **Why:** Thank a referral, both sides, the same day (`referral-thanks`), "
         "first purchase `P9`",
         "      - `referrer.customer_id = C0101`",

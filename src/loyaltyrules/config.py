@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from loyaltyrules.configkeys import not_boolean, unknown_keys
 from loyaltyrules.diagnostics import Diagnostic, DiagnosticError, Location, did_you_mean
 
 if sys.version_info >= (3, 11):
@@ -28,6 +29,7 @@ TABLE_NAMES = (
     "purchases",
     "purchase_lines",
     "stores",
+    "staff",
     "calendar",
     "complaints",
     "events",
@@ -125,6 +127,12 @@ def parse_config(text: str, file: Path) -> Config:
         msg = f"invalid TOML: {_strip_position(str(exc))}"
         raise _error("config.syntax", msg, file, line, col) from exc
     ctx = _Context(text, file)
+    for where, name, known in unknown_keys(doc):
+        what = "section" if where == "the file" else "key"
+        ctx.fail("config.unknown-key", f"unknown {what} {name!r} in {where}", name,
+                 did_you_mean(name, known))
+    for section, key in not_boolean(doc):
+        ctx.fail("config.bad-value", f"[{section}] {key} must be true or false", key)
     source = _parse_source(doc.get("source", {}), ctx, file.parent)
     sections = {k: v for k, v in doc.items() if k != "source" and isinstance(v, dict)}
     return Config(source=source, path=file, sections=sections)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
+from .configkeys import boolean
 from .contact import STATUSES, ContactResult, in_memory, recorded
 from .crashpoints import reached
 from .delivery import Delivery, SheetText, Target, dates_of, deliver, enqueue
@@ -37,6 +38,7 @@ from .event import rebuild
 from .ledger import Ledger, RunRecord
 from .lifecycle import escalations, routing_actions
 from .plan import Plan
+from .sinks.directory import Directory, directory_from
 from .sources import LoadedSource, open_source
 from .state import Connection, StateStore
 from .statefile import as_state
@@ -87,9 +89,17 @@ def _delivery_json(delivery: Delivery | None) -> dict[str, Any] | None:
             "owed_elsewhere": delivery.elsewhere}
 
 
-def sheet_text(plan: Plan) -> SheetText:
-    """The task sheets' template texts and policy titles, from the policy set."""
-    return SheetText(plan.templates, {p.id: p.spec.title for p in plan.policies})
+def sheet_text(plan: Plan, directory: Directory | None = None) -> SheetText:
+    """The task sheets' template texts and policy titles, from the policy set, and who
+    is who, from the data (sinks/directory.py)."""
+    return SheetText(plan.templates, {p.id: p.spec.title for p in plan.policies},
+                     directory=directory)
+
+
+def sheet_directory(source: LoadedSource, config: Config | None) -> Directory:
+    """Names and locales from the source; contact details when `[sheets] enrich`."""
+    sections = config.sections if config is not None else {}
+    return directory_from(source.connection, boolean(sections, "sheets", "enrich"))
 
 
 def load_source(data: Path | Config, through: dt.date, rejects: Path | None) -> LoadedSource:
@@ -158,7 +168,8 @@ def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.dat
     summary.new = Counter(a["policy"] for a in summary.actions)
     if state is not None:
         reached("after-commit")
-        _deliver(plan, state, as_of, through, target, summary, progress)
+        _deliver(plan, state, as_of, through, target, summary, progress,
+                 lambda: sheet_directory(source, config))
         progress("rebuilding the customer views for the point of sale")
         rebuild(state, source.connection, through, plan, source.config.timezone, store)
     return summary
@@ -179,12 +190,14 @@ def _owe(conn: Connection, run_id: str, target: Target | None, summary: RunSumma
 
 
 def _deliver(plan: Plan, state: StateStore, as_of: dt.date, through: dt.date, target: Target | None,
-             summary: RunSummary, progress: Progress) -> None:
+             summary: RunSummary, progress: Progress,
+             directory: Callable[[], Directory]) -> None:
     if target is None or summary.run_id is None:
         return
     progress(f"writing the actions of {as_of} .. {through} to {target}")
+    people = directory() if target.per_day else None  # only task sheets show people
     summary.delivery = deliver(state, target, dates_of(as_of, through), summary.run_id,
-                               sheet_text(plan))
+                               sheet_text(plan, people))
 
 
 def _record(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,

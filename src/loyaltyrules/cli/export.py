@@ -8,9 +8,12 @@ from pathlib import Path
 
 import click
 
+from ..config import Config
 from ..delivery import Target, dates_of, deliver
 from ..ledger import Ledger
-from ..nightly import sheet_text
+from ..nightly import load_source, sheet_directory, sheet_text
+from ..sinks.directory import Directory
+from ..sources import UnusableInput
 from . import delivering, settings
 
 
@@ -23,11 +26,14 @@ from . import delivering, settings
 @settings.store_option
 @settings.out_option
 @settings.policies_option
+@settings.data_option
+@settings.example_option
 @delivering.lock_timeout_option
 @settings.config_option
 def export_command(as_of: dt.datetime, through: dt.datetime | None, state: str | None,
                    store: str | None, out: str | None, policies: tuple[Path, ...],
-                   lock_timeout: float | None, config_path: Path | None) -> None:
+                   data: Path | None, example: bool, lock_timeout: float | None,
+                   config_path: Path | None) -> None:
     """Write the actions of a date or range again, from the ledger, to any output.
 
     Each date gets every action emitted for it (by nightly runs and at the point of
@@ -35,9 +41,12 @@ def export_command(as_of: dt.datetime, through: dt.datetime | None, state: str |
     the same bytes. With --store, only that store's actions (a ledger shared by
     stores), to that store's output. Use it to reprint a day's task sheets, to send a range to
     another system, or to finish a delivery that a full disk interrupted; what it
-    writes is marked delivered to that output. The data source is not read.
+    writes is marked delivered to that output.
 
-    Task sheets show the template texts and policy titles of the current policy set.
+    Task sheets show the template texts and policy titles of the current policy set,
+    and names, locales and (with [sheets] enrich) contact details from the data
+    source, read as `run` reads it (--data, --example, [source], ./data); with the
+    same data they are the bytes `run` wrote. Other outputs do not read the data.
 
     \b
     Exit status: 0 done; 1 invalid policies or configuration; 2 no ledger;
@@ -61,14 +70,32 @@ def export_command(as_of: dt.datetime, through: dt.datetime | None, state: str |
                       "(see --state)", settings.EXIT_UNUSABLE)
     plan = settings.compile_plan(settings.policy_paths(config, policies))
     target = Target.parse(settings.out_dir(config, out), store)
+    people = _directory(config, data, example, last) if target.per_day else None
     stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     with delivering.holding_run_lock(ledger, delivering.lock_timeout(config, lock_timeout),
                                      store):
         Ledger.open(ledger).close()  # brings an older ledger's schema up to date
         with delivering.delivery_errors():
             done = deliver(ledger, target, dates_of(first, last),
-                           f"export:{stamp}-{uuid.uuid4().hex[:8]}", sheet_text(plan),
+                           f"export:{stamp}-{uuid.uuid4().hex[:8]}", sheet_text(plan, people),
                            include_owed=False)
     span = f"{first} .. {last}" if last != first else str(first)
     click.echo(f"exported {done.actions} actions of {len(done.days)} "
                f"date{'s' * (len(done.days) != 1)} ({span}) to {target}", err=True)
+
+
+def _directory(config: Config, data: Path | None, example: bool,
+               last: dt.date) -> Directory | None:
+    """Who is who on the task sheets, from the data source; None (ids only, with a
+    warning) when no data source is named."""
+    source_ref = settings.named_data_source(config, data, example)
+    if source_ref is None:
+        click.echo("loyaltyrules: warning: no data source (--data, [source] of "
+                   "loyaltyrules.toml, ./data): task sheets show ids, without names, "
+                   "contact details or the customers' languages", err=True)
+        return None
+    try:
+        source = load_source(source_ref, last, None)
+    except UnusableInput as err:
+        settings.unusable(err)
+    return sheet_directory(source, config)

@@ -84,6 +84,15 @@ NO_DATA = (
 def data_source(config: Config, data: str | Path | None, example: bool = False
                 ) -> Path | Config:
     """The data to read (see the module doc); exit 1 when none was named."""
+    found = named_data_source(config, data, example)
+    if found is None:
+        fail(NO_DATA, EXIT_INVALID)
+    return found
+
+
+def named_data_source(config: Config, data: Path | None,
+                      example: bool = False) -> Path | Config | None:
+    """The data to read, or None when no flag, configuration or ./data names one."""
     if example and data is not None:
         fail("--example and --data name two data sources; give one", EXIT_INVALID)
     if example:
@@ -94,7 +103,7 @@ def data_source(config: Config, data: str | Path | None, example: bool = False
         return config
     if Path("data").is_dir():
         return Config(source=SourceConfig(data=Path("data").resolve()))
-    fail(NO_DATA, EXIT_INVALID)
+    return None
 
 
 def describe(source: Path | Config, example: bool = False) -> str:

@@ -20,6 +20,7 @@ from ..crashpoints import reached
 from ..ledger import connect_state
 from ..sinks import Templates, write_csv, write_jsonl, write_task_sheets
 from ..sinks.atomic import batched
+from ..sinks.directory import Directory
 from ..state import Connection, StateStore, transaction
 from .outbox import (
     day_actions,
@@ -39,11 +40,14 @@ Action = dict[str, Any]
 
 @dataclass(frozen=True)
 class SheetText:
-    """What task sheets show besides the records: template texts and policy titles."""
+    """What task sheets show besides the records: template texts, policy titles, the
+    pack's default locale, and who is who (names, locales; contact details when the
+    store enables enrichment). A date's sheets are a function of these and the ledger."""
 
     templates: Templates | None = None
     titles: Mapping[str, str] | None = None
     locale: str = "en"
+    directory: Directory | None = None
 
 
 @dataclass
@@ -125,7 +129,8 @@ def _write_day(target: Target, day: dt.date, actions: list[Action], done: _Progr
         "jsonl": lambda path: write_jsonl(actions, path),
         "csv": lambda path: write_csv(actions, path),
         "tasks": lambda path: write_task_sheets(actions, path, text.templates, text.locale,
-                                                text.titles, prune=True),
+                                                text.titles, prune=True,
+                                                directory=text.directory),
     }
     Path(target.place).mkdir(parents=True, exist_ok=True)
     _clear_leftovers(target, day)
@@ -144,7 +149,7 @@ def _clear_leftovers(target: Target, day: dt.date) -> None:
     folder, sheets = Path(target.place), target.day_path("tasks", day)
     names = [f".{target.day_path(sink, day).name}.*.tmp" for sink in ("jsonl", "csv")]
     names.append(f".rejects-{day}.jsonl.*.tmp")  # the run's rejects file, same folder
-    stale = [p for name in names for p in folder.glob(name)] + list(sheets.glob(".*.md.*.tmp"))
+    stale = [p for name in names for p in folder.glob(name)] + list(sheets.glob(".*.tmp"))
     for path in stale:
         path.unlink(missing_ok=True)
 

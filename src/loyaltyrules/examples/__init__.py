@@ -1,7 +1,8 @@
 """A small fictional franchise to try loyaltyrules on: the example store.
 
-Three stores in two regions (north, south), 300 customers, eight associates and the
-purchases of 2025 (plus a handful in 2024, so last year's figures exist). Every person
+Three stores in two regions (north, south), 300 customers (reading Korean, Chinese or
+English), eight associates (staff.csv) and the purchases of 2025 (plus a handful in
+2024, so last year's figures exist). Every person
 is fictional: ids like ``C0001``, names like "Customer 0001", phones ``000-0000-0001``,
 emails at ``example.invalid``.
 

@@ -6,11 +6,11 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-# (store_id, region, name, timezone)
-STORES: tuple[tuple[str, str, str, str], ...] = (
-    ("S1", "north", "North Plaza", "Asia/Seoul"),
-    ("S2", "north", "North Station", "Asia/Seoul"),
-    ("S3", "south", "South Harbor", "Asia/Seoul"),
+# (store_id, region, name, timezone, locale)
+STORES: tuple[tuple[str, str, str, str, str], ...] = (
+    ("S1", "north", "North Plaza", "Asia/Seoul", "ko"),
+    ("S2", "north", "North Station", "Asia/Seoul", "ko"),
+    ("S3", "south", "South Harbor", "Asia/Seoul", "en"),
 )
 # The first associate of each store is its manager.
 STAFF: dict[str, tuple[str, ...]] = {
@@ -18,7 +18,12 @@ STAFF: dict[str, tuple[str, ...]] = {
     "S2": ("E4", "E5", "E6"),
     "S3": ("E7", "E8"),
 }
-REGION_OF = {store_id: region for store_id, region, _, _ in STORES}
+# Fictional names of the associates, by staff id.
+STAFF_NAMES: dict[str, str] = {
+    "E1": "Kim Hana", "E2": "Lee Jun", "E3": "Park Sora", "E4": "Choi Minho",
+    "E5": "Jung Yuna", "E6": "Kang Taeo", "E7": "Ellen Moss", "E8": "Tom Reed",
+}  # fmt: skip
+REGION_OF = {store_id: region for store_id, region, _, _, _ in STORES}
 TOWN_OF = {"north": "Northtown", "south": "Southtown"}
 
 CUSTOMER_COUNT = 300
@@ -68,7 +73,17 @@ class Customer:
             "consent_call": self.consents[1],
             "consent_mail": self.consents[2],
             "consent_visit": self.consents[3],
+            "locale": customer_locale(n),
         }
+
+
+def customer_locale(number: int) -> str:
+    """Every fourth customer reads Chinese, every fifth (of the others) English; the
+    rest have no locale of their own and get their home store's. A function of the
+    number, not of the random stream, so the rest of the data stays as it was."""
+    if number % 4 == 0:
+        return "zh"
+    return "en" if number % 5 == 0 else ""
 
 
 def random_date(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
@@ -123,5 +138,12 @@ def make_customers(rng: random.Random) -> list[Customer]:
 
 
 def store_rows() -> list[dict[str, str]]:
-    keys = ("store_id", "region", "name", "timezone")
+    keys = ("store_id", "region", "name", "timezone", "locale")
     return [dict(zip(keys, store, strict=True)) for store in STORES]
+
+
+def staff_rows() -> list[dict[str, str]]:
+    """Each store's associates; the first of each store is its manager."""
+    return [{"staff_id": staff_id, "name": STAFF_NAMES[staff_id], "store_id": store,
+             "role": "store_manager" if number == 0 else "store_staff"}
+            for store, ids in STAFF.items() for number, staff_id in enumerate(ids)]

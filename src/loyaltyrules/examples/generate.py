@@ -21,6 +21,10 @@ Scenarios in the data (default seed), by policy of the default pack:
 * lapsed-contact: 6 customers bought last on LAPSE_DATE - 90 days (2025-08-22); one
   of them returned something afterwards, which does not reset the clock.
 
+Messages: every fourth customer has locale zh, every fifth of the others en, the rest
+none (their home store's: ko at S1 and S2, en at S3); staff.csv names the eight
+associates, the first of each store its manager.
+
 About 3% of receipts are returned (negative amount, ``return_of`` set); 20 sales are
 anonymous; some customers never bought anything.
 """
@@ -41,6 +45,7 @@ from loyaltyrules.examples._people import (
     LEAP_DAY_CUSTOMER,
     Customer,
     make_customers,
+    staff_rows,
     store_rows,
 )
 from loyaltyrules.examples._purchases import LAPSE_DATE, LAPSE_LAST_PURCHASE, Purchase
@@ -51,13 +56,14 @@ DEFAULT_SEED = 2025
 CUSTOMER_COLUMNS = (
     "customer_id", "name", "phone", "email", "address", "birthday", "region", "home_store",
     "joined_on", "referred_by", "staff_id", "consent_sms", "consent_call", "consent_mail",
-    "consent_visit",
+    "consent_visit", "locale",
 )  # fmt: skip
 PURCHASE_COLUMNS = (
     "purchase_id", "customer_id", "store_id", "staff_id", "purchased_at", "amount",
     "currency", "return_of",
 )  # fmt: skip
-STORE_COLUMNS = ("store_id", "region", "name", "timezone")
+STORE_COLUMNS = ("store_id", "region", "name", "timezone", "locale")
+STAFF_COLUMNS = ("staff_id", "name", "store_id", "role")
 SEGMENT_SIZES = {"diamond": 3, "gold": 8, "silver": 25, "lapsed": 6, "never": 10}
 
 
@@ -144,6 +150,7 @@ def generate(seed: int = DEFAULT_SEED) -> dict[str, list[dict[str, str]]]:
         "customers": [c.row() for c in customers],
         "purchases": rows,
         "stores": store_rows(),
+        "staff": staff_rows(),
     }
 
 
@@ -155,13 +162,14 @@ def _write(path: Path, columns: Sequence[str], rows: list[dict[str, str]]) -> No
 
 
 def write_store(outdir: Path, seed: int = DEFAULT_SEED) -> dict[str, int]:
-    """Write customers.csv, purchases.csv and stores.csv; return the row counts."""
+    """Write customers.csv, purchases.csv, stores.csv and staff.csv; the row counts."""
     tables = generate(seed)
     outdir.mkdir(parents=True, exist_ok=True)
     columns = {
         "customers": CUSTOMER_COLUMNS,
         "purchases": PURCHASE_COLUMNS,
         "stores": STORE_COLUMNS,
+        "staff": STAFF_COLUMNS,
     }
     for name, rows in tables.items():
         _write(outdir / f"{name}.csv", columns[name], rows)

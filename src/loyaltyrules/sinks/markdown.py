@@ -10,16 +10,23 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["code", "one_line", "quote", "safe_file_stem"]
+__all__ = ["code", "one_line", "quote", "safe_file_stem", "words"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
+_MARKUP = re.compile(r"([\\`*_\[\]<>#!|~&])")
 _MAX_STEM = 60
 
 
 def one_line(text: str) -> str:
     """`text` with line breaks and other control characters turned into spaces."""
     return _CONTROL.sub(" ", text).strip()
+
+
+def words(text: str) -> str:
+    """`text` (a name from store data) as plain Markdown text: one line, and every
+    character that could start markup escaped with a backslash."""
+    return _MARKUP.sub(r"\\\1", one_line(text))
 
 
 def code(text: object) -> str:

@@ -29,7 +29,7 @@ def _plain(spec: TableSpec, alias: str = "") -> list[str]:
 def create_clean_tables(
     con: duckdb.DuckDBPyConnection, consent_default: bool, from_lines: bool
 ) -> None:
-    for name in ("stores", "calendar", "complaints", "events", "outcomes"):
+    for name in ("stores", "staff", "calendar", "complaints", "events", "outcomes"):
         con.execute(
             f"CREATE OR REPLACE TABLE {name} AS "
             f"SELECT {', '.join(_plain(SPECS[name]))} FROM _ok_{name} ORDER BY _file, _row"

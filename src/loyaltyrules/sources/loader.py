@@ -173,6 +173,7 @@ def _cross_checks(
 
     has_stores = "stores" in present
     collapse("stores")
+    collapse("staff")
     collapse("customers")
     integrity.check_customers(con, has_stores)
     if "purchase_lines" in present:

@@ -97,6 +97,7 @@ CUSTOMERS = TableSpec(
         Column("consent_call", "bool"),
         Column("consent_mail", "bool"),
         Column("consent_visit", "bool"),
+        Column("locale"),  # messages in this language (sinks/message.py)
     ),
     key="customer_id",
     id_columns=("customer_id",),
@@ -119,9 +120,18 @@ PURCHASE_LINES = TableSpec(
 )
 STORES = TableSpec(
     "stores",
-    (Column("store_id", "id", True), Column("region"), Column("name"), Column("timezone")),
+    (Column("store_id", "id", True), Column("region"), Column("name"), Column("timezone"),
+     Column("locale")),
     key="store_id",
     id_columns=("store_id",),
+)
+# Who an assignee id is: names for task sheets, the work page and reports (optional).
+STAFF = TableSpec(
+    "staff",
+    (Column("staff_id", "id", True), Column("name", "personal"), Column("store_id", "id"),
+     Column("role")),
+    key="staff_id",
+    id_columns=("staff_id", "store_id"),
 )
 CALENDAR = TableSpec(
     "calendar",
@@ -170,12 +180,13 @@ OUTCOMES = TableSpec(
 
 SPECS: dict[str, TableSpec] = {
     s.name: s
-    for s in (CUSTOMERS, PURCHASES, PURCHASE_LINES, STORES, CALENDAR, COMPLAINTS, EVENTS,
+    for s in (CUSTOMERS, PURCHASES, PURCHASE_LINES, STORES, STAFF, CALENDAR, COMPLAINTS, EVENTS,
               OUTCOMES)
 }
 # Reading order: references point backwards (purchases -> customers -> stores).
 LOAD_ORDER = (
     "stores",
+    "staff",
     "customers",
     "purchase_lines",
     "purchases",
