@@ -22,7 +22,10 @@ from ..reports import (
     staff_report,
     volumes_report,
 )
+from ..reports.header import churn_header, ledger_header, with_header
+from ..reports.names import with_names
 from ..sinks.atomic import atomic_text_file
+from ..sinks.directory import Directory, directory_from
 from ..sources import UnusableInput, open_source
 from ..state import StateStore
 from . import settings
@@ -49,6 +52,11 @@ def _output(f: F) -> F:
 
 
 def _range(f: F) -> F:
+    f = settings.example_option(f)
+    f = click.option("--data", type=click.Path(path_type=Path),
+                     help="Where the names of stores and associates are (stores and staff "
+                          "tables; default [source] of loyaltyrules.toml, else ./data; "
+                          "none: ids only).")(f)
     f = click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), required=True,
                      help="Last date (inclusive).")(f)
     f = click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), required=True,
@@ -75,39 +83,58 @@ def _dates(start: dt.datetime, end: dt.datetime) -> tuple[dt.date, dt.date]:
 
 
 def _ledger_report(build: Callable[[StateStore, dt.date, dt.date], Report], config: Config,
-                   state: str | None, start: dt.datetime, end: dt.datetime) -> Report:
-    """A report of the ledger: every store's rows in it."""
+                   state: str | None, start: dt.datetime, end: dt.datetime,
+                   names: tuple[Path | None, bool]) -> Report:
+    """A report of the ledger: every store's rows in it, named from the data when named."""
     first, last = _dates(start, end)
+    ledger = settings.state_path(config, state)
     try:
-        return build(settings.state_path(config, state), first, last)
+        report = with_header(build(ledger, first, last), ledger_header(ledger, first, last))
     except NoLedger as err:
         settings.fail(str(err), settings.EXIT_UNUSABLE)
+    people = _names(config, *names)
+    return report if people is None else with_names(report, people)
+
+
+def _names(config: Config, data: Path | None, example: bool) -> Directory | None:
+    """Stores' and associates' names from the data source, when one is named."""
+    source_ref = settings.named_data_source(config, data, example)
+    if source_ref is None:
+        return None
+    try:
+        source = open_source(source_ref, as_of_limit=dt.date.today())
+    except UnusableInput as err:
+        settings.unusable(err)
+    return directory_from(source.connection, enrich=False)  # reports name no customer
 
 
 @report_command.command("staff")
 @_range
 @_output
-def staff_command(state: str | None, start: dt.datetime, end: dt.datetime, fmt: str,
-                  out: Path | None, config_path: Path | None) -> None:
+def staff_command(state: str | None, start: dt.datetime, end: dt.datetime, data: Path | None,
+                  example: bool, fmt: str, out: Path | None, config_path: Path | None) -> None:
     """Per associate: follow-ups assigned, done, on time, late, declined, still open,
     split by calls, messages and visits (actions assigned from --from to --to).
+    Associates are named when the data has a staff table (--data, [source], ./data).
 
     \b
     Example:
       loyaltyrules report staff --from 2025-01-01 --to 2025-03-31 --format html --out staff.html
     """
     config = settings.load(config_path)
-    _emit(_ledger_report(staff_report, config, state, start, end), fmt, out)
+    _emit(_ledger_report(staff_report, config, state, start, end, (data, example)), fmt, out)
 
 
 @report_command.command("actions")
 @_range
 @_output
-def actions_command(state: str | None, start: dt.datetime, end: dt.datetime, fmt: str,
-                    out: Path | None, config_path: Path | None) -> None:
+def actions_command(state: str | None, start: dt.datetime, end: dt.datetime,
+                    data: Path | None, example: bool, fmt: str, out: Path | None,
+                    config_path: Path | None) -> None:
     """Action volumes per ISO week, policy and store (as_of from --from to --to)."""
     config = settings.load(config_path)
-    _emit(_ledger_report(volumes_report, config, state, start, end), fmt, out)
+    _emit(_ledger_report(volumes_report, config, state, start, end, (data, example)), fmt,
+          out)
 
 
 @report_command.command("churn")
@@ -137,7 +164,8 @@ def churn_command(period: str, year: int | None, expected_years: str | None, dat
         source = open_source(source_ref, as_of_limit=limit)
     except UnusableInput as err:
         settings.unusable(err)
-    _emit(churn_report(source.connection, chosen, years), fmt, out)
+    report = with_header(churn_report(source.connection, chosen, years), churn_header(chosen))
+    _emit(with_names(report, directory_from(source.connection, enrich=False)), fmt, out)
 
 
 def _expected_years(config: Config, given: str | None) -> Decimal:

@@ -33,6 +33,9 @@ def _numeric(value: Cell) -> bool:
 def render_table(report: Report) -> str:
     """Aligned columns for a terminal: numbers to the right, text to the left."""
     lines = [report.title, report.subtitle, ""]
+    lines += [f"{name}: {value}" for name, value in report.header]
+    if report.header:
+        lines.append("")
     lines += [f"{name}: {cell_text(value)}" for name, value in report.facts]
     if report.facts:
         lines.append("")
@@ -62,18 +65,27 @@ def render_csv(report: Report) -> str:
     return buffer.getvalue()
 
 
-_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin-top:1em}th,td{padding:3px 10px;border-bottom:1px solid #ddd}
-th{text-align:left;background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
+_STYLE = """*{box-sizing:border-box}
+body{font-family:system-ui,sans-serif;margin:0 auto;padding:1em;max-width:60em;color:#222;
+overflow-wrap:break-word}
+.meta{color:#444;margin:.2em 0}.meta b{color:#222}
+table{border-collapse:collapse;margin-top:1em;width:100%;font-size:.85em}
+th,td{padding:3px 4px;border-bottom:1px solid #ddd}td.n{white-space:nowrap}
+th{text-align:left;background:#f4f4f4;vertical-align:bottom}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px}dt{color:#555}dd{margin:0}
-svg{display:block;margin:1.5em 0;font-size:12px}"""
+svg{display:block;margin:1.5em 0}
+@page{margin:14mm 12mm}@media print{body{padding:0;max-width:none}tr,svg{break-inside:avoid}}"""
 
 
 def render_html(report: Report) -> str:
     """One page: title, facts, charts, then the full table."""
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width,initial-scale=1">',
              f"<title>{escape(report.title)}</title><style>{_STYLE}</style></head><body>",
              f"<h1>{escape(report.title)}</h1><p>{escape(report.subtitle)}</p>"]
+    parts += [f'<p class="meta"><b>{escape(name.capitalize())}:</b> {escape(value)}</p>'
+              for name, value in report.header]
     if report.facts:
         parts.append("<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(cell_text(v))}</dd>"
                                       for k, v in report.facts) + "</dl>")
@@ -84,7 +96,11 @@ def render_html(report: Report) -> str:
 
 
 def _html_table(report: Report) -> str:
-    head = "".join(f"<th>{escape(c)}</th>" for c in report.columns)
+    """Headers as words (`on_time` -> `on time`) so they wrap on a narrow page."""
+    first = report.rows[0] if report.rows else []
+    head = "".join(
+        f'<th{" class=n" if i < len(first) and _numeric(first[i]) else ""}>'
+        f"{escape(c.replace('_', ' '))}</th>" for i, c in enumerate(report.columns))
     body = []
     for row in report.rows:
         tds = "".join(f'<td class="n">{escape(cell_text(c))}</td>' if _numeric(c)
