@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..config import Config
+from ..configkeys import boolean
 from ..diagnostics import DiagnosticError, did_you_mean
 from ..ledger import SYNC_MODES
 from ..service.settings import DEFAULT_SYNC  # plain data: importable without the extra
@@ -38,16 +39,24 @@ SERVE_KEYS = ("sync",)  # the keys of [serve] in loyaltyrules.toml
                    "ones; 'full' waits for an fsync on every receipt.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--data", type=click.Path(path_type=Path),
+              help="Where the work page finds names and languages (and, with [sheets] "
+                   "enrich, contact details): default [source] of loyaltyrules.toml, else "
+                   "./data; none: customers by id.")
+@settings.example_option
 @settings.config_option
 def serve_command(host: str, port: int, token: str | None, policies: tuple[Path, ...],
                   state: str | None, max_body: int, reload_interval: float,
-                  sync: str | None, log_level: str, config_path: Path | None) -> None:
+                  sync: str | None, log_level: str, data: Path | None, example: bool,
+                  config_path: Path | None) -> None:
     """Serve the engine over HTTP/JSON: actions for a receipt at checkout, a customer's
-    open actions, outcomes, health and the active policy bundle (docs/service.md).
+    open actions, outcomes, health and the active policy bundle (docs/service.md);
+    and the store work page, /stores/STORE/today, where associates mark their tasks
+    done, unreachable or declined from a phone.
 
-    Binds to 127.0.0.1 unless told otherwise; any other address requires a token.
-    Policy files are re-read when they change; a set that fails validation is
-    reported and the last good one stays active.
+    Binds to 127.0.0.1 unless told otherwise; any other address requires a token
+    (browsers sign in with it at /login). Policy files are re-read when they change; a
+    set that fails validation is reported and the last good one stays active.
 
     \b
     Examples:
@@ -73,7 +82,9 @@ def serve_command(host: str, port: int, token: str | None, policies: tuple[Path,
     options = ServiceSettings(
         policies=tuple(settings.policy_paths(config, policies)),
         state=settings.state_path(config, state), token=token or None, max_body=max_body,
-        reload_interval=reload_interval, sync=sync_mode(config, sync))
+        reload_interval=reload_interval, sync=sync_mode(config, sync),
+        data=settings.named_data_source(config, data, example),
+        enrich=boolean(config.sections, "sheets", "enrich"))
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     try:
         engines = load_engine(options)

@@ -36,9 +36,11 @@ from .catchall import CatchAll
 from .guard import Guard
 from .openapi import document
 from .outcomes import import_rows
+from .people import People
 from .problems import Problem, problem_response
 from .reload import PolicyReloader
 from .settings import ServiceSettings
+from .workpage import WorkPage
 
 ENGINE_THREADS = 4
 T = TypeVar("T")
@@ -156,6 +158,7 @@ def create_app(settings: ServiceSettings,
         Route("/v1/health", health, methods=["GET"]),
         Route("/v1/bundle", bundle, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        *WorkPage(settings, engines, People(settings.data, settings.enrich), in_pool).routes(),
     ]
     middleware = [Middleware(CatchAll),
                   Middleware(Guard, token=settings.token, max_body=settings.max_body)]

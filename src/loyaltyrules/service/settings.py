@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # plain data, importable without the extra: no import at run time
     from ..state import StateStore
 
+from ..config import Config
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY = 64 * 1024
@@ -27,3 +29,5 @@ class ServiceSettings:
     max_body: int = DEFAULT_MAX_BODY  # bytes
     reload_interval: float = DEFAULT_RELOAD_INTERVAL  # seconds; 0 turns reloading off
     sync: str = DEFAULT_SYNC  # how commits reach the disk (ledger.SYNC_MODES)
+    data: Path | Config | None = None  # the work page's names and locales (None: ids)
+    enrich: bool = False  # customers' names and contact details on the work page

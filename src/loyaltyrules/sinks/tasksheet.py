@@ -25,7 +25,8 @@ from .record import merged_details, ordered_action, reason_pairs
 from .taskhtml import day_text, enrich_notice, page, plain, task_card
 from .taskview import TaskView, Templates, assignee_card, view_tasks
 
-__all__ = ["FALLBACK_LOCALE", "INDEX_NAME", "INDEX_PAGE", "Templates", "write_task_sheets"]
+__all__ = ["FALLBACK_LOCALE", "INDEX_NAME", "INDEX_PAGE", "Sheet", "Templates", "group_sheets",
+           "store_html", "who_html", "write_task_sheets"]
 
 INDEX_NAME = "index.md"
 INDEX_PAGE = "index.html"
@@ -62,7 +63,7 @@ class Sheet:
         return f"{words(name)}, {shown}" if name else shown
 
 
-def _group(actions: Iterable[Mapping[str, Any]]) -> list[Sheet]:
+def group_sheets(actions: Iterable[Mapping[str, Any]]) -> list[Sheet]:
     sheets: dict[tuple[str, str, str], Sheet] = {}
     for action in actions:
         record = ordered_action(action)
@@ -202,7 +203,7 @@ def _index_text(sheets: list[Sheet], directory: Directory) -> str:
     return "\n".join([*lines, ""])
 
 
-def _who_html(sheet: Sheet, directory: Directory) -> str:
+def who_html(sheet: Sheet, directory: Directory) -> str:
     """`Kim Hana (E1, store manager)`, or the id and role alone."""
     person = assignee_card(sheet.tasks[0], directory)
     role = sheet.role.replace("_", " ")
@@ -213,15 +214,15 @@ def _who_html(sheet: Sheet, directory: Directory) -> str:
         f" <small>({plain(role)})</small>" if sheet.staff_id is not None else "")
 
 
-def _store_html(store_id: str, directory: Directory) -> str:
+def store_html(store_id: str, directory: Directory) -> str:
     name = directory.store(store_id).name
     return f"{plain(name)} ({plain(store_id)})" if name else f"store {plain(store_id)}"
 
 
 def _sheet_page(sheet: Sheet, views: list[TaskView], directory: Directory) -> str:
     count = len(sheet.tasks)
-    head = [f"<h1>Tasks for {_who_html(sheet, directory)}</h1>",
-            f'<p class="sub">{_store_html(sheet.store_id, directory)} · '
+    head = [f"<h1>Tasks for {who_html(sheet, directory)}</h1>",
+            f'<p class="sub">{store_html(sheet.store_id, directory)} · '
             f"{plain(_day_span(sheet.tasks))} · {count} task{'s' * (count != 1)}, by due "
             "date, then priority · tick one box per task and report it under its action "
             "id</p>", enrich_notice(directory.enrich)]
@@ -242,8 +243,8 @@ def _index_page(sheets: list[Sheet], directory: Directory) -> str:
     tasks = [task for sheet in sheets for task in sheet.tasks]
     rows = ["<tr><th>Store</th><th>For</th><th>Tasks</th><th>First due</th></tr>"]
     for sheet in sheets:
-        rows.append(f'<tr><td>{_store_html(sheet.store_id, directory)}</td><td><a href="'
-                    f'{plain(sheet.page)}">{_who_html(sheet, directory)}</a></td>'
+        rows.append(f'<tr><td>{store_html(sheet.store_id, directory)}</td><td><a href="'
+                    f'{plain(sheet.page)}">{who_html(sheet, directory)}</a></td>'
                     f"<td>{len(sheet.tasks)}</td><td>{plain(sheet.tasks[0]['due_by'])}</td></tr>")
     return page(f"Task sheets {_dates(tasks)}", [
         "<h1>Task sheets</h1>",
@@ -269,7 +270,7 @@ def write_task_sheets(actions: Iterable[Mapping[str, Any]], folder: str | os.Pat
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     people = directory if directory is not None else Directory()
-    sheets = _group(actions)
+    sheets = group_sheets(actions)
     written: list[Path] = []
     for sheet in sheets:
         views = view_tasks(sheet.tasks, people, templates, titles, locale)
