@@ -3,6 +3,7 @@ need one (shared, like _paths, outside conftest so test modules can import it)."
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -15,15 +16,24 @@ import pytest
 from _paths import PACK
 
 
-def start_serve(state: Path | str) -> tuple[subprocess.Popen[bytes], str]:
-    """The server process and its base URL, once /v1/health answers."""
+def start_serve(state: Path | str, *extra: str, env: dict[str, str] | None = None,
+                log: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """The server process and its base URL, once /v1/health answers; `extra` options
+    go to `serve`, its standard error to `log` when given."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "loyaltyrules", "serve", "--port", str(port), "--state",
-         str(state), "--policies", str(PACK), "--reload-interval", "0", "--log-level",
-         "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command = [sys.executable, "-m", "loyaltyrules", "serve", "--port", str(port), "--state",
+               str(state), "--policies", str(PACK), "--reload-interval", "0", "--log-level",
+               "warning", *extra]
+    environment = {**os.environ, **(env or {})}
+    if log is None:
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  env=environment)
+    else:
+        with log.open("wb") as errors:  # the child keeps its own handle
+            server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors,
+                                      env=environment)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
