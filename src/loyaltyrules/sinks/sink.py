@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .csvfile import write_csv
+from .directory import Directory
 from .jsonl import write_jsonl
 from .tasksheet import Templates, write_task_sheets
 
@@ -47,14 +48,17 @@ class TaskSheetSink:
     templates: Templates | None = None
     locale: str = "en"
     titles: Mapping[str, str] | None = None
+    directory: Directory | None = None  # who is who (sinks/directory.py)
 
     def write(self, actions: Actions) -> None:
-        write_task_sheets(actions, self.folder, self.templates, self.locale, self.titles)
+        write_task_sheets(actions, self.folder, self.templates, self.locale, self.titles,
+                          directory=self.directory)
 
 
 def sinks_for(out: str | None, csv: str | None = None, sheets: str | None = None, *,
               templates: Templates | None = None, locale: str = "en",
-              titles: Mapping[str, str] | None = None) -> list[Sink]:
+              titles: Mapping[str, str] | None = None,
+              directory: Directory | None = None) -> list[Sink]:
     """The sinks the command-line options name, in a fixed order; None = not wanted."""
     chosen: list[Sink] = []
     if out is not None:
@@ -62,5 +66,5 @@ def sinks_for(out: str | None, csv: str | None = None, sheets: str | None = None
     if csv is not None:
         chosen.append(CsvSink(Path(csv)))
     if sheets is not None:
-        chosen.append(TaskSheetSink(Path(sheets), templates, locale, titles))
+        chosen.append(TaskSheetSink(Path(sheets), templates, locale, titles, directory))
     return chosen
