@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["EMPTY", "CustomerCard", "Directory", "StaffCard", "StoreCard", "directory_from"]
+__all__ = ["CustomerCard", "Directory", "StaffCard", "StoreCard", "directory_from"]
 
 _CONTACT = ("name", "phone", "email", "address")  # personal data: only with enrichment
 
@@ -106,9 +106,6 @@ class Directory:
             return []
         with self._lock:  # a DuckDB connection serves one thread at a time
             return self.connection.execute(sql, params).fetchall()
-
-
-EMPTY = Directory()
 
 
 def directory_from(con: duckdb.DuckDBPyConnection, enrich: bool) -> Directory:
