@@ -73,6 +73,7 @@ def readers(config: Config) -> Iterator[object]:
     yield delivering.lock_timeout(config, None)
     yield settings.policy_paths(config, ())
     yield settings.state_path(config, None)
+    yield settings.store_setting(config, None)
     yield settings.out_dir(config, None)
     yield serve.sync_mode(config, None)
     yield boolean(config.sections, "sheets", "enrich")

@@ -39,10 +39,11 @@ def test_names_follow_the_ids_in_table_and_charts(tmp_path: Path) -> None:
     first, last = D(2025, 3, 1), D(2025, 3, 31)
     report = with_names(with_header(staff_report(ledger, first, last),
                                     ledger_header(ledger, first, last)), PEOPLE)
-    assert report.columns[:3] == ["associate", "name", "channel"]
-    names = {row[0]: row[1] for row in report.rows}
+    assert report.columns[:5] == ["store", "store_name", "associate", "name", "channel"]
+    names = {row[2]: row[3] for row in report.rows}
     assert names == {"E1": "Kim Hana", "store_manager:S1": "Ellen Moss", "(all)": ""}
-    assert report.charts[0].labels == ["Kim Hana (E1)", "Ellen Moss (S1 store manager)"]
+    assert {row[0]: row[1] for row in report.rows} == {"S1": "North Plaza", "(all)": ""}
+    assert report.charts[0].labels == ["S1 · Kim Hana (E1)", "S1 · Ellen Moss (store manager)"]
     table = render_table(report)
     assert "period: 2025-03-01 to 2025-03-31" in table and "bundle: test" in table
     page = render_html(report)

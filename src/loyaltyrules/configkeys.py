@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["KEYS", "SECTIONS", "Key", "Section", "boolean", "not_boolean", "reference",
+__all__ = ["KEYS", "SECTIONS", "Key", "Section", "boolean", "keys_of", "not_boolean", "reference",
            "unknown_keys"]
 
 
@@ -41,9 +41,11 @@ SECTIONS: tuple[Section, ...] = (
     Section("source", "Where the data is and how to read it (docs/data-sources.md).",
             owner_checks=True),
     Section("source.tables.*", "One input table (`customers`, `purchases`, "
-            "`purchase_lines`, `stores`, `staff`, `calendar`, `complaints`, `outcomes`): "
+            "`purchase_lines`, `stores`, `staff`, `calendar`, `complaints`, `events`, `outcomes`): "
             "where it is and how its columns are named.", owner_checks=True),
     Section("run", "The nightly run, `export` and the commands that share the ledger."),
+    Section("state", "The ledger in a database instead of a file (docs/postgresql.md).",
+            owner_checks=True),
     Section("serve", "The HTTP service and its store work page (docs/service.md).",
             owner_checks=True),
     Section("sheets", "Task sheets and the store work page (docs/outputs.md)."),
@@ -59,7 +61,7 @@ SECTIONS: tuple[Section, ...] = (
 _TABLE = "source.tables.*"
 KEYS: tuple[Key, ...] = (
     Key("source", "data", "path", '"data"', "The data source: a folder of table files or "
-        "a SQLite file, relative to the toml file.", "--data"),
+        "a SQLite file, relative to the toml file, or a `postgresql://` URL.", "--data"),
     Key("source", "currency", "string", "none", "Expected currency; receipts in another "
         "are rejects. None: no check."),
     Key("source", "timezone", "string", "none", "Informational: naive timestamps are the "
@@ -92,6 +94,10 @@ KEYS: tuple[Key, ...] = (
         ".csv file, or - for standard output.", "--out"),
     Key("run", "lock_timeout", "seconds", "600", "How long a run or export waits while "
         "another holds the ledger; 0: do not wait.", "--lock-timeout"),
+    Key("run", "store", "store_id", "none: every store", "The one store a run or export "
+        "is for, when stores share a ledger.", "--store"),
+    Key("state", "url", "URL", "none: `[run] state`", "A `postgresql://` URL of the ledger, "
+        "over `[run] state`, for every command.", "--state"),
     Key("serve", "sync", '"normal" or "full"', '"normal"', "How far a receipt's commit has "
         "reached when it is answered.", "--sync"),
     Key("sheets", "enrich", "boolean", "false", "Customers' names, phones, emails and "

@@ -31,6 +31,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from ..config import CONFIG_FILE, Config, SourceConfig, load_config
+from ..configkeys import keys_of
 from ..diagnostics import DiagnosticError
 from ..examples import example_data_dir
 from ..plan import Plan, compile_paths
@@ -90,7 +91,7 @@ def data_source(config: Config, data: str | Path | None, example: bool = False
     return found
 
 
-def named_data_source(config: Config, data: Path | None,
+def named_data_source(config: Config, data: str | Path | None,
                       example: bool = False) -> Path | Config | None:
     """The data to read, or None when no flag, configuration or ./data names one."""
     if example and data is not None:
@@ -136,7 +137,7 @@ def policy_paths(config: Config, given: Sequence[Path]) -> list[Path]:
     return default_policy_paths()
 
 
-STATE_KEYS = ("url",)  # the keys of [state] in loyaltyrules.toml
+STATE_KEYS = keys_of("state")  # the keys of [state] in loyaltyrules.toml
 
 
 def state_path(config: Config, given: str | Path | None) -> StateStore:

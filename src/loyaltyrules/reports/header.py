@@ -7,12 +7,14 @@ import datetime as dt
 from pathlib import Path
 
 from ..outcomes.state import connect
+from ..state import StateStore
 from .model import Report
 
 __all__ = ["churn_header", "ledger_bundles", "ledger_header", "with_header"]
 
 
-def ledger_bundles(state: str | Path, start: dt.date, end: dt.date) -> list[tuple[str, int]]:
+def ledger_bundles(state: StateStore | str | Path, start: dt.date,
+                   end: dt.date) -> list[tuple[str, int]]:
     """The bundles of the ledger's actions with as_of in start..end, most used first."""
     conn = connect(state)
     try:
@@ -32,7 +34,8 @@ def _bundle_text(bundles: list[tuple[str, int]]) -> str:
     return ", ".join(f"{bundle} ({count} actions)" for bundle, count in bundles)
 
 
-def ledger_header(state: str | Path, start: dt.date, end: dt.date) -> list[tuple[str, str]]:
+def ledger_header(state: StateStore | str | Path, start: dt.date,
+                  end: dt.date) -> list[tuple[str, str]]:
     return [("period", f"{start} to {end}"),
             ("bundle", _bundle_text(ledger_bundles(state, start, end)))]
 

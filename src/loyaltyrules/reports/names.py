@@ -1,7 +1,7 @@
 """Names beside ids in a report, where the data has them (stores.name, staff.name).
 
 A column of store ids gets a `store_name` column after it, one of associates a
-`name` column, and chart labels read `Kim Hana (E1)`. Without a stores or staff table
+`name` column, and chart labels read `S1 · Kim Hana (E1)`. Without a stores or staff table
 the report is left as it is. Customers are never named in reports.
 """
 
@@ -55,10 +55,11 @@ def _name(column: str, value: Cell, directory: Directory) -> str:
 
 def _label(label: str, directory: Directory) -> str:
     """`S1` -> `North Plaza (S1)`, `E1` -> `Kim Hana (E1)`, `S1 E1` -> `S1 · Kim Hana
-    (E1)` (the store by id: the label stays short enough to show whole)."""
+    (E1)`, `S1 store_manager:S1` -> `S1 · Ellen Moss (store manager)` (the store by id:
+    the label stays short enough to show whole)."""
     parts = label.split(" ")
     if len(parts) == 2 and parts[0] in directory.stores:
-        return f"{parts[0]} · {_label(parts[1], directory)}"
+        return f"{parts[0]} · {_label(parts[1], directory).replace(f'({parts[0]} ', '(')}"
     name = directory.stores[label].name if label in directory.stores else _name(
         "associate", label, directory)
     role, colon, store = label.partition(":")

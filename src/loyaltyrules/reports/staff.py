@@ -105,7 +105,7 @@ def staff_report(state: StateStore | str | Path, start: dt.date, end: dt.date) -
     rows += [["(all)", "(all)", channel, *total[channel].values()] for channel in CHANNEL_ORDER]
     whole = total["all"]
     rate = f"{100 * whole.on_time / whole.assigned:.1f}%" if whole.assigned else "-"
-    chart = Chart("Follow-ups per associate", [f"{who} ({store})" for store, who in figures],
+    chart = Chart("Follow-ups per associate", [f"{store} {who}" for store, who in figures],
                   {"on time": [float(f["all"].on_time) for f in figures.values()],
                    "late": [float(f["all"].late) for f in figures.values()],
                    "declined": [float(f["all"].declined) for f in figures.values()],

@@ -17,16 +17,18 @@ from typing import Any
 
 from ..contact.store import NOT_OUT
 from ..outcomes import connect
+from ..state import Dialect, StateStore, dialect_of
 
 __all__ = ["LOOKBACK", "WorkItem", "owner_of", "work_of"]
 
 LOOKBACK = 30  # days: how far back an unfinished task is still looked for
-_QUERY = f"""
+def _query(dialect: Dialect) -> str:
+    return f"""
 SELECT a.record, o.status FROM actions AS a LEFT JOIN outcomes AS o USING (action_id)
 WHERE a.contact_day BETWEEN ? AND ? AND a.store_id = ?
   AND a.status NOT IN ({", ".join("?" * len(NOT_OUT))})
   AND (o.action_id IS NULL OR o.completed_date >= ?)
-  AND coalesce(json_extract(a.record, '$.valid_until'), '9999-12-31') >= ?
+  AND coalesce({dialect.json_text("a.record", "valid_until")}, '9999-12-31') >= ?
 ORDER BY a.contact_day, a.action_id"""
 
 
@@ -36,24 +38,24 @@ class WorkItem:
     outcome: str | None  # the status recorded (on the day or since), None while open
 
 
-def work_of(state: str | Path, store_id: str, day: dt.date) -> list[WorkItem]:
+def work_of(state: StateStore | str | Path, store_id: str, day: dt.date) -> list[WorkItem]:
     """The store's tasks of `day` (see the module doc), oldest first."""
     first = (day - dt.timedelta(days=LOOKBACK)).isoformat()
     params = (first, day.isoformat(), store_id, *NOT_OUT, day.isoformat(), day.isoformat())
     conn = connect(state)
     try:
-        rows = conn.execute(_QUERY, params).fetchall()
+        rows = conn.execute(_query(dialect_of(conn)), params).fetchall()
     finally:
         conn.close()
     return [WorkItem(json.loads(record), status) for record, status in rows]
 
 
-def owner_of(state: str | Path, action_id: str) -> tuple[str, str | None] | None:
+def owner_of(state: StateStore | str | Path, action_id: str) -> tuple[str, str | None] | None:
     """The store an action belongs to and its assignee's id (None: no such action)."""
     conn = connect(state)
     try:
-        row = conn.execute("SELECT store_id, json_extract(record, '$.assignee.id') "
-                           "FROM actions WHERE action_id = ?",
+        assignee = dialect_of(conn).json_text("record", "assignee", "id")
+        row = conn.execute(f"SELECT store_id, {assignee} FROM actions WHERE action_id = ?",
                            (action_id.strip().lower(),)).fetchone()
     finally:
         conn.close()
