@@ -14,8 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from loyaltyrules.cli import cli
+from loyaltyrules.sinks import write_task_sheets
 from loyaltyrules.sinks.directory import Directory, StaffCard, StoreCard
 from loyaltyrules.sinks.message import choose_locale, message_for, render
+from loyaltyrules.sinks.taskhtml import task_card
+from loyaltyrules.sinks.taskview import view_tasks
 
 from _paths import PACK
 
@@ -130,3 +133,31 @@ def test_export_rebuilds_the_enriched_sheets_byte_for_byte(enriched: Path,
         assert (second / path.name).read_bytes() == path.read_bytes(), path.name
     bare = CliRunner().invoke(cli, [*args[:6], str(tmp_path / "bare"), *args[7:9]])
     assert bare.exit_code == 0 and "task sheets show ids" in bare.output
+
+
+def test_invitations_complaint_replies_in_hours_and_event_replies_read_in_words(
+        tmp_path: Path) -> None:
+    """What main's occasions hand the store: the gathering an invitation is for, the hour
+    a complaint's reply is due, and the complaint or event a task answers."""
+    whole = {"policy_version": 1, "bundle": "b" * 12}  # what a ledger's record has besides
+    invite = action(**whole, action_id="b" * 32, type="invitation", template=None, params={},
+                    invitation={"event_id": "vip-q4", "date": "2025-12-20", "capacity": 20},
+                    reason={"trigger": "schedule", "values": {}})
+    reply = action(**whole, action_id="c" * 32, type="call", template=None, params={},
+                   due_at="2025-11-20T16:30:00+09:00",
+                   reason={"trigger": "complaint", "complaint_id": "K-9", "values": {}})
+    thanks = action(**whole, action_id="d" * 32, type="call", customer_id="C2", template=None,
+                    params={}, reason={"trigger": "event", "event_id": "EV-3", "values": {}})
+    views = view_tasks([invite, reply, thanks], directory(), None, {"referral-thanks": "Thanks"})
+    cards = [task_card(view) for view in views]
+    assert "Invite to <strong>vip-q4 on 2025-12-20 (Sat)</strong>" in cards[0]
+    assert 'Phone: <a href="tel:0101">010-1</a>' in cards[0]  # invited by phone
+    assert "Due by <strong>2025-11-20 (Thu) 16:30</strong>" in cards[1]
+    assert "Thanks: reply to complaint K-9 on 2025-11-20" in cards[1]
+    assert "Thanks: reply to event EV-3 on 2025-11-20" in cards[2]
+    write_task_sheets([invite, reply, thanks], tmp_path / "sheets", None, "en",
+                      {"referral-thanks": "Thanks"}, directory=directory())
+    markdown = (tmp_path / "sheets" / "S1-store_manager.md").read_text(encoding="utf-8")
+    assert "- **Invite to:** vip-q4 on 2025-12-20 (Sat)" in markdown
+    assert f"- **When:** {DAY} .. 2025-11-20T16:30:00+09:00" in markdown
+    assert "complaint `K-9`" in markdown and "event `EV-3`" in markdown

@@ -3,6 +3,7 @@ lists, how it records an outcome (the import's path), and who may use it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import sqlite3
@@ -16,9 +17,16 @@ from click.testing import CliRunner
 
 from loyaltyrules.cli import cli
 from loyaltyrules.examples import example_data_dir
+from loyaltyrules.ledger import connect_state
 from loyaltyrules.outcomes import import_outcomes
+from loyaltyrules.reports.staff import staff_figures
+from loyaltyrules.state import transaction
+from loyaltyrules.statefile import as_state
+from test_outcomes import action as ledger_action
+from test_outcomes import make_ledger
 
 from _paths import PACK
+from _states import rows
 
 pytest.importorskip("starlette")
 with warnings.catch_warnings():  # starlette's notice about its httpx-based test client
@@ -202,3 +210,47 @@ def test_a_bearer_token_opens_the_page_too(state: Path) -> None:
 def test_a_bad_day_is_a_clear_error(local: TestClient) -> None:
     answer = local.get("/stores/S2/today?day=2025-13-45")
     assert answer.status_code == 400 and "YYYY-MM-DD" in answer.text
+
+
+def test_on_either_state_store_invitations_and_calls_are_recorded_and_counted(
+        any_state: str) -> None:
+    """The page reads and records through the state store (SQLite or PostgreSQL); an
+    invitation offers the customer's answers, and `report staff` counts what was tapped."""
+    call = ledger_action("call-1", "call", as_of=DAY, due_by=DAY, staff="E4", store="S2")
+    invite = {**ledger_action("inv-1", "invitation", as_of=DAY, due_by=DAY, staff="E4",
+                              store="S2"),
+              "invitation": {"event_id": "vip-q4", "date": "2025-12-20", "capacity": 20}}
+    make_ledger(any_state, [call, invite])
+    handed_out(any_state)
+    with client(as_state(any_state)) as opened:  # type: ignore[arg-type]
+        page = opened.get(f"/stores/S2/today?day={DAY}").text
+        assert "2 open" in page and "Invite to <strong>vip-q4 on 2025-12-20 (Sat)" in page
+        start = page.index(f"/tasks/{invite['action_id']}")
+        buttons = re.findall(r'name="status" value="(\w+)"', page[start:start + 1500])
+        assert buttons == ["accepted", "attended", "declined", "unreachable"]
+        fields = form_of(page, invite["action_id"])
+        wrong = opened.post(f"/stores/S2/tasks/{invite['action_id']}",
+                            data={**fields, "status": "done"})
+        assert wrong.status_code == 400 and "Accepted, Attended" in wrong.text
+        for action, status in ((invite, "accepted"), (call, "done")):
+            answer = opened.post(f"/stores/S2/tasks/{action['action_id']}",
+                                 data={**fields, "status": status}, follow_redirects=False)
+            assert answer.status_code == 303, answer.text
+        after = opened.get(f"/stores/S2/today?day={DAY}").text
+        assert "0 open" in after and "Accepted: invitation" in after
+    assert sorted(rows(any_state, "SELECT status, staff_id FROM outcomes")) == [
+        ("accepted", "E4"), ("done", "E4")]
+    figures = staff_figures(any_state, dt.date(2025, 11, 1), dt.date(2025, 11, 30))
+    counted = figures["S2", "E4"]
+    assert (counted["all"].done, counted["invitations"].accepted, counted["calls"].done) == (
+        2, 1, 1)
+
+
+def handed_out(state: str) -> None:
+    """What the run's contact rules do to a new action: its contact day is its day."""
+    conn = connect_state(state)
+    try:
+        with transaction(conn):
+            conn.execute("UPDATE actions SET contact_day = as_of")
+    finally:
+        conn.close()

@@ -13,13 +13,13 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..contact.store import NOT_OUT
 from ..outcomes import connect
 from ..state import Dialect, StateStore, dialect_of
 
-__all__ = ["LOOKBACK", "WorkItem", "owner_of", "work_of"]
+__all__ = ["LOOKBACK", "Owner", "WorkItem", "owner_of", "work_of"]
 
 LOOKBACK = 30  # days: how far back an unfinished task is still looked for
 def _query(dialect: Dialect) -> str:
@@ -50,13 +50,21 @@ def work_of(state: StateStore | str | Path, store_id: str, day: dt.date) -> list
     return [WorkItem(json.loads(record), status) for record, status in rows]
 
 
-def owner_of(state: StateStore | str | Path, action_id: str) -> tuple[str, str | None] | None:
-    """The store an action belongs to and its assignee's id (None: no such action)."""
+class Owner(NamedTuple):
+    store_id: str
+    staff_id: str | None  # the assignee's id (None: a role as a whole)
+    type: str  # the action's type: which outcomes the page offers
+
+
+def owner_of(state: StateStore | str | Path, action_id: str) -> Owner | None:
+    """Whose an action is: its store, assignee and type (None: no such action)."""
     conn = connect(state)
     try:
         assignee = dialect_of(conn).json_text("record", "assignee", "id")
-        row = conn.execute(f"SELECT store_id, {assignee} FROM actions WHERE action_id = ?",
-                           (action_id.strip().lower(),)).fetchone()
+        row = conn.execute(f"SELECT store_id, {assignee}, type FROM actions "
+                           "WHERE action_id = ?", (action_id.strip().lower(),)).fetchone()
     finally:
         conn.close()
-    return None if row is None else (str(row[0]), None if row[1] is None else str(row[1]))
+    if row is None:
+        return None
+    return Owner(str(row[0]), None if row[1] is None else str(row[1]), str(row[2]))

@@ -1,5 +1,6 @@
 """The store work page: `/stores/{store}/today` lists the day's open tasks per
-associate, and a tap on Done, Unreachable or Declined records the outcome.
+associate, and a tap on Done, Unreachable or Declined (an invitation: Accepted, Attended,
+Declined or Unreachable) records the outcome.
 
 Plain server-rendered HTML, no script: it works on any phone. An outcome goes through
 `import_rows`, the path of `POST /v1/outcomes` and of `loyaltyrules outcomes import`
@@ -51,6 +52,10 @@ from .worklist import WorkItem, owner_of, work_of
 __all__ = ["WorkPage"]
 
 STATUSES = {"done": "Done", "unreachable": "Unreachable", "declined": "Declined"}
+# An invitation is answered by the customer: yes (accepted), came (attended), or no.
+INVITATION_STATUSES = {"accepted": "Accepted", "attended": "Attended",
+                       "declined": "Declined", "unreachable": "Unreachable"}
+LABELS = {**STATUSES, **INVITATION_STATUSES}
 TOPICS = {"": "no one", "region": "the regional office", "company": "HQ customer service"}
 NOTE_LIMIT = 2000
 _STYLE = STYLE + """
@@ -59,7 +64,8 @@ form.outcome{margin:.5rem 0 0}
 .buttons{display:flex;flex-wrap:wrap;gap:.4rem;margin-top:.4rem}
 button{font:inherit;min-height:44px;padding:.3rem 1rem;border-radius:6px;border:1px solid #888;
 background:#fff}
-button.done{background:#1f7a3a;color:#fff;border-color:#1f7a3a}
+button.done,button.accepted,button.attended{background:#1f7a3a;color:#fff;
+border-color:#1f7a3a}
 textarea,select{font:inherit;width:100%;max-width:30rem}
 .ok{background:#e6f4ea;border-left:4px solid #1f7a3a;padding:.4rem .6rem}
 .error{background:#fde7e4;border-left:4px solid #c0392b;padding:.4rem .6rem}
@@ -130,7 +136,7 @@ class WorkPage:
         for view in views:
             late = view.record["due_by"] < day.isoformat()
             extra = ('<p class="overdue">Overdue</p>' if late else "") + _form(
-                sheet.store_id, view.record["action_id"], day, csrf)
+                sheet.store_id, view.record, day, csrf)
             parts.append(task_card(view, None, extra))
         return [*parts, "</section>"]
 
@@ -149,15 +155,17 @@ class WorkPage:
         form = await _form_fields(request)
         store, action_id = request.path_params["store"], request.path_params["action_id"]
         status = form.get("status", "")
-        if status not in STATUSES or form.get("topic", "") not in TOPICS:
-            return _error_page("Choose Done, Unreachable or Declined.", 400)
+        if status not in LABELS or form.get("topic", "") not in TOPICS:
+            return _error_page("Choose one of the task's buttons.", 400)
         owner = await self.in_pool(owner_of, self._state(), action_id)
-        if owner is None or owner[0] != store:
+        if owner is None or owner.store_id != store:
             return _error_page("No such task at this store.", 404)
+        if status not in choices(owner.type):
+            return _error_page(f"Choose {_words(choices(owner.type))}.", 400)
         directory = await self.in_pool(self.people.current)
         row = {"action_id": action_id, "status": status,
                "completed_at": _now(directory, store).isoformat(timespec="seconds"),
-               "staff_id": owner[1], "topic": form.get("topic") or None,
+               "staff_id": owner.staff_id, "topic": form.get("topic") or None,
                "note": form.get("note", "")[:NOTE_LIMIT]}  # dropped by import_rows
         answer = await self.in_pool(import_rows, self._state(), [row])
         back = {"day": form.get("day", ""), "recorded": action_id, "status": status}
@@ -228,11 +236,22 @@ async def _form_fields(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body).items()}
 
 
-def _form(store: str, action_id: str, day: dt.date, csrf: str) -> str:
+def choices(action_type: str) -> dict[str, str]:
+    """The outcomes the page offers for a task of this type (status -> button)."""
+    return INVITATION_STATUSES if action_type == "invitation" else STATUSES
+
+
+def _words(options: dict[str, str]) -> str:
+    names = list(options.values())
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _form(store: str, record: dict[str, Any], day: dt.date, csrf: str) -> str:
+    action_id = record["action_id"]
     topics = "".join(f'<option value="{k}">{escape(v)}</option>' for k, v in TOPICS.items())
     buttons = "".join(
         f'<button type="submit" name="status" value="{k}" class="{k}">{v}</button>'
-        for k, v in STATUSES.items())
+        for k, v in choices(record["type"]).items())
     return (f'<form class="outcome" method="post" action="/stores/{quote(store)}/tasks/'
             f'{quote(action_id)}"><input type="hidden" name="csrf" value="{csrf}">'
             f'<input type="hidden" name="day" value="{day}">'
@@ -251,7 +270,7 @@ def _recorded_html(items: Sequence[WorkItem], directory: Directory) -> str:
         record = item.record
         card = directory.customers([record["customer_id"]])[record["customer_id"]]
         who = plain(card.name) + " " if card.name else ""
-        rows.append(f"<li>{plain(STATUSES.get(item.outcome, item.outcome))}: "
+        rows.append(f"<li>{plain(LABELS.get(item.outcome, item.outcome))}: "
                     f"{plain(record['type'])} {who}<span class=\"cid\">"
                     f"{plain(record['customer_id'])}</span></li>")
     return f'<h2>Recorded</h2><ul class="recorded">{"".join(rows)}</ul>'
@@ -261,8 +280,8 @@ def _flash(params: Any) -> str:
     if params.get("problem") in REASONS:
         message = REASONS[params["problem"]].replace("{column}", "the outcome")
         return f'<p class="error">Not recorded: {escape(message)}.</p>'
-    if params.get("recorded") and params.get("status") in STATUSES:
-        return (f'<p class="ok">Recorded: {STATUSES[params["status"]].lower()} '
+    if params.get("recorded") and params.get("status") in LABELS:
+        return (f'<p class="ok">Recorded: {LABELS[params["status"]].lower()} '
                 f'<span class="aid">{plain(params["recorded"])}</span>.</p>')
     return ""
 

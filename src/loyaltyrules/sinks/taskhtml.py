@@ -10,8 +10,9 @@ narrower of the two, and a task is never split across pages.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
+from typing import Any
 
 from .markdown import one_line
 from .message import Message
@@ -101,10 +102,34 @@ def _contact_html(view: TaskView) -> str:
     return f'<p class="contact">{_CONTACT_LABEL[field_name]}: {shown}</p>'
 
 
-def _due_html(record: dict[str, object]) -> str:
+def due_text(record: Mapping[str, Any]) -> str:
+    """`2025-11-27 (Thu)`, or `2025-11-27 (Thu) 14:30` for a window in hours (due_at,
+    the store's local time: its offset is left off, associates read the wall clock)."""
+    due_at = record.get("due_at")
+    if not due_at:
+        return day_text(str(record["due_by"]))
+    moment = str(due_at)
+    return f"{day_text(moment[:10])} {moment[11:16]}"
+
+
+def invitation_text(record: Mapping[str, Any]) -> str | None:
+    """`vip-q1 on 2025-12-20 (Sat)` for an invitation, else None."""
+    invitation = record.get("invitation")
+    if not invitation:
+        return None
+    return f"{invitation.get('event_id')} on {day_text(str(invitation.get('date')))}"
+
+
+def _due_html(record: dict[str, Any]) -> str:
     due, start = str(record["due_by"]), str(record["not_before"])
     since = "" if start == due else f", not before {day_text(start)}"
-    return f'<p class="due">Due by <strong>{plain(day_text(due))}</strong>{plain(since)}</p>'
+    return (f'<p class="due">Due by <strong>{plain(due_text(record))}</strong>'
+            f"{plain(since)}</p>")
+
+
+def _invitation_html(record: dict[str, Any]) -> str:
+    text = invitation_text(record)
+    return "" if text is None else f'<p class="invite">Invite to <strong>{plain(text)}</strong></p>'
 
 
 def _facts_html(facts: Sequence[tuple[str, str]]) -> str:
@@ -123,7 +148,8 @@ def _merged_html(parts: Sequence[Part]) -> str:
     for part in parts:
         record = part.record
         rows.append(f"<p><strong>{escape(label(str(record['type'])))}</strong>, due "
-                    f"{plain(record.get('due_by') or '-')}: {plain(part.why)}</p>")
+                    f"{plain(due_text(record) if record.get('due_by') else '-')}: "
+                    f"{plain(part.why)}</p>")
         if part.message is not None:
             rows.append(message_html(part.message))
     return "\n".join([*rows, "</div>"])
@@ -142,6 +168,7 @@ def task_card(view: TaskView, number: int | None = None, extra: str = "") -> str
         f'<article class="task{" flagged" if view.flags else ""}" '
         f'id="t-{plain(record["action_id"])}">',
         f'<div class="head">{"".join(head)}</div>', _contact_html(view), _due_html(record),
+        _invitation_html(record),
         message_html(view.message) if view.message is not None else "",
         f'<ul class="flags">{flags}</ul>' if flags else "",
         f'<p class="why">{plain(view.why)}</p>', _facts_html(view.facts),

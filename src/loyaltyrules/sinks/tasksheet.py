@@ -22,8 +22,8 @@ from .directory import Directory
 from .markdown import code, one_line, quote, safe_file_stem, words
 from .message import PACK_LOCALE, Message
 from .record import merged_details, ordered_action, reason_pairs
-from .taskhtml import day_text, enrich_notice, page, plain, task_card
-from .taskview import TaskView, Templates, assignee_card, view_tasks
+from .taskhtml import day_text, enrich_notice, invitation_text, page, plain, task_card
+from .taskview import ROW_IDS, TaskView, Templates, assignee_card, view_tasks
 
 __all__ = ["FALLBACK_LOCALE", "INDEX_NAME", "INDEX_PAGE", "Sheet", "Templates", "group_sheets",
            "store_html", "who_html", "write_task_sheets"]
@@ -109,8 +109,7 @@ def _why(item: Mapping[str, Any], titles: Mapping[str, str]) -> str:
     version = f" v{item['policy_version']}" if "policy_version" in item else ""
     trigger = one_line(reason["trigger"].replace("_", " "))
     why = f"{title} ({code(item['policy'])}{version}), {trigger}"
-    if reason.get("purchase_id") is not None:
-        why += f" {code(reason['purchase_id'])}"
+    why += "".join(f" {code(reason[key])}" for key in ROW_IDS if reason.get(key) is not None)
     return why
 
 
@@ -155,7 +154,9 @@ def _task_lines(number: int, view: TaskView, titles: Mapping[str, str]) -> list[
         lines.append(f"- **{field_name.capitalize()}:** "
                      + (code(value) if value else "(none in the customer file)"))
     lines += [f"- **Check:** {one_line(flag)}" for flag in view.flags]
-    lines += [f"- **When:** {task['not_before']} .. {task['due_by']}",
+    invitation = invitation_text(task)
+    lines += [f"- **Invite to:** {words(invitation)}"] if invitation else []
+    lines += [f"- **When:** {task['not_before']} .. {task.get('due_at') or task['due_by']}",
               f"- **Why:** {_why(task, titles)}"]
     lines += [f"  - {code(f'{fact} = {value}')}" for fact, value in reason_pairs(task)]
     lines += _merged_lines(view, titles)

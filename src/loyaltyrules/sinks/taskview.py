@@ -16,17 +16,22 @@ from .directory import CustomerCard, Directory, StaffCard
 from .message import PACK_LOCALE, PERSONAL, Message, message_for
 from .record import merged_items, ordered_action, reason_pairs
 
-__all__ = ["CONTACT_FIELD", "ENRICH_HINT", "TaskView", "Templates", "view_tasks", "why_words"]
+__all__ = ["CONTACT_FIELD", "ENRICH_HINT", "ROW_IDS", "TaskView", "Templates", "view_tasks",
+           "why_words"]
 
 Templates = Mapping[str, Mapping[str, str]]  # template id -> locale -> text
 # The contact detail each channel needs (others need none).
+# An invitation is extended in person or by phone: the phone.
 CONTACT_FIELD = {"call": "phone", "sms": "phone", "email": "email", "letter": "address",
-                 "visit": "address"}
+                 "visit": "address", "invitation": "phone"}
 ENRICH_HINT = "names and contact details are off: set [sheets] enrich = true in loyaltyrules.toml"
 _TRIGGERS = {
     "first_purchase": "first purchase", "crossing": "threshold crossed", "schedule": "scheduled",
     "escalation": "follow-up overdue", "routing": "feedback to pass on",
+    "complaint": "reply to complaint", "event": "reply to event",
 }  # fmt: skip
+# The row a trigger names, shown after its words: the receipt, complaint or host event.
+ROW_IDS = ("purchase_id", "complaint_id", "event_id")
 
 
 @dataclass(frozen=True)
@@ -123,8 +128,7 @@ def why_words(item: Mapping[str, Any], titles: Mapping[str, str]) -> str:
     reason = item["reason"]
     title = titles.get(item["policy"]) or item["policy"]
     words = _TRIGGERS.get(reason["trigger"], reason["trigger"].replace("_", " "))
-    if reason.get("purchase_id") is not None:
-        words += f" {reason['purchase_id']}"
+    words += "".join(f" {reason[key]}" for key in ROW_IDS if reason.get(key) is not None)
     day = item.get("as_of")  # a merged entry has none: it shares its task's day
     return f"{title}: {words}" + (f" on {day}" if day else "")
 
