@@ -12,15 +12,15 @@ from dataclasses import replace
 from ..sinks.directory import Directory
 from .model import Cell, Report
 
-__all__ = ["with_names"]
+__all__ = ["NAME_COLUMNS", "with_names"]
 
-_NAME_COLUMNS = {"associate": "name", "store": "store_name"}
+NAME_COLUMNS = {"associate": "name", "store": "store_name"}
 
 
 def with_names(report: Report, directory: Directory) -> Report:
     """The report with a name column after each id column whose ids have names."""
     found = {c: [_name(c, row[i], directory) for row in report.rows]
-             for i, c in enumerate(report.columns) if c in _NAME_COLUMNS}
+             for i, c in enumerate(report.columns) if c in NAME_COLUMNS}
     found = {c: names for c, names in found.items() if any(names)}
     if not found:
         return report
@@ -31,7 +31,7 @@ def with_names(report: Report, directory: Directory) -> Report:
         for row, cells in zip(report.rows, rows, strict=True):
             cells.append(row[i])
         if column in found:
-            columns.append(_NAME_COLUMNS[column])
+            columns.append(NAME_COLUMNS[column])
             for cells, name in zip(rows, found[column], strict=True):
                 cells.append(name)
     charts = [replace(chart, labels=[_label(label, directory) for label in chart.labels])

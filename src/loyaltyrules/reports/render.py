@@ -15,6 +15,7 @@ from html import escape
 
 from ..sinks.csvfile import CSV_ENCODING, guard_cell
 from .model import Cell, Report
+from .names import NAME_COLUMNS
 from .svg import bar_chart
 
 __all__ = ["CSV_ENCODING", "render_csv", "render_html", "render_table"]
@@ -71,6 +72,7 @@ overflow-wrap:break-word}
 .meta{color:#444;margin:.2em 0}.meta b{color:#222}
 table{border-collapse:collapse;margin-top:1em;width:100%;font-size:.85em}
 th,td{padding:3px 4px;border-bottom:1px solid #ddd}td.n{white-space:nowrap}
+td{overflow-wrap:anywhere}.id{color:#555;font-size:.9em}
 th{text-align:left;background:#f4f4f4;vertical-align:bottom}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px}dt{color:#555}dd{margin:0}
@@ -96,14 +98,38 @@ def render_html(report: Report) -> str:
 
 
 def _html_table(report: Report) -> str:
-    """Headers as words (`on_time` -> `on time`) so they wrap on a narrow page."""
+    """Headers as words (`on_time` -> `on time`) so they wrap on a narrow page; an id
+    column and its name column (`store`, `store_name`) share one cell, the name above
+    the id, so a table with names is no wider than one without."""
     first = report.rows[0] if report.rows else []
+    shown = _shown_columns(report.columns)
     head = "".join(
         f'<th{" class=n" if i < len(first) and _numeric(first[i]) else ""}>'
-        f"{escape(c.replace('_', ' '))}</th>" for i, c in enumerate(report.columns))
+        f"{escape(report.columns[i].replace('_', ' '))}</th>" for i, _ in shown)
     body = []
     for row in report.rows:
-        tds = "".join(f'<td class="n">{escape(cell_text(c))}</td>' if _numeric(c)
-                      else f"<td>{escape(cell_text(c))}</td>" for c in row)
+        tds = "".join(_html_cell(row[i], None if n is None else row[n]) for i, n in shown)
         body.append(f"<tr>{tds}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _shown_columns(columns: list[str]) -> list[tuple[int, int | None]]:
+    """(column, its name column or None) for each column the page shows."""
+    shown: list[tuple[int, int | None]] = []
+    named = set()
+    for i, column in enumerate(columns):
+        if i in named:
+            continue
+        pair = i + 1 < len(columns) and columns[i + 1] == NAME_COLUMNS.get(column)
+        shown.append((i, i + 1 if pair else None))
+        named.update([i + 1] if pair else [])
+    return shown
+
+
+def _html_cell(value: Cell, name: Cell) -> str:
+    if _numeric(value):
+        return f'<td class="n">{escape(cell_text(value))}</td>'
+    if name:
+        return (f"<td>{escape(cell_text(name))}<br>"
+                f'<span class="id">{escape(cell_text(value))}</span></td>')
+    return f"<td>{escape(cell_text(value))}</td>"
