@@ -64,22 +64,25 @@ class Evaluation:
 
 
 def prepare(
-    con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.date, *, whole: bool = False
+    con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.date, *,
+    whole: bool = False, only: frozenset[str] | None = None
 ) -> None:
     """The running values and fact contexts for the dates from start to end.
 
     Unless `whole`, histories are built only for customers some policy can reach in
     the range (a yearly schedule, or a daily one not pinned to dates, reaches all).
+    `only` names the policies to be evaluated (None: all of them); the tier ladder is
+    built in any case, since customer.tier reads it.
     """
     con.execute(EMPTY_STORES)
     for statement in EMPTY_OCCASIONS:
         con.execute(statement)
     build_ladder(con, plan)
     build_customers(con)
-    scopes = [scope(plan, policy, start, end) for policy in plan.policies]
+    scopes = [scope(plan, policy, start, end) for policy in chosen(plan, only)]
     whole = whole or any(s is None for s in scopes)
     con.execute("CREATE OR REPLACE TEMP TABLE lr_scope (customer_id VARCHAR)")
-    if not whole:
+    if not whole and scopes:
         distinct = list({s.sql("duckdb"): s for s in scopes if s is not None}.values())
         union = distinct[0]
         for other in distinct[1:]:
@@ -102,10 +105,18 @@ def store_zones(con: duckdb.DuckDBPyConnection, default: str | None = None) -> Z
     return Zones(dict(rows), default)
 
 
-def queries(plan: Plan, start: dt.date, end: dt.date) -> list[PolicyQuery]:
+def chosen(plan: Plan, only: frozenset[str] | None) -> tuple[CompiledPolicy, ...]:
+    """The plan's policies named in `only` (None: every one)."""
+    if only is None:
+        return plan.policies
+    return tuple(p for p in plan.policies if p.id in only)
+
+
+def queries(plan: Plan, start: dt.date, end: dt.date, only: frozenset[str] | None = None
+            ) -> list[PolicyQuery]:
     return [
         build_query(plan, policy, cand)
-        for policy in plan.policies
+        for policy in chosen(plan, only)
         for cand in CANDIDATES[policy.kind](plan, policy, start, end)
     ]
 
@@ -125,17 +136,17 @@ def fetch_rows(
 
 def evaluate(
     con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.date,
-    timezone: str | None = None
+    timezone: str | None = None, only: frozenset[str] | None = None
 ) -> Evaluation:
     """Candidate actions of every date from start to end, ordered by date.
 
     `timezone` is the source's: the zone of stores whose own is not known, for
-    windows in hours."""
-    prepare(con, plan, start, end)
+    windows in hours. `only` limits the evaluation to the policies it names."""
+    prepare(con, plan, start, end, only=only)
     zones = store_zones(con, timezone)
     result = Evaluation()
     with collector_paused():  # the records are acyclic: see engine/bulk.py
-        for query in queries(plan, start, end):
+        for query in queries(plan, start, end, only):
             names, rows = fetch_rows(con, query)
             cand = query.candidates
             assemble = Assembler(

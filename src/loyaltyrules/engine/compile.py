@@ -193,8 +193,12 @@ def _seat(c: _Compiler, action: CompiledAction) -> exp.Expr:
 
 def build_query(
     plan: Plan, policy: CompiledPolicy, cand: Candidates, *,
-    explain_for: tuple[str, dt.date] | None = None
+    explain_for: tuple[str, dt.date] | None = None, covering: bool = False
 ) -> PolicyQuery:
+    """The policy's SELECT over its candidates. `explain_for` keeps one customer and date
+    and projects the gates and each condition (`c.0`, `c.1`, ...) instead of testing
+    them; `covering` keeps every candidate past the gates and projects each condition,
+    for test coverage."""
     c = _Compiler(policy)
     paths = reason_paths(policy)
     relation = with_segments(plan, policy, _with_ranks(policy, cand.relation))
@@ -204,16 +208,20 @@ def build_query(
     columns += [_alias(c.value(p), f"v.{p}") for p in paths]
     store, region = column("scope_store"), column("scope_region")
     gates = [_effective(policy), in_scope(policy, store, region), enabled(policy, store, region)]
-    if explain_for is None:
+    conditions = [
+        _alias(c.sql(checked), f"c.{i}") for i, (_t, checked) in enumerate(policy.conditions)
+    ]
+    if covering:
+        columns += conditions
+        tests = gates
+    elif explain_for is None:
         tests = [*gates, _all_hold(c, policy)]
     else:
         customer, day = explain_for
         columns += [_alias(column(f"{key}#{d}"), f"v.{key}#{d}") for key in segment_keys(policy)
                     for d in DETAILS[key.split(":", 1)[0]]]
         columns += [_alias(g, f"gate.{i}") for i, g in enumerate(gates)]
-        columns += [
-            _alias(c.sql(checked), f"c.{i}") for i, (_t, checked) in enumerate(policy.conditions)
-        ]
+        columns += conditions
         tests = [
             exp.EQ(this=column("customer_id"), expression=exp.Literal.string(customer)),
             exp.EQ(this=column("as_of"), expression=sql_value(day, DATE)),

@@ -17,23 +17,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import Diagnostic, DiagnosticError
-from .engine.batch import evaluate
-from .plan import Plan
-from .sources import UnusableInput, open_source
-from .validation.discover import LoadedFile, discover, load
-from .validation.schema import check_schema
-
-
-@dataclass
-class CaseResult:
-    file: str
-    name: str
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return not self.failures
+from ..diagnostics import Diagnostic, DiagnosticError
+from ..engine.batch import evaluate
+from ..plan import Plan
+from ..sources import UnusableInput, open_source
+from ..validation.discover import LoadedFile, discover, load
+from ..validation.schema import check_schema
+from .coverage import Coverage, cover
 
 
 def matches(expected: Any, actual: Any) -> bool:
@@ -83,17 +73,77 @@ def _write_tables(folder: Path, given: Mapping[str, Sequence[Mapping[str, Any]]]
         )
 
 
-def _actions_for(plan: Plan, case: Mapping[str, Any]) -> list[dict[str, Any]]:
-    as_of = dt.date.fromisoformat(str(case["as_of"]))
-    through = dt.date.fromisoformat(str(case.get("through", case["as_of"])))
+@dataclass(frozen=True)
+class Case:
+    """One case of a test file, with the policies it needs evaluated (None: all)."""
+
+    file: str
+    name: str
+    data: Mapping[str, Any]
+    policy: str | None  # the file's policy
+    needed: frozenset[str] | None
+
+    @property
+    def dates(self) -> tuple[dt.date, dt.date]:
+        as_of = dt.date.fromisoformat(str(self.data["as_of"]))
+        return as_of, dt.date.fromisoformat(str(self.data.get("through", as_of)))
+
+
+@dataclass
+class CaseResult:
+    file: str
+    name: str
+    failures: list[str] = field(default_factory=list)
+    produced: list[dict[str, Any]] = field(default_factory=list)
+    coverage: Coverage = field(default_factory=Coverage)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def cases_of(file: LoadedFile) -> list[Case]:
+    data = file.doc.data
+    policy = data.get("policy")
+    return [
+        Case(file.source.display, str(case.get("name", f"case {i + 1}")), case,
+             None if policy is None else str(policy), _needed(case, policy))
+        for i, case in enumerate(data.get("cases") or [])
+    ]
+
+
+def _needed(case: Mapping[str, Any], policy: Any) -> frozenset[str] | None:
+    """The file's policy and every policy the case's expectations name; None (all
+    policies) when neither names one."""
+    named = {str(w["policy"]) for w in [*(case.get("expect") or []),
+                                        *(case.get("expect_not") or [])]
+             if isinstance(w, Mapping) and "policy" in w}
+    if policy is not None:
+        named.add(str(policy))
+    return frozenset(named) or None
+
+
+def run_case(plan: Plan, case: Case, covering: bool = False) -> CaseResult:
+    """Evaluate the case's policies on its data, and check what they produced."""
+    result = CaseResult(case.file, case.name)
+    start, end = case.dates
     with tempfile.TemporaryDirectory(prefix="loyaltyrules-case-") as tmp:
         folder = Path(tmp)
-        _write_tables(folder, case.get("given") or {})
-        source = open_source(folder, as_of_limit=max(through, dt.date.today()))
+        _write_tables(folder, case.data.get("given") or {})
         try:
-            return evaluate(source.connection, plan, as_of, through).actions
+            source = open_source(folder, as_of_limit=max(end, dt.date.today()))
+        except UnusableInput as err:
+            result.failures.append(f"the case's data is unusable: {err}")
+            return result
+        try:
+            actions = evaluate(source.connection, plan, start, end, only=case.needed).actions
+            if covering:
+                result.coverage = cover(source.connection, plan, start, end, case.needed)
         finally:
             source.connection.close()
+    result.failures.extend(_check(case.data, actions, case.policy))
+    result.produced = actions
+    return result
 
 
 def _check(
@@ -117,20 +167,6 @@ def _check(
             summary = {k: action[k] for k in ("policy", "type", "customer_id", "as_of", "due_by")}
             yield f"unexpected action {json.dumps(summary)}"
 
-
-def run_cases(plan: Plan, file: LoadedFile) -> list[CaseResult]:
-    data = file.doc.data
-    results = []
-    for i, case in enumerate(data.get("cases") or []):
-        result = CaseResult(file.source.display, str(case.get("name", f"case {i + 1}")))
-        try:
-            actions = _actions_for(plan, case)
-        except UnusableInput as err:
-            result.failures.append(f"the case's data is unusable: {err}")
-        else:
-            result.failures.extend(_check(case, actions, data.get("policy")))
-        results.append(result)
-    return results
 
 
 def split_test_files(paths: Sequence[Path]) -> tuple[list[Path], set[Path] | None]:
