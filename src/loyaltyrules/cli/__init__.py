@@ -18,6 +18,7 @@ import click
 from .. import __version__
 from ..statefile import UnusableState
 from .backtest import backtest_command
+from .bundle import bundle_command
 from .explain import explain_command
 from .export import export_command
 from .outcomes import outcomes_command
@@ -63,6 +64,7 @@ cli.add_command(serve_command)
 cli.add_command(outcomes_command)
 cli.add_command(report_command)
 cli.add_command(export_command)
+cli.add_command(bundle_command)
 
 
 def main() -> None:

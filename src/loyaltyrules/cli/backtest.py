@@ -24,6 +24,7 @@ from .run import show_unknown_targets
 @settings.data_option
 @settings.example_option
 @settings.policies_option
+@settings.bundle_option
 @click.option(
     "--out", default=None, help="Write the simulated actions here (.jsonl, - for stdout)."
 )
@@ -34,6 +35,7 @@ def backtest_command(
     data: str | None,
     example: bool,
     policies: tuple[Path, ...],
+    bundle: Path | None,
     out: str | None,
     config_path: Path | None,
 ) -> None:
@@ -42,7 +44,7 @@ def backtest_command(
     recorded in the ledger, so a backtest can try a changed policy set safely.
     """
     config = settings.load(config_path)
-    plan = settings.compile_plan(settings.policy_paths(config, policies))
+    plan = settings.load_plan(config, policies, bundle)
     source_ref = settings.data_source(config, data, example)
     first, last = start.date(), end.date()
     if last < first:

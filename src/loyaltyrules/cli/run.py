@@ -107,6 +107,7 @@ def _show_contact(summary: RunSummary, echo: Callable[[str], None]) -> None:
 @settings.state_option
 @settings.store_option
 @settings.policies_option
+@settings.bundle_option
 @settings.out_option
 @click.option("--summary-json", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write the run summary as JSON here.")
@@ -115,7 +116,7 @@ def _show_contact(summary: RunSummary, echo: Callable[[str], None]) -> None:
 @settings.config_option
 def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: str | None,
                 example: bool, state: str | None, store: str | None,
-                policies: tuple[Path, ...], out: str | None,
+                policies: tuple[Path, ...], bundle: Path | None, out: str | None,
                 summary_json: Path | None, quiet: bool, lock_timeout: float | None,
                 config_path: Path | None) -> None:
     """Evaluate the policies for a business date (or a range) and deliver its actions.
@@ -151,7 +152,7 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: st
     source_ref = settings.data_source(config, data, example)
     ledger = settings.state_path(config, state)
     store = settings.store_setting(config, store)
-    plan = settings.compile_plan(settings.policy_paths(config, policies))
+    plan = settings.load_plan(config, policies, bundle)
     target = Target.parse(settings.out_dir(config, out), store)
     progress = _progress(quiet)
     if as_of and through and through < as_of:

@@ -27,6 +27,7 @@ SERVE_KEYS = ("sync",)  # the keys of [serve] in loyaltyrules.toml
               help="Bearer token every endpoint but /v1/health requires (prefer the "
                    "environment variable: a flag shows in the process list).")
 @settings.policies_option
+@settings.bundle_option
 @settings.state_option
 @click.option("--max-body", default=64 * 1024, show_default=True, type=click.IntRange(1),
               help="Largest request body accepted, in bytes.")
@@ -46,17 +47,19 @@ SERVE_KEYS = ("sync",)  # the keys of [serve] in loyaltyrules.toml
 @settings.example_option
 @settings.config_option
 def serve_command(host: str, port: int, token: str | None, policies: tuple[Path, ...],
-                  state: str | None, max_body: int, reload_interval: float,
-                  sync: str | None, log_level: str, data: Path | None, example: bool,
-                  config_path: Path | None) -> None:
+                  bundle: Path | None, state: str | None, max_body: int,
+                  reload_interval: float, sync: str | None, log_level: str, data: Path | None,
+                  example: bool, config_path: Path | None) -> None:
     """Serve the engine over HTTP/JSON: actions for a receipt at checkout, a customer's
     open actions, outcomes, health and the active policy bundle (docs/service.md);
     and the store work page, /stores/STORE/today, where associates mark their tasks
     done, unreachable or declined from a phone.
 
     Binds to 127.0.0.1 unless told otherwise; any other address requires a token
-    (browsers sign in with it at /login). Policy files are re-read when they change; a
-    set that fails validation is reported and the last good one stays active.
+    (browsers sign in with it at /login). Policy files (or the --bundle file) are
+    re-read when they change; a set that fails validation, or a bundle refused (unsigned
+    or tampered while [bundle] public_key is configured), is reported and the last good
+    one stays active.
 
     \b
     Examples:
@@ -84,7 +87,10 @@ def serve_command(host: str, port: int, token: str | None, policies: tuple[Path,
         state=settings.state_path(config, state), token=token or None, max_body=max_body,
         reload_interval=reload_interval, sync=sync_mode(config, sync),
         data=settings.named_data_source(config, data, example),
-        enrich=boolean(config.sections, "sheets", "enrich"))
+        enrich=boolean(config.sections, "sheets", "enrich"), bundle=bundle,
+        public_key=settings.public_key(config) if bundle else None)
+    if bundle is not None and policies:
+        settings.fail("give either --bundle or --policies, not both", settings.EXIT_INVALID)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     try:
         engines = load_engine(options)

@@ -249,3 +249,42 @@ def policies_option(f: F) -> F:
         type=click.Path(path_type=Path),
         help="Policy folder or files (default: ./policies, else the bundled pack).",
     )(f)
+
+
+BUNDLE_KEYS = ("public_key",)  # the keys of [bundle] in loyaltyrules.toml
+
+
+def public_key(config: Config, given: Path | None = None) -> Path | None:
+    """--public-key, else `[bundle] public_key` (relative to the configuration file):
+    with one, only bundles signed by its private key are accepted."""
+    if given is not None:
+        return given
+    section = config.sections.get("bundle") or {}
+    for key in section:
+        if key not in BUNDLE_KEYS:
+            fail(f"[bundle] has an unknown key {key!r}; it takes {', '.join(BUNDLE_KEYS)}",
+                 EXIT_INVALID)
+    value = section.get("public_key")
+    return None if not value else _relative_to_config(config, str(value))
+
+
+def load_plan(config: Config, policies: Sequence[Path], bundle: Path | None) -> Plan:
+    """The plan of --bundle (verified), else of the policy files."""
+    if bundle is None:
+        return compile_plan(policy_paths(config, policies))
+    if policies:
+        fail("give either --bundle or --policies, not both", EXIT_INVALID)
+    from ..release.bundle import BundleRefused, load_plan
+
+    try:
+        return load_plan(bundle, public_key(config))
+    except BundleRefused as err:
+        fail(f"bundle refused: {err}", EXIT_INVALID)
+
+
+def bundle_option(f: F) -> F:
+    return click.option(
+        "--bundle", type=click.Path(path_type=Path, dir_okay=False),
+        help="A policy bundle (`loyaltyrules bundle build`) instead of policy files; "
+        "with [bundle] public_key in loyaltyrules.toml it must be signed by that key.",
+    )(f)

@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from ..api import Engine, EventError
 from ..event.store import Busy, without_waiting
+from ..release.bundle import opened
 from .bodies import check, read_json
 from .catchall import CatchAll
 from .guard import Guard
@@ -74,7 +75,16 @@ def load_engine(settings: ServiceSettings) -> PolicyReloader[Engine]:
     def build(paths: Sequence[Path]) -> Engine:
         return Engine.load(policies=list(paths), state=state, sync=sync)
 
-    return PolicyReloader(settings.policies, build, settings.reload_interval)
+    if settings.bundle is None:
+        return PolicyReloader(settings.policies, build, settings.reload_interval)
+    public_key = settings.public_key
+
+    def from_bundle(paths: Sequence[Path]) -> Engine:
+        """A refused bundle raises: the reloader keeps the last good engine."""
+        with opened(paths[0], public_key) as (_plan, verified):
+            return Engine.load(policies=[verified.folder], state=state, sync=sync)
+
+    return PolicyReloader([settings.bundle], from_bundle, settings.reload_interval)
 
 
 def create_app(settings: ServiceSettings,

@@ -31,3 +31,5 @@ class ServiceSettings:
     sync: str = DEFAULT_SYNC  # how commits reach the disk (ledger.SYNC_MODES)
     data: Path | Config | None = None  # the work page's names and locales (None: ids)
     enrich: bool = False  # customers' names and contact details on the work page
+    bundle: Path | None = None  # a policy bundle, watched and verified instead of files
+    public_key: Path | None = None  # with it, only bundles signed by its key load

@@ -9,6 +9,7 @@ checking further); every other file goes on, so one run reports everything.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -259,9 +260,23 @@ def validate_paths(paths: Iterable[Path]) -> ValidationResult:
 
 
 def bundle_hash(files: Sequence[LoadedFile]) -> str:
-    """Content hash of a policy set: same files, same bytes -> same hash, anywhere."""
+    """Content hash of a policy set's meaning: each shipped file's kind and parsed
+    content, in canonical JSON, in a fixed order. Comments, layout, quoting, key order,
+    file names and the test cases do not change it; any changed value does."""
     digest = hashlib.sha256()
-    for file in sorted(files, key=lambda f: f.source.relative()):
-        digest.update(file.source.relative().encode() + b"\0")
-        digest.update(file.doc.text.encode() + b"\0")
+    for canonical in sorted(semantic_texts(files)):
+        digest.update(canonical.encode() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def shipped(files: Sequence[LoadedFile]) -> list[LoadedFile]:
+    """The files a policy set ships to stores: all but its test cases."""
+    return [f for f in files if f.kind != "policy-test"]
+
+
+def semantic_texts(files: Sequence[LoadedFile]) -> list[str]:
+    return [
+        json.dumps({"kind": f.kind, "content": f.doc.data}, sort_keys=True, default=str,
+                   separators=(",", ":"), ensure_ascii=False)
+        for f in shipped(files)
+    ]
