@@ -85,7 +85,9 @@ def test_the_poller_picks_up_changes(tmp_path: Path, policies: Path) -> None:
     with TestClient(create_app(settings)) as client:
         first = client.get("/v1/bundle").json()["bundle"]
         call = policies / "big-purchase-call.yaml"
-        call.write_text(call.read_text(encoding="utf-8") + "# reviewed\n", encoding="utf-8")
+        # a change of meaning: a comment alone no longer changes the bundle id
+        call.write_text(call.read_text(encoding="utf-8").replace("default: 2000", "default: 2100"),
+                        encoding="utf-8")
         deadline = time.monotonic() + 15
         bundle = first
         while bundle == first and time.monotonic() < deadline:

@@ -19,6 +19,7 @@ from .. import __version__
 from ..statefile import UnusableState
 from .backtest import backtest_command
 from .bundle import bundle_command
+from .diff import diff_command
 from .explain import explain_command
 from .export import export_command
 from .outcomes import outcomes_command
@@ -65,6 +66,7 @@ cli.add_command(outcomes_command)
 cli.add_command(report_command)
 cli.add_command(export_command)
 cli.add_command(bundle_command)
+cli.add_command(diff_command)
 
 
 def main() -> None:
