@@ -28,6 +28,7 @@ from .run import run_command
 from .schema import schema_command
 from .serve import serve_command
 from .settings import EXIT_STATE
+from .simulate import simulate_command
 from .test import test_command
 from .validate import validate_command
 
@@ -67,6 +68,7 @@ cli.add_command(report_command)
 cli.add_command(export_command)
 cli.add_command(bundle_command)
 cli.add_command(diff_command)
+cli.add_command(simulate_command)
 
 
 def main() -> None:

@@ -80,19 +80,24 @@ svg{display:block;margin:1.5em 0}
 @page{margin:14mm 12mm}@media print{body{padding:0;max-width:none}tr,svg{break-inside:avoid}}"""
 
 
-def render_html(report: Report) -> str:
-    """One page: title, facts, charts, then the full table."""
+def render_html(report: Report, *more: Report) -> str:
+    """One page: title, facts, charts, then the full table; `more` reports follow as
+    sections of the same page."""
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width,initial-scale=1">',
-             f"<title>{escape(report.title)}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>{escape(report.title)}</h1><p>{escape(report.subtitle)}</p>"]
-    parts += [f'<p class="meta"><b>{escape(name.capitalize())}:</b> {escape(value)}</p>'
-              for name, value in report.header]
-    if report.facts:
-        parts.append("<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(cell_text(v))}</dd>"
-                                      for k, v in report.facts) + "</dl>")
-    parts += [bar_chart(chart) for chart in report.charts]
-    parts.append(_html_table(report))
+             f"<title>{escape(report.title)}</title><style>{_STYLE}</style></head><body>"]
+    for index, section in enumerate((report, *more)):
+        heading = "h1" if index == 0 else "h2"
+        parts.append(f"<{heading}>{escape(section.title)}</{heading}>"
+                     f"<p>{escape(section.subtitle)}</p>")
+        parts += [f'<p class="meta"><b>{escape(name.capitalize())}:</b> {escape(value)}</p>'
+                  for name, value in section.header]
+        if section.facts:
+            parts.append("<dl>" + "".join(
+                f"<dt>{escape(k)}</dt><dd>{escape(cell_text(v))}</dd>"
+                for k, v in section.facts) + "</dl>")
+        parts += [bar_chart(chart) for chart in section.charts]
+        parts.append(_html_table(section))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
