@@ -22,6 +22,7 @@ from .bundle import bundle_command
 from .diff import diff_command
 from .explain import explain_command
 from .export import export_command
+from .inspect import inspect_command
 from .outcomes import outcomes_command
 from .report import report_command
 from .run import run_command
@@ -69,6 +70,7 @@ cli.add_command(export_command)
 cli.add_command(bundle_command)
 cli.add_command(diff_command)
 cli.add_command(simulate_command)
+cli.add_command(inspect_command)
 
 
 def main() -> None:

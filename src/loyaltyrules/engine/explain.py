@@ -133,7 +133,7 @@ def _trace_row(
     ]
     subject = row.get("lr_purchase") or str(row["lr_key"])
     trace = CandidateTrace(cand.event, subject, gates, conditions,
-                           params=_params(policy, row.get("store_id"), row.get("region")))
+                           params=param_traces(policy, row.get("store_id"), row.get("region")))
     if trace.fired:
         names = list(row)
         assemble = Assembler(policy, cand.actions, cand.event, names, paths, bundle)
@@ -141,8 +141,8 @@ def _trace_row(
     return trace
 
 
-def _params(policy: CompiledPolicy, store: str | None, region: str | None
-            ) -> list[ParamTrace]:
+def param_traces(policy: CompiledPolicy, store: str | None, region: str | None
+                 ) -> list[ParamTrace]:
     """Each param's value at the candidate's store and the file that set it."""
     values, _enabled = policy.params_at(region, store)
     origins = provenance(policy.overrides, policy.id, region, store)
@@ -152,7 +152,8 @@ def _params(policy: CompiledPolicy, store: str | None, region: str | None
 
 
 def _shown(kind: str, value: Any) -> str:
-    typed = as_typed(kind, value)
+    # HQ's defaults arrive typed (a duration as its days), overrides as written ("10d")
+    typed = value if kind == "duration" and isinstance(value, int) else as_typed(kind, value)
     return f"{typed}d" if kind == "duration" else format_value(typed)
 
 
