@@ -17,6 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..engine.batch import evaluate
 from ..plan import Plan
@@ -123,6 +125,14 @@ def _needed(case: Mapping[str, Any], policy: Any) -> frozenset[str] | None:
     return frozenset(named) or None
 
 
+def _connection() -> duckdb.DuckDBPyConnection:
+    """One thread: a case's few rows gain nothing from more, and cases run side by side
+    on worker processes already."""
+    con = duckdb.connect(config={"threads": 1})
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def run_case(plan: Plan, case: Case, covering: bool = False) -> CaseResult:
     """Evaluate the case's policies on its data, and check what they produced."""
     result = CaseResult(case.file, case.name)
@@ -131,7 +141,8 @@ def run_case(plan: Plan, case: Case, covering: bool = False) -> CaseResult:
         folder = Path(tmp)
         _write_tables(folder, case.data.get("given") or {})
         try:
-            source = open_source(folder, as_of_limit=max(end, dt.date.today()))
+            source = open_source(folder, as_of_limit=max(end, dt.date.today()),
+                                 connection=_connection())
         except UnusableInput as err:
             result.failures.append(f"the case's data is unusable: {err}")
             return result
