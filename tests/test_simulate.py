@@ -101,3 +101,36 @@ def test_csv_and_html_need_out(lowered: Path) -> None:
     result = invoke("simulate", "--baseline", str(PACK), "--candidate", str(lowered), *RANGE,
                     "--example", "--format", "csv")
     assert result.exit_code == 1 and "give --out" in result.output
+
+
+@pytest.mark.parametrize("policy, old, new", [
+    ("big-purchase-call.yaml", "default: 2000", "default: 1500"),
+    ("vip-tiers.yaml", "default: 5000", "default: 4000"),  # the ladder: all re-evaluated
+])
+def test_the_candidate_equals_its_own_backtest(tmp_path: Path, policy: str, old: str,
+                                               new: str) -> None:
+    """Reusing the unchanged policies' candidates gives exactly the candidate's backtest."""
+    import datetime as dt
+
+    from loyaltyrules.examples import example_data_dir
+    from loyaltyrules.nightly import load_source, run_range
+    from loyaltyrules.plan import compile_paths
+    from loyaltyrules.simulation import changed_policies, simulate
+
+    copy = tmp_path / "policies"
+    shutil.copytree(PACK, copy)
+    text = (copy / policy).read_text(encoding="utf-8")
+    assert old in text
+    (copy / policy).write_text(text.replace(old, new), encoding="utf-8")
+    baseline, candidate = compile_paths([PACK]), compile_paths([copy])
+    start, end = dt.date(2025, 1, 1), dt.date(2025, 11, 20)
+    source = load_source(example_data_dir(), end, None)
+    before, after = simulate(source, baseline, candidate, start, end)
+    reference = run_range(candidate, load_source(example_data_dir(), end, None), start, end,
+                          None).actions
+    assert sorted(json.dumps(a, sort_keys=True, default=str) for a in after) == sorted(
+        json.dumps(a, sort_keys=True, default=str) for a in reference)
+    assert len(before) == len(run_range(baseline, load_source(example_data_dir(), end, None),
+                                        start, end, None).actions)
+    reused = changed_policies(baseline, candidate)
+    assert reused == (frozenset({"big-purchase-call"}) if policy.startswith("big") else None)

@@ -7,6 +7,11 @@ is removed, one both have with a different record is changed. The bundle id, the
 policy version and the values a reason quotes (a changed threshold is quoted in every
 action it still lets through) are not compared: they change nothing a store does.
 
+Evaluating the candidate reuses the baseline's candidate actions of every policy both
+sets hold unchanged (same id, version and content; the tier ladder unchanged too,
+since `customer.tier` reads it): only the changed and added policies are evaluated
+again. The contact rules then run over each set's whole list, as they would.
+
 Workload is what an associate has to do: calls and visits, counted on the day they
 reach the associate's task sheet (`not_before`), per associate (the assignee's id,
 else the role at the store, e.g. `store_manager@S1`).
@@ -19,6 +24,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from .contact import in_memory
+from .engine.batch import evaluate
+from .engine.bulk import collector_paused
+from .plan import CompiledPolicy, Plan
+from .sources import LoadedSource
 
 NOT_COMPARED = frozenset({"bundle", "policy_version"})
 WORK_TYPES = ("call", "visit")
@@ -142,3 +153,45 @@ def _customers(impact: Impact, before: Iterable[Mapping[str, Any]],
     now = {str(a["customer_id"]) for a in after}
     impact.newly_contacted = now - was
     impact.no_longer_contacted = was - now
+
+
+def simulate(source: LoadedSource, baseline: Plan, candidate: Plan, start: dt.date,
+             end: dt.date) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The actions each set emits over the range, after the contact rules, as a
+    backtest of each would (nothing recorded)."""
+    con, zone = source.connection, source.config.timezone
+    with collector_paused():  # the records are acyclic: engine/bulk.py
+        before = evaluate(con, baseline, start, end, zone).actions
+        changed = changed_policies(baseline, candidate)
+        after = evaluate(con, candidate, start, end, zone, only=changed).actions
+        if changed is not None:
+            after += [dict(a, bundle=candidate.bundle) for a in before
+                      if a["policy"] not in changed]
+            after.sort(key=lambda a: (a["as_of"], a["policy"], a["customer_id"], a["action_id"]))
+        return (in_memory(baseline.contact, con, before, start, end).emitted,
+                in_memory(candidate.contact, con, after, start, end).emitted)
+
+
+def changed_policies(baseline: Plan, candidate: Plan) -> frozenset[str] | None:
+    """The candidate's policies to evaluate again: those not held unchanged by the
+    baseline; None (all of them) when the tier ladder changed."""
+    def content(policies: Iterable[CompiledPolicy]) -> dict[str, list[Any]]:
+        found: dict[str, list[Any]] = {}
+        for p in policies:
+            found.setdefault(p.id, []).append(
+                (p.version, p.spec.model_dump(mode="json"), _overrides(p)))
+        return found
+
+    old, new = content(baseline.policies), content(candidate.policies)
+    changed = frozenset(i for i in new if old.get(i) != new[i])
+    ladder = candidate.ladder
+    if ladder is not None and ladder.id in changed:
+        return None
+    if (baseline.ladder is None) != (ladder is None):
+        return None
+    return changed
+
+
+def _overrides(policy: CompiledPolicy) -> list[Any]:
+    return sorted((o.target_kind, o.target, sorted(o.params.items(), key=str), o.enabled)
+                  for o in policy.overrides)

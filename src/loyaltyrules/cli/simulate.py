@@ -10,12 +10,12 @@ from pathlib import Path
 import click
 
 from ..diagnostics import DiagnosticError
-from ..nightly import load_source, run_range
+from ..nightly import load_source
 from ..plan import Plan
 from ..release.sets import plan_of
 from ..reports.impact import changes_report, workload_report
 from ..reports.render import CSV_ENCODING, render_csv, render_html, render_table
-from ..simulation import Impact, compare
+from ..simulation import Impact, compare, simulate
 from ..sources import UnusableInput
 from . import settings
 
@@ -70,12 +70,9 @@ def simulate_command(baseline: Path, candidate: Path, start: dt.datetime, end: d
         source = load_source(source_ref, last, None)
     except UnusableInput as err:
         settings.unusable(err)
-    progress = _progress()
-    runs = []
-    for name, plan in zip(("baseline", "candidate"), plans, strict=True):
-        progress(f"evaluating the {name} ({plan.bundle}) from {first} to {last}")
-        runs.append(run_range(plan, source, first, last, None).actions)
-    impact = compare(runs[0], runs[1], first, last, (plans[0].bundle, plans[1].bundle))
+    _progress()(f"evaluating {plans[0].bundle} and {plans[1].bundle} from {first} to {last}")
+    before, after = simulate(source, plans[0], plans[1], first, last)
+    impact = compare(before, after, first, last, (plans[0].bundle, plans[1].bundle))
     _show(impact, fmt, out)
 
 
