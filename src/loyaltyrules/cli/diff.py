@@ -7,11 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..diagnostics import DiagnosticError
-from ..plan import Plan
 from ..release.diff import diff
 from ..release.render import as_markdown, as_text
-from ..release.sets import plan_of
 from . import settings
 
 
@@ -48,8 +45,7 @@ def diff_command(old: Path, new: Path, fmt: str, allow_same_version: bool,
     version bump, or a set does not validate (or a bundle is refused).
     """
     config = settings.load(config_path)
-    key = settings.public_key(config)
-    result = diff(_plan(old, key), _plan(new, key))
+    result = diff(settings.set_plan(config, old), settings.set_plan(config, new))
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2, default=str))
     elif fmt == "markdown":
@@ -62,12 +58,3 @@ def diff_command(old: Path, new: Path, fmt: str, allow_same_version: bool,
         settings.fail(f"changed without a version bump: {names}; bump `version:` or pass "
                       "--allow-same-version", settings.EXIT_INVALID)
 
-
-def _plan(path: Path, key: Path | None) -> Plan:
-    try:
-        return plan_of(path, key)
-    except DiagnosticError as err:
-        for diagnostic in err.diagnostics[:20]:
-            click.echo(diagnostic.render(), err=True)
-        settings.fail(f"{path}: the policy set cannot be compared (it does not validate)",
-                      settings.EXIT_INVALID)

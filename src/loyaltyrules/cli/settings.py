@@ -288,3 +288,16 @@ def bundle_option(f: F) -> F:
         help="A policy bundle (`loyaltyrules bundle build`) instead of policy files; "
         "with [bundle] public_key in loyaltyrules.toml it must be signed by that key.",
     )(f)
+
+
+def set_plan(config: Config, path: Path) -> Plan:
+    """The plan of a policy set named as a folder or a bundle (diff, simulate)."""
+    from ..release.sets import plan_of
+
+    try:
+        return plan_of(path, public_key(config))
+    except DiagnosticError as err:
+        for diagnostic in err.diagnostics[:20]:
+            click.echo(diagnostic.render(), err=True)
+        fail(f"{path}: the policy set does not validate, or the bundle is refused",
+             EXIT_INVALID)

@@ -9,10 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..diagnostics import DiagnosticError
 from ..nightly import load_source
-from ..plan import Plan
-from ..release.sets import plan_of
 from ..reports.impact import changes_report, workload_report
 from ..reports.render import CSV_ENCODING, render_csv, render_html, render_table
 from ..simulation import Impact, compare, simulate
@@ -63,8 +60,7 @@ def simulate_command(baseline: Path, candidate: Path, start: dt.datetime, end: d
         settings.fail("--to is before --from", settings.EXIT_INVALID)
     if fmt != "table" and out is None:
         settings.fail(f"--format {fmt} writes files: give --out", settings.EXIT_INVALID)
-    key = settings.public_key(config)
-    plans = _plan(baseline, key), _plan(candidate, key)
+    plans = settings.set_plan(config, baseline), settings.set_plan(config, candidate)
     source_ref = settings.data_source(config, data, example)
     try:
         source = load_source(source_ref, last, None)
@@ -74,15 +70,6 @@ def simulate_command(baseline: Path, candidate: Path, start: dt.datetime, end: d
     before, after = simulate(source, plans[0], plans[1], first, last)
     impact = compare(before, after, first, last, (plans[0].bundle, plans[1].bundle))
     _show(impact, fmt, out)
-
-
-def _plan(path: Path, key: Path | None) -> Plan:
-    try:
-        return plan_of(path, key)
-    except DiagnosticError as err:
-        for diagnostic in err.diagnostics[:20]:
-            click.echo(diagnostic.render(), err=True)
-        settings.fail(f"{path}: the policy set does not validate", settings.EXIT_INVALID)
 
 
 def _progress() -> Callable[[str], None]:
