@@ -182,3 +182,17 @@ def test_serve_keeps_the_last_good_bundle(tmp_path: Path, signed: Path,
         assert engines.current.engine.bundle == load_plan(live).bundle != good
     finally:
         engines.close()
+
+
+def test_a_bad_key_is_a_clear_error(tmp_path: Path) -> None:
+    not_a_key = tmp_path / "hq"
+    not_a_key.write_text("not a key\n", encoding="utf-8")
+    result = invoke("bundle", "build", str(PACK), "-o", str(tmp_path / "p.bundle"),
+                    "--sign", str(not_a_key))
+    assert result.exit_code == 1 and "not an unencrypted PEM private key" in result.output
+    assert not (tmp_path / "p.bundle").exists()
+    built = invoke("bundle", "build", str(PACK), "-o", str(tmp_path / "q.bundle"))
+    assert built.exit_code == 0
+    refused = invoke("bundle", "verify", str(tmp_path / "q.bundle"), "--public-key",
+                     str(not_a_key))
+    assert refused.exit_code == 1 and "the public key cannot be used" in refused.output

@@ -78,7 +78,8 @@ def test_command(
     cases = select([c for f in files for c in cases_of(f)], keyword, policy_id)
     seen = Coverage()
     passed = failed = 0
-    for result in run(plan, cases, jobs=jobs or default_jobs(), covering=covering):
+    results = run(plan, cases, jobs=jobs or default_jobs(), covering=covering)
+    for case, result in zip(cases, results, strict=True):
         seen.merge(result.coverage)
         if result.passed:
             passed += 1
@@ -86,8 +87,7 @@ def test_command(
                 click.echo(f"PASS {result.file}: {result.name}")
             continue
         failed += 1
-        _show_failure(result, next(c for c in cases if c.name == result.name
-                                   and c.file == result.file))
+        _show_failure(result, case)
     low = covering and _show_coverage(plan, seen, cases, policy_id, fail_under)
     seconds = time.perf_counter() - started
     click.echo(f"{passed} passed, {failed} failed in {seconds:.1f}s")

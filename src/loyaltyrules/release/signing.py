@@ -12,7 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -50,7 +50,10 @@ def key_id(key: Ed25519PublicKey) -> str:
 
 
 def load_private(path: Path) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(_read(path), password=None)
+    try:
+        key = serialization.load_pem_private_key(_read(path), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as err:
+        raise BadKey(f"{path} is not an unencrypted PEM private key ({err})") from err
     if not isinstance(key, Ed25519PrivateKey):
         raise BadKey(f"{path} is not an Ed25519 private key")
     return key
@@ -60,7 +63,7 @@ def load_public(path: Path) -> Ed25519PublicKey:
     data = _read(path)
     try:
         key = serialization.load_pem_public_key(data)
-    except ValueError as err:
+    except (ValueError, UnsupportedAlgorithm) as err:
         raise BadKey(f"{path} is not a PEM public key ({err})") from err
     if not isinstance(key, Ed25519PublicKey):
         raise BadKey(f"{path} is not an Ed25519 public key")
