@@ -5,6 +5,8 @@ enabled), and which actions ever fired.
 It runs the batch engine's own query for each candidate with the conditions projected
 instead of filtered (as `explain` does), so the values are the ones the cases' runs used.
 A condition over a missing fact counts as false, as it does when it is evaluated.
+Schedules are not narrowed to their pinned dates here (as in `explain`): a birthday
+condition is false for the customers whose birthday is not that day.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import duckdb
 from ..engine.actions import Assembler
 from ..engine.batch import CANDIDATES, chosen, fetch_rows, store_zones
 from ..engine.compile import PolicyQuery, build_query
+from ..engine.triggers import Candidates, schedule
 from ..plan import CompiledPolicy, Plan
 
 
@@ -43,12 +46,18 @@ def cover(con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.da
     seen = Coverage()
     zones = store_zones(con)
     for policy in chosen(plan, only):
-        for cand in CANDIDATES[policy.kind](policy, start, end):
+        for cand in _candidates(policy, start, end):
             query = build_query(policy, cand, covering=True)
             names, rows = fetch_rows(con, query)
             for row in rows:
                 _note(seen, query, dict(zip(names, row, strict=True)), plan.bundle, zones)
     return seen
+
+
+def _candidates(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candidates]:
+    if policy.kind == "schedule":
+        return schedule(policy, start, end, anchored=False)
+    return CANDIDATES[policy.kind](policy, start, end)
 
 
 def _note(seen: Coverage, query: PolicyQuery, row: dict[str, Any], bundle: str,
