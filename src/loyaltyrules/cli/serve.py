@@ -97,6 +97,9 @@ def serve_command(host: str, port: int, token: str | None, policies: tuple[Path,
     except DiagnosticError as err:
         for diagnostic in err.diagnostics[:50]:
             click.echo(diagnostic.render(), err=True)
+        if bundle is not None:
+            settings.fail(f"the bundle {bundle} is refused; nothing is served",
+                          settings.EXIT_INVALID)
         settings.fail(f"{len(err.diagnostics)} problems in the policies; run "
                       "`loyaltyrules validate`", settings.EXIT_INVALID)
     app = create_app(options, engines)
