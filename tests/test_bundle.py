@@ -196,3 +196,12 @@ def test_a_bad_key_is_a_clear_error(tmp_path: Path) -> None:
     refused = invoke("bundle", "verify", str(tmp_path / "q.bundle"), "--public-key",
                      str(not_a_key))
     assert refused.exit_code == 1 and "the public key cannot be used" in refused.output
+
+
+def test_serve_refuses_an_unsigned_bundle_at_start(tmp_path: Path, store: Path) -> None:
+    unsigned = tmp_path / "unsigned.bundle"
+    build([PACK], unsigned)
+    result = invoke("serve", "--bundle", str(unsigned), "--port", "0", "--state",
+                    str(tmp_path / "s.sqlite"), "--config", str(store))
+    assert result.exit_code == 1
+    assert "is not signed" in result.output and "nothing is served" in result.output
