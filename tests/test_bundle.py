@@ -60,7 +60,9 @@ def test_build_sign_verify_run_end_to_end(signed: Path, store: Path, tmp_path: P
     assert verified.exit_code == 0, verified.output
     assert "signature: good" in verified.output
     manifest = json.loads(zipfile.ZipFile(signed).read("manifest.json"))
-    assert {f["kind"] for f in manifest["files"]} == {"policy", "templates", "contact-rules"}
+    # every shipped kind, the declared metrics too
+    assert {f["kind"] for f in manifest["files"]} == {"policy", "templates", "contact-rules",
+                                                      "metrics"}
     assert manifest["schema_versions"]["policy"].startswith("sha256:")
     assert not [f for f in manifest["files"] if "/tests/" in f["path"]]
     out = tmp_path / "actions.jsonl"

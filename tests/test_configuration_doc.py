@@ -38,6 +38,7 @@ def test_keys_checked_by_their_own_modules_are_the_declared_ones() -> None:
     assert declared("source") == config_module._SOURCE_KEYS
     assert declared("source.tables.*") == config_module._TABLE_KEYS
     assert declared("serve") == set(serve.SERVE_KEYS)
+    assert declared("bundle") == set(settings.BUNDLE_KEYS)
 
 
 class Reads(dict[str, Any]):
@@ -76,6 +77,7 @@ def readers(config: Config) -> Iterator[object]:
     yield settings.store_setting(config, None)
     yield settings.out_dir(config, None)
     yield serve.sync_mode(config, None)
+    yield settings.public_key(config)
     yield boolean(config.sections, "sheets", "enrich")
 
 

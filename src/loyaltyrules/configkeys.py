@@ -49,6 +49,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("serve", "The HTTP service and its store work page (docs/service.md).",
             owner_checks=True),
     Section("sheets", "Task sheets and the store work page (docs/outputs.md)."),
+    Section("bundle", "Policy bundles a store accepts (docs/release.md).", owner_checks=True),
     Section("reports", "`loyaltyrules report` (docs/reports.md)."),
     Section("contact_rules", "Lifecycle tasks the run adds (docs/outcomes.md); holds the "
             "two tables below."),
@@ -100,6 +101,9 @@ KEYS: tuple[Key, ...] = (
         "over `[run] state`, for every command.", "--state"),
     Key("serve", "sync", '"normal" or "full"', '"normal"', "How far a receipt's commit has "
         "reached when it is answered.", "--sync"),
+    Key("bundle", "public_key", "path", "none: any bundle, signed or not", "HQ's Ed25519 "
+        "public key (PEM), relative to this file: with it, `--bundle` accepts only bundles "
+        "signed by its private key, in every command."),
     Key("sheets", "enrich", "boolean", "false", "Customers' names, phones, emails and "
         "addresses on task sheets and the store work page, and names filled into messages. "
         "Never in logs, errors, the ledger, JSON Lines or CSV."),

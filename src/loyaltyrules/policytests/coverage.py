@@ -46,18 +46,19 @@ def cover(con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.da
     seen = Coverage()
     zones = store_zones(con)
     for policy in chosen(plan, only):
-        for cand in _candidates(policy, start, end):
-            query = build_query(policy, cand, covering=True)
+        for cand in _candidates(plan, policy, start, end):
+            query = build_query(plan, policy, cand, covering=True)
             names, rows = fetch_rows(con, query)
             for row in rows:
                 _note(seen, query, dict(zip(names, row, strict=True)), plan.bundle, zones)
     return seen
 
 
-def _candidates(policy: CompiledPolicy, start: dt.date, end: dt.date) -> list[Candidates]:
+def _candidates(plan: Plan, policy: CompiledPolicy, start: dt.date, end: dt.date
+                ) -> list[Candidates]:
     if policy.kind == "schedule":
-        return schedule(policy, start, end, anchored=False)
-    return CANDIDATES[policy.kind](policy, start, end)
+        return schedule(plan, policy, start, end, anchored=False)
+    return CANDIDATES[policy.kind](plan, policy, start, end)
 
 
 def _note(seen: Coverage, query: PolicyQuery, row: dict[str, Any], bundle: str,
