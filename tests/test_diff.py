@@ -119,3 +119,13 @@ def test_overrides_per_region_and_store(tmp_path: Path) -> None:
          "new": {"big-purchase-call": {"params": {"threshold": 2500}}}},
     ]
     assert report["policies"] == []
+
+
+def test_a_changed_metric_declaration(tmp_path: Path) -> None:
+    copy = tmp_path / "new"
+    shutil.copytree(PACK, copy)
+    _edit(copy / "metrics.yaml", "history: 1096d", "history: 1200d")
+    result = invoke("diff", str(PACK), str(copy), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["metrics"] == [
+        {"path": "history_days", "old": 1096, "new": 1200}]

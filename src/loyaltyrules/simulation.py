@@ -8,9 +8,10 @@ policy version and the values a reason quotes (a changed threshold is quoted in 
 action it still lets through) are not compared: they change nothing a store does.
 
 Evaluating the candidate reuses the baseline's candidate actions of every policy both
-sets hold unchanged (same id, version and content; the tier ladder unchanged too,
-since `customer.tier` reads it): only the changed and added policies are evaluated
-again. The contact rules then run over each set's whole list, as they would.
+sets hold unchanged (same id, version and content; the tier ladder and the
+declared metrics unchanged too, since conditions read them): only the changed and
+added policies are evaluated again. The contact rules then run over each set's whole
+list, as they would.
 
 Workload is what an associate has to do: calls and visits, counted on the day they
 reach the associate's task sheet (`not_before`), per associate (the assignee's id,
@@ -29,6 +30,7 @@ from .contact import in_memory
 from .engine.batch import evaluate
 from .engine.bulk import collector_paused
 from .plan import CompiledPolicy, Plan
+from .release.diff import metrics_content
 from .sources import LoadedSource
 
 NOT_COMPARED = frozenset({"bundle", "policy_version"})
@@ -174,7 +176,7 @@ def simulate(source: LoadedSource, baseline: Plan, candidate: Plan, start: dt.da
 
 def changed_policies(baseline: Plan, candidate: Plan) -> frozenset[str] | None:
     """The candidate's policies to evaluate again: those not held unchanged by the
-    baseline; None (all of them) when the tier ladder changed."""
+    baseline; None (all of them) when the tier ladder or a declared metric changed."""
     def content(policies: Iterable[CompiledPolicy]) -> dict[str, list[Any]]:
         found: dict[str, list[Any]] = {}
         for p in policies:
@@ -182,6 +184,8 @@ def changed_policies(baseline: Plan, candidate: Plan) -> frozenset[str] | None:
                 (p.version, p.spec.model_dump(mode="json"), _overrides(p)))
         return found
 
+    if metrics_content(baseline) != metrics_content(candidate):
+        return None
     old, new = content(baseline.policies), content(candidate.policies)
     changed = frozenset(i for i in new if old.get(i) != new[i])
     ladder = candidate.ladder

@@ -61,6 +61,7 @@ class SetDiff:
     overrides: list[Change]  # path: "region north / big-purchase-call / params.threshold"
     templates: list[Change]  # path: "template-id.locale"
     contact: list[Change]
+    metrics: list[Change] = field(default_factory=list)  # path: "metric.field"
 
     @property
     def unbumped(self) -> list[PolicyDiff]:
@@ -68,7 +69,7 @@ class SetDiff:
 
     @property
     def empty(self) -> bool:
-        return not (self.overrides or self.templates or self.contact
+        return not (self.overrides or self.templates or self.contact or self.metrics
                     or any(p.status != "same" for p in self.policies))
 
     def to_json(self) -> dict[str, Any]:
@@ -84,6 +85,7 @@ class SetDiff:
             "overrides": [_change_json(c) for c in self.overrides],
             "templates": [_change_json(c) for c in self.templates],
             "contact_rules": [_change_json(c) for c in self.contact],
+            "metrics": [_change_json(c) for c in self.metrics],
         }
 
 
@@ -96,7 +98,19 @@ def diff(old: Plan, new: Plan) -> SetDiff:
         old.bundle, new.bundle, _policies(old, new), _overrides(old, new),
         changes(_templates(old), _templates(new)),
         changes(old.contact.model_dump(mode="json"), new.contact.model_dump(mode="json")),
+        changes(metrics_content(old), metrics_content(new)),
     )
+
+
+def metrics_content(plan: Plan) -> dict[str, Any]:
+    """The declared metrics as written: aggregate, field, window, filter, expression."""
+    found: dict[str, Any] = {"history_days": plan.metrics.history}
+    for name, m in plan.metrics.metrics.items():
+        found[name] = {"type": str(m.type), "aggregate": m.aggregate, "of": m.of,
+                       "window": None if m.window is None else m.window.text,
+                       "where": m.where_text or None, "expression": m.expression_text or None,
+                       "publish": m.publish}
+    return found
 
 
 def _versions(plan: Plan) -> dict[str, dict[int, CompiledPolicy]]:

@@ -32,6 +32,7 @@ def _sections(d: SetDiff) -> Iterator[tuple[str, list[Change]]]:
     yield "overrides", d.overrides
     yield "templates", d.templates
     yield "contact rules", d.contact
+    yield "metrics", d.metrics
 
 
 def as_text(d: SetDiff) -> str:
