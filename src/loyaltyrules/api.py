@@ -22,6 +22,7 @@ from typing import Any
 
 from .contact import Decision, decide_at_checkout, decision_json
 from .engine.windows import Zones
+from .event.backends import evaluator_for
 from .event.errors import EventError
 from .event.evaluator import EventEvaluator
 from .event.occasions import Calendar, parse_host_event
@@ -77,13 +78,14 @@ class StatelessEngine:
     @classmethod
     def load(cls, policies: PolicyPaths = None, stores: Mapping[str, str | None] | None = None,
              *, consent_default: bool = True, timezones: Mapping[str, str | None] | None = None,
-             timezone: str | None = None, calendar: Iterable[Mapping[str, Any]] = ()
-             ) -> StatelessEngine:
+             timezone: str | None = None, calendar: Iterable[Mapping[str, Any]] = (),
+             backend: str = "native") -> StatelessEngine:
         """`timezones` maps store_id to an IANA zone (`timezone` for the others);
-        `calendar` is the calendar table's rows (date, name, kind, region)."""
+        `calendar` is the calendar table's rows (date, name, kind, region);
+        `backend` "durable_rules" lets durable_rules decide (docs/durable-rules.md)."""
         plan = _plan(policies)
-        return cls(plan, EventEvaluator(plan, stores, Zones(timezones, timezone),
-                                        calendar_of(calendar)), consent_default)
+        return cls(plan, evaluator_for(backend, plan, stores, Zones(timezones, timezone),
+                                       calendar_of(calendar)), consent_default)
 
     @property
     def bundle(self) -> str:
@@ -172,7 +174,8 @@ class Engine:
              stores: Mapping[str, str | None] | None = None, *,
              consent_default: bool = True, sync: str = "full",
              timezones: Mapping[str, str | None] | None = None, timezone: str | None = None,
-             calendar: Iterable[Mapping[str, Any]] | None = None) -> Engine:
+             calendar: Iterable[Mapping[str, Any]] | None = None,
+             backend: str = "native") -> Engine:
         """Validate and compile `policies` (default: the bundled pack) and open `state`
         (a SQLite file, a postgresql:// URL; default: a private in-memory store).
         `stores` maps store_id to region,
@@ -180,7 +183,9 @@ class Engine:
         `calendar` gives the calendar table's rows; without them, what the last
         nightly rebuild saved is used. `sync`: "full" fsyncs every event; "normal"
         keeps every event through a process crash but may lose the last ones to an OS
-        crash or power loss (docs/service.md)."""
+        crash or power loss (docs/service.md). `backend`: "native", or "durable_rules"
+        to let durable_rules decide which policies fire (an extra; the same records;
+        docs/durable-rules.md)."""
         plan = _plan(policies)
         views = Views.of(plan)
         store = ViewStore(state if state is not None else ":memory:", views, sync)
@@ -190,7 +195,11 @@ class Engine:
         zones = Zones(timezones if timezones is not None else store.zones(),
                       timezone if timezone is not None else store.meta().get("timezone"))
         days = calendar_of(calendar) if calendar is not None else Calendar(store.calendar_rows())
-        evaluator = EventEvaluator(plan, regions, zones, days, views)
+        try:
+            evaluator = evaluator_for(backend, plan, regions, zones, days, views)
+        except BaseException:
+            store.close()
+            raise
         return cls(StatelessEngine(plan, evaluator, consent_default), store)
 
     @property
