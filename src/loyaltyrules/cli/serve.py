@@ -10,12 +10,15 @@ import click
 from ..config import Config
 from ..configkeys import boolean
 from ..diagnostics import DiagnosticError, did_you_mean
+from ..event.backends import BACKENDS
+from ..event.durable.compiler import CODE as REFUSED
+from ..event.durable.session import DurableUnavailable
 from ..ledger import SYNC_MODES
 from ..service.settings import DEFAULT_SYNC  # plain data: importable without the extra
 from . import settings
 
 HINT = "loyaltyrules serve needs the service extra: pip install 'loyaltyrules[serve]'"
-SERVE_KEYS = ("sync",)  # the keys of [serve] in loyaltyrules.toml
+SERVE_KEYS = ("sync", "backend")  # the keys of [serve] in loyaltyrules.toml
 
 
 @click.command("serve")
@@ -38,6 +41,10 @@ SERVE_KEYS = ("sync",)  # the keys of [serve] in loyaltyrules.toml
                    "[serve] sync of loyaltyrules.toml) keeps every answered receipt through "
                    "a crash of the service, an OS crash or power loss may drop the last "
                    "ones; 'full' waits for an fsync on every receipt.")
+@click.option("--backend", type=click.Choice(BACKENDS),
+              help="Which per-event engine decides: 'native' (default, also [serve] backend "
+                   "of loyaltyrules.toml) or 'durable_rules' (the durable extra, for "
+                   "receipt-triggered policies only; docs/durable-rules.md).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--data", type=click.Path(path_type=Path),
@@ -48,8 +55,9 @@ SERVE_KEYS = ("sync",)  # the keys of [serve] in loyaltyrules.toml
 @settings.config_option
 def serve_command(host: str, port: int, token: str | None, policies: tuple[Path, ...],
                   bundle: Path | None, state: str | None, max_body: int,
-                  reload_interval: float, sync: str | None, log_level: str, data: Path | None,
-                  example: bool, config_path: Path | None) -> None:
+                  reload_interval: float, sync: str | None, backend: str | None,
+                  log_level: str, data: Path | None, example: bool,
+                  config_path: Path | None) -> None:
     """Serve the engine over HTTP/JSON: actions for a receipt at checkout, a customer's
     open actions, outcomes, health and the active policy bundle (docs/service.md);
     and the store work page, /stores/STORE/today, where associates mark their tasks
@@ -65,6 +73,11 @@ def serve_command(host: str, port: int, token: str | None, policies: tuple[Path,
     Examples:
       loyaltyrules serve
       LOYALTYRULES_TOKEN=... loyaltyrules serve --host 0.0.0.0 --port 8787
+      loyaltyrules serve --backend durable_rules --policies receipt-policies/
+
+    \b
+    Exit status: 1 invalid policies or configuration (also: a policy set the chosen
+    backend cannot run, or the durable_rules backend not installed).
     """
     from ..service.auth import needs_token
 
@@ -88,18 +101,24 @@ def serve_command(host: str, port: int, token: str | None, policies: tuple[Path,
         reload_interval=reload_interval, sync=sync_mode(config, sync),
         data=settings.named_data_source(config, data, example),
         enrich=boolean(config.sections, "sheets", "enrich"), bundle=bundle,
-        public_key=settings.public_key(config) if bundle else None)
+        public_key=settings.public_key(config) if bundle else None,
+        backend=backend_choice(config, backend))
     if bundle is not None and policies:
         settings.fail("give either --bundle or --policies, not both", settings.EXIT_INVALID)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     try:
         engines = load_engine(options)
+    except DurableUnavailable as err:
+        settings.fail(str(err), settings.EXIT_INVALID)
     except DiagnosticError as err:
         for diagnostic in err.diagnostics[:50]:
             click.echo(diagnostic.render(), err=True)
         if bundle is not None:
             settings.fail(f"the bundle {bundle} is refused; nothing is served",
                           settings.EXIT_INVALID)
+        if all(d.code == REFUSED for d in err.diagnostics):
+            settings.fail(f"the {options.backend} backend cannot run {len(err.diagnostics)} "
+                          "of these policies (docs/durable-rules.md)", settings.EXIT_INVALID)
         settings.fail(f"{len(err.diagnostics)} problems in the policies; run "
                       "`loyaltyrules validate`", settings.EXIT_INVALID)
     app = create_app(options, engines)
@@ -133,3 +152,15 @@ def sync_mode(config: Config, given: str | None) -> str:
         settings.fail(f"{where} sync must be one of {', '.join(map(repr, SYNC_MODES))}",
                       settings.EXIT_INVALID)
     return value.lower()
+
+
+def backend_choice(config: Config, given: str | None) -> str:
+    """--backend, else `[serve] backend` of the configuration file, else "native"."""
+    if given is not None:
+        return given
+    value = (config.sections.get("serve") or {}).get("backend", "native")
+    if value not in BACKENDS:
+        where = f"{config.path.name if config.path else 'the configuration'}: [serve]"
+        settings.fail(f"{where} backend must be one of {', '.join(map(repr, BACKENDS))}",
+                      settings.EXIT_INVALID)
+    return str(value)

@@ -70,10 +70,10 @@ class JSON(Response):
 
 def load_engine(settings: ServiceSettings) -> PolicyReloader[Engine]:
     """The first engine (raises DiagnosticError for invalid policies) and its reloader."""
-    state, sync = settings.state, settings.sync
+    state, sync, backend = settings.state, settings.sync, settings.backend
 
     def build(paths: Sequence[Path]) -> Engine:
-        return Engine.load(policies=list(paths), state=state, sync=sync)
+        return Engine.load(policies=list(paths), state=state, sync=sync, backend=backend)
 
     if settings.bundle is None:
         return PolicyReloader(settings.policies, build, settings.reload_interval)

@@ -33,3 +33,4 @@ class ServiceSettings:
     enrich: bool = False  # customers' names and contact details on the work page
     bundle: Path | None = None  # a policy bundle, watched and verified instead of files
     public_key: Path | None = None  # with it, only bundles signed by its key load
+    backend: str = "native"  # which per-event evaluator decides (event/backends.py)
