@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path as FilePath
 from typing import Any
 
 from ...conditions.ast import (
@@ -57,9 +58,9 @@ CODE = "durable-refused"
 class Refused(Exception):
     """A construct outside the subset: what it is and why durable_rules cannot run it."""
 
-    def __init__(self, construct: str, reason: str) -> None:
+    def __init__(self, construct: str, reason: str, text: str = "") -> None:
         super().__init__(f"{construct}: {reason}")
-        self.construct, self.reason = construct, reason
+        self.construct, self.reason, self.text = construct, reason, text
 
 
 def field_name(path: str) -> str:
@@ -125,9 +126,22 @@ def compile_plan(plan: Plan) -> Compiled:
 
 def _diagnostic(policy: CompiledPolicy, why: Refused) -> Diagnostic:
     return Diagnostic(CODE, f"policy {policy.id} cannot run on the durable_rules backend: "
-                      f"{why.construct}: {why.reason}", Location(policy.source),
+                      f"{why.construct}: {why.reason}", _where(policy, why.text),
                       "use the native backend for this policy set, or leave this policy out "
                       "(docs/durable-rules.md lists the subset)")
+
+
+def _where(policy: CompiledPolicy, text: str) -> Location:
+    """The line and column of the refused condition (else the trigger) in its file."""
+    try:
+        lines = FilePath(policy.source).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return Location(policy.source)
+    for needle in (text, "trigger:"):
+        for number, line in enumerate(lines, 1):
+            if needle and needle in line:
+                return Location(policy.source, number, line.index(needle) + 1)
+    return Location(policy.source)
 
 
 def _policy(policy: CompiledPolicy) -> tuple[PolicyRules, dict[int, Test]]:
@@ -225,6 +239,9 @@ class Conditions:
 
     def _comparison(self, node: Binary, want: bool) -> Test:
         left, right, op = node.left, node.right, node.op
+        for side in (left, right):
+            if not (self._is_fact(side) or _is_constant(side)):
+                raise self._refuse(side)
         if not self._is_fact(left):
             left, right, op = right, left, FLIPPED[op]
         if not self._is_fact(left) or self._is_fact(right):
@@ -235,7 +252,7 @@ class Conditions:
         kind = self.types[left]
         if op not in ("==", "!=") and kind.name in ("string", "bool"):
             raise Refused(f"{self.text!r}", "ordering on text or booleans: the engine "
-                          "compares loosely ('99' >= 100 holds)")
+                          "compares loosely ('99' >= 100 holds)", self.text)
         if not want:
             op = NEGATED[op]
         value = self._constant(right, kind)
@@ -289,7 +306,7 @@ class Conditions:
             return normal(value, kind)
         except (Unrepresentable, TypeError, AttributeError) as err:
             raise Refused(f"{self.text!r}", f"the constant {value} cannot be given to the "
-                          f"engine exactly ({err})") from None
+                          f"engine exactly ({err})", self.text) from None
 
     def _is_fact(self, node: Node) -> bool:
         return isinstance(node, Path) and not node.path.startswith("params.")
@@ -297,7 +314,8 @@ class Conditions:
     def _field(self, node: Path) -> str:
         kind = self.types.get(node)
         if kind not in SUPPORTED:
-            raise Refused(node.path, f"a fact of type {kind}, which the engine cannot hold")
+            raise Refused(node.path, f"a fact of type {kind}, which the engine cannot hold",
+                          self.text)
         name = field_name(node.path)
         assert kind is not None
         self.fields[node.path] = (node.path, name, kind)
@@ -309,7 +327,7 @@ class Conditions:
 
     def _refuse(self, node: Node, why: str | None = None) -> Refused:
         part = self.text[node.start:node.end] if hasattr(node, "start") else self.text
-        return Refused(f"{part!r} in {self.text!r}", why or _why(node))
+        return Refused(f"{part!r} in {self.text!r}", why or _why(node), self.text)
 
 
 def _why(node: Node) -> str:
@@ -327,6 +345,16 @@ _LITERALS: Mapping[type, Callable[[Any], Any]] = {
     IntLit: lambda n: n.value, DecimalLit: lambda n: n.value, StringLit: lambda n: n.value,
     BoolLit: lambda n: n.value, DurationLit: lambda n: dt.timedelta(days=n.days),
 }
+
+
+def _is_constant(node: Node) -> bool:
+    if isinstance(node, Path):
+        return node.path.startswith("params.")
+    try:
+        _literal(node)
+    except LookupError:
+        return False
+    return True
 
 
 def _literal(node: Node) -> Any:
