@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from ..config import Config
 from ..delivery import Target, dates_of, deliver
+from ..diagnostics import DiagnosticError
 from ..ledger import Ledger
 from ..nightly import load_source, sheet_directory, sheet_text
 from ..sinks.directory import Directory
@@ -18,8 +21,8 @@ from . import delivering, settings
 
 
 @click.command("export")
-@click.option("--as-of", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="The business date to write.")
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]),
+              help="The business date to write (required for the actions).")
 @click.option("--through", type=click.DateTime(["%Y-%m-%d"]),
               help="Last date of a range (default: --as-of only).")
 @settings.state_option
@@ -29,10 +32,15 @@ from . import delivering, settings
 @settings.data_option
 @settings.example_option
 @delivering.lock_timeout_option
+@click.option("--format", "kind", type=click.Choice(["actions", "durable-rules"]),
+              default="actions", show_default=True,
+              help="'durable-rules': instead of actions, the policies compiled to a "
+                   "durable_rules ruleset with its input normalization, as JSON to --out "
+                   "(a file, default -: stdout); no ledger is read.")
 @settings.config_option
-def export_command(as_of: dt.datetime, through: dt.datetime | None, state: str | None,
+def export_command(as_of: dt.datetime | None, through: dt.datetime | None, state: str | None,
                    store: str | None, out: str | None, policies: tuple[Path, ...],
-                   data: Path | None, example: bool, lock_timeout: float | None,
+                   data: Path | None, example: bool, lock_timeout: float | None, kind: str,
                    config_path: Path | None) -> None:
     """Write the actions of a date or range again, from the ledger, to any output.
 
@@ -57,12 +65,18 @@ def export_command(as_of: dt.datetime, through: dt.datetime | None, state: str |
       loyaltyrules export --as-of 2025-11-20
       loyaltyrules export --as-of 2025-01-01 --through 2025-03-31 --out q1.csv
       loyaltyrules export --as-of 2025-11-20 --out - | my-host-import
+      loyaltyrules export --format durable-rules --policies receipt-policies/ --out rules.json
     """
+    config = settings.load(config_path)
+    if kind == "durable-rules":
+        durable_rules(settings.policy_paths(config, policies), out)
+        return
+    if as_of is None:
+        settings.fail("--as-of is required to export actions", settings.EXIT_INVALID)
     first = as_of.date()
     last = through.date() if through else first
     if last < first:
         settings.fail(f"--through {last} is before --as-of {first}", settings.EXIT_INVALID)
-    config = settings.load(config_path)
     ledger = settings.state_path(config, state)
     store = settings.store_setting(config, store)
     if not ledger.exists():
@@ -99,3 +113,26 @@ def _directory(config: Config, data: Path | None, example: bool,
     except UnusableInput as err:
         settings.unusable(err)
     return sheet_directory(source, config)
+
+
+def durable_rules(paths: Sequence[Path], out: str | None) -> None:
+    """The ruleset JSON (event/durable/export.py) to a file or stdout; exit 1 when a
+    policy is outside the subset, listing each with its reason."""
+    from ..event.durable.export import document
+
+    plan = settings.compile_plan(paths)
+    try:
+        text = json.dumps(document(plan), indent=2, ensure_ascii=False) + "\n"
+    except DiagnosticError as err:
+        for diagnostic in err.diagnostics:
+            click.echo(diagnostic.render(), err=True)
+        settings.fail(f"{len(err.diagnostics)} policies cannot run on durable_rules "
+                      "(docs/durable-rules.md)", settings.EXIT_INVALID)
+    if out in (None, "-"):
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as err:
+        settings.fail(f"cannot write {out}: {err.strerror}", 74)
+    click.echo(f"wrote the durable_rules ruleset of bundle {plan.bundle} to {out}", err=True)

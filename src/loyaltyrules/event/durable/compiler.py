@@ -77,6 +77,7 @@ class PolicyRules:
     variants: Mapping[tuple[Any, ...], int]  # their normalized values -> variant number
     fields: tuple[tuple[str, str, Type], ...]  # (path, property, type) its conditions read
     strings: Mapping[str, Mapping[int, str]]  # property -> hash -> the constant compared
+    scopes: Mapping[int, tuple[tuple[str | None, str | None], ...]]  # variant -> (region, store)
 
     def variant(self, params: Mapping[str, Any]) -> int:
         key = tuple(_param_value(params, n) for n in self.params)
@@ -154,17 +155,20 @@ def _policy(policy: CompiledPolicy) -> tuple[PolicyRules, dict[int, Test]]:
     strings: dict[str, dict[int, str]] = {}
     variants: dict[tuple[Any, ...], int] = {}
     tests: dict[int, Test] = {}
-    for params in _scopes(policy):
+    scopes: dict[int, list[tuple[str | None, str | None]]] = {}
+    for scope, params in _scopes(policy):
         key = tuple(_param_value(params, n) for n in names)
         if key in variants:
+            scopes[variants[key]].append(scope)
             continue
         variants[key] = len(variants)
+        scopes[variants[key]] = [scope]
         conds = [Conditions(c, params, fields, strings, text).holds(c.node)  # type: ignore[arg-type]
                  for text, c in nodes]
         tests[variants[key]] = {"$and": [{"policy": _name(policy)}, {"variant": variants[key]},
                                          *conds]}
-    return PolicyRules(_name(policy), names, variants, tuple(fields.values()),
-                       strings), tests
+    return PolicyRules(_name(policy), names, variants, tuple(fields.values()), strings,
+                       {v: tuple(found) for v, found in scopes.items()}), tests
 
 
 def _name(policy: CompiledPolicy) -> str:
@@ -187,7 +191,8 @@ def _check_trigger(policy: CompiledPolicy) -> None:
                           "whole population (it is left to the nightly run)")
 
 
-def _scopes(policy: CompiledPolicy) -> Iterable[Mapping[str, Any]]:
+def _scopes(policy: CompiledPolicy
+            ) -> Iterable[tuple[tuple[str | None, str | None], Mapping[str, Any]]]:
     """The params of every scope: HQ, each overridden region and store, and each pair."""
     regions = [None, *sorted({o.target for o in policy.overrides if o.target_kind == "region"})]
     stores = [None, *sorted({o.target for o in policy.overrides if o.target_kind == "store"})]
@@ -195,7 +200,7 @@ def _scopes(policy: CompiledPolicy) -> Iterable[Mapping[str, Any]]:
         for store in stores:
             params = policy.params_at(region, store)[0]
             specs = policy.spec.params
-            yield {n: _typed(policy, n, params[n]) for n in specs}
+            yield (region, store), {n: _typed(policy, n, params[n]) for n in specs}
 
 
 def _typed(policy: CompiledPolicy, name: str, raw: Any) -> Any:
