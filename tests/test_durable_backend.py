@@ -204,3 +204,15 @@ def test_without_the_package_the_backend_refuses_clearly(tmp_path: Path,
         StatelessEngine.load(subset_pack(tmp_path / "p"), backend="durable_rules")
     assert "pip install 'loyaltyrules[durable]'" in str(err.value)
     assert "native backend" in str(err.value)
+
+
+def test_sessions_in_which_no_rule_fires_end_cleanly() -> None:
+    """durable_rules 2.0.28 frees an invalid pointer deleting a session where no rule
+    fired; each session opens with a fact a rule answers, so these events are safe."""
+    _native, durable = _engines()
+    for n in range(2_000):
+        view = durable.new_view({"customer_id": f"L{n}", "region": "south"})
+        actions, _after = durable.on_purchase(
+            {"purchase_id": f"L{n}", "customer_id": f"L{n}", "store_id": "S3",
+             "purchased_at": "2025-05-05T12:00:00", "amount": "15"}, view)
+        assert [a["policy"] for a in actions] == []

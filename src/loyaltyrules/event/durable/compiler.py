@@ -47,12 +47,16 @@ from .values import SUPPORTED, Unrepresentable, fnv1a, normal
 
 Test = dict[str, Any]
 PER_RECEIPT = ("purchase", "first_purchase", "crossing", "tier_ladder")
-RESERVED = ("policy", "variant", "sid", "id")
+RESERVED = ("policy", "variant", "sid", "id", "session")
 ORDER = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 NEVER: Test = {"$nex": {"policy": 1}}  # every fact has a policy: this never holds
 CODE = "durable-refused"
+# Every session starts with this fact, which this rule answers: durable_rules 2.0.28
+# frees an invalid pointer (and the process dies) when it deletes a session in which
+# no rule fired.
+OPEN_RULE, OPEN_FACT = "loyaltyrules/open", {"session": "open"}
 
 
 class Refused(Exception):
@@ -119,6 +123,7 @@ def compile_plan(plan: Plan) -> Compiled:
         policies[(policy.id, policy.version)] = rules
         for variant, test in tests.items():
             definition[f"{rules.name}/v{variant}"] = {"all": [{"m": test}]}
+    definition[OPEN_RULE] = {"all": [{"m": OPEN_FACT}]}
     refused += _collisions(policies.values())
     if refused:
         raise DiagnosticError(refused)

@@ -3,9 +3,11 @@
 The package's Python host (`durable.lang`, `durable.engine.Host`) starts two timer
 threads that poll every ruleset forever; this module calls the C extension
 (`durable_rules_engine`) directly instead, so nothing runs in the background. Each
-event opens a session with a new id, asserts its candidate facts, reads which rules
-fired and deletes the session before the next event starts: the engine's limit of
-1,024 live sessions per ruleset (past which it corrupts memory) is never near. The C
+event opens a session with a new id (and a first fact that a rule always answers:
+the engine crashes deleting a session in which no rule fired), asserts its candidate
+facts, reads which rules fired and deletes the session before the next event starts:
+the engine's limit of 1,024 live sessions per ruleset (past which it corrupts memory)
+is never near. The C
 engine is not thread-safe, so one lock serialises the sessions of a ruleset.
 """
 
@@ -19,6 +21,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
+
+from .compiler import OPEN_FACT, OPEN_RULE
 
 # The error codes of durable_rules 2.0.28 (src/rules/rules.h) in words.
 ERRORS: Mapping[int, str] = {
@@ -116,6 +120,10 @@ class Ruleset:
         with self._lock:
             sid = str(next(self._sessions))
             try:
+                opened: list[set[str]] = [set()]
+                self._assert(sid, 0, OPEN_FACT, opened, "open")
+                if opened != [{OPEN_RULE}]:
+                    raise DurableError("durable_rules did not open the session")
                 for index, fact in enumerate(facts):
                     self._assert(sid, index, fact, found)
             except DurableError:
@@ -127,8 +135,9 @@ class Ruleset:
         return found
 
     def _assert(self, sid: str, index: int, fact: Mapping[str, Any],
-                found: list[set[str]]) -> None:
-        message = json.dumps({**fact, "sid": sid, "id": str(index)}, separators=(",", ":"))
+                found: list[set[str]], prefix: str = "") -> None:
+        message = json.dumps({**fact, "sid": sid, "id": f"{prefix}{index}"},
+                             separators=(",", ":"))
         code, state = self.engine.assert_fact(self.handle, message)
         if code == OBSERVED:  # a new fact taken for an old one: a hash collision
             raise DurableError("durable_rules took a new fact for one it had already seen "
@@ -138,7 +147,7 @@ class Ruleset:
         result = self.engine.start_action_for_state(self.handle, state)
         while result is not None:
             for rule, frame in json.loads(result[1]).items():
-                found[int(frame["m"]["id"])].add(rule)
+                found[int(frame["m"]["id"].removeprefix(prefix))].add(rule)
             following = self.engine.complete_and_start_action(self.handle, state)
             result = (result[0], following) if following is not None else None
 
