@@ -21,7 +21,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from loyaltyrules.api import Engine, StatelessEngine
+from loyaltyrules.conditions import ALL_FACTS
+from loyaltyrules.event.durable.compiler import OPEN_FACT, OPEN_RULE, RESERVED, field_name
 from loyaltyrules.event.durable.session import DurableError, DurableUnavailable, Ruleset, readable
+from loyaltyrules.event.durable.values import fnv1a
 from loyaltyrules.event.errors import EventError
 from loyaltyrules.event.view import CustomerView
 from test_pack_properties import histories
@@ -170,7 +173,8 @@ def test_a_value_beyond_the_engines_exact_numbers_is_a_clear_event_error(tmp_pat
         engine.on_purchase({"purchase_id": "P1", "customer_id": "C1", "store_id": "S1",
                             "purchased_at": "2025-05-05T12:00:00", "amount": "1"}, view)
     assert err.value.code == "durable-limit"
-    assert "exact integers" in str(err.value)
+    assert "customer.lifetime_spend: a value beyond the engine's exact integers" in str(err.value)
+    assert "9100000000000" not in str(err.value)
 
 
 LIFETIME = """id: lifetime-note
@@ -216,3 +220,19 @@ def test_sessions_in_which_no_rule_fires_end_cleanly() -> None:
             {"purchase_id": f"L{n}", "customer_id": f"L{n}", "store_id": "S3",
              "purchased_at": "2025-05-05T12:00:00", "amount": "15"}, view)
         assert [a["policy"] for a in actions] == []
+
+
+def test_property_names_that_share_a_hash_are_confused_by_the_engine() -> None:
+    """Why names are checked at load: 'SeCpj' and 'SA0ta' have one FNV-1a hash, and the
+    engine matches a rule on one with a fact holding only the other."""
+    assert fnv1a("SeCpj") == fnv1a("SA0ta")
+    rules = Ruleset({"x/v0": {"all": [{"m": {"$and": [{"policy": "x"},
+                                                      {"$gte": {"SeCpj": 5}}]}}]},
+                     OPEN_RULE: {"all": [{"m": OPEN_FACT}]}})
+    assert rules.fired([{"policy": "x", "SA0ta": 10}]) == [{"x/v0"}]
+    rules.close()
+
+
+def test_every_fact_the_catalog_knows_has_a_hash_of_its_own() -> None:
+    names = {field_name(path) for path in ALL_FACTS} | set(RESERVED)
+    assert len({fnv1a(name) for name in names}) == len(names)

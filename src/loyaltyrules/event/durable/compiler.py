@@ -37,7 +37,7 @@ from ...conditions.ast import (
     walk,
 )
 from ...conditions.checker import CheckResult
-from ...conditions.types import STRING, Type
+from ...conditions.types import Type
 from ...conditions.values import parse_date
 from ...diagnostics import Diagnostic, DiagnosticError, Location
 from ...engine.triggers import reads_rank
@@ -80,7 +80,6 @@ class PolicyRules:
     params: tuple[str, ...]  # the params its conditions read
     variants: Mapping[tuple[Any, ...], int]  # their normalized values -> variant number
     fields: tuple[tuple[str, str, Type], ...]  # (path, property, type) its conditions read
-    strings: Mapping[str, Mapping[int, str]]  # property -> hash -> the constant compared
     scopes: Mapping[int, tuple[tuple[str | None, str | None], ...]]  # variant -> (region, store)
 
     def variant(self, params: Mapping[str, Any]) -> int:
@@ -88,18 +87,15 @@ class PolicyRules:
         return self.variants[key]  # every scope's params were enumerated at compile time
 
     def fact(self, facts: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-        """The candidate row as the engine gets it (DurableError-free: values checked)."""
+        """The candidate row as the engine gets it; Unrepresentable names the fact."""
         fact: dict[str, Any] = {"policy": self.name, "variant": self.variant(params)}
         for path, name, kind in self.fields:
-            value = normal(facts.get(path), kind)
-            if value is None:
-                continue
-            guard = self.strings.get(name)
-            if guard and isinstance(value, str):
-                twin = guard.get(fnv1a(value))
-                if twin is not None and twin != value:
-                    raise Unrepresentable(f"{path} {value!r} has the engine's hash of {twin!r}")
-            fact[name] = value
+            try:
+                value = normal(facts.get(path), kind)
+            except Unrepresentable as err:  # the path, never the value (personal data)
+                raise Unrepresentable(f"{path}: {err}") from None
+            if value is not None:
+                fact[name] = value
         return fact
 
 
@@ -157,7 +153,6 @@ def _policy(policy: CompiledPolicy) -> tuple[PolicyRules, dict[int, Test]]:
                           for n in walk(c.node)
                           if isinstance(n, Path) and n.path.startswith("params.")}))
     fields: dict[str, tuple[str, str, Type]] = {}
-    strings: dict[str, dict[int, str]] = {}
     variants: dict[tuple[Any, ...], int] = {}
     tests: dict[int, Test] = {}
     scopes: dict[int, list[tuple[str | None, str | None]]] = {}
@@ -168,11 +163,11 @@ def _policy(policy: CompiledPolicy) -> tuple[PolicyRules, dict[int, Test]]:
             continue
         variants[key] = len(variants)
         scopes[variants[key]] = [scope]
-        conds = [Conditions(c, params, fields, strings, text).holds(c.node)  # type: ignore[arg-type]
+        conds = [Conditions(c, params, fields, text).holds(c.node)  # type: ignore[arg-type]
                  for text, c in nodes]
         tests[variants[key]] = {"$and": [{"policy": _name(policy)}, {"variant": variants[key]},
                                          *conds]}
-    return PolicyRules(_name(policy), names, variants, tuple(fields.values()), strings,
+    return PolicyRules(_name(policy), names, variants, tuple(fields.values()),
                        {v: tuple(found) for v, found in scopes.items()}), tests
 
 
@@ -222,10 +217,9 @@ class Conditions:
     """One condition of one variant, as durable_rules tests (holds / fails)."""
 
     def __init__(self, checked: CheckResult, params: Mapping[str, Any],
-                 fields: dict[str, tuple[str, str, Type]], strings: dict[str, dict[int, str]],
-                 text: str) -> None:
+                 fields: dict[str, tuple[str, str, Type]], text: str) -> None:
         self.types, self.params, self.text = checked.types, params, text
-        self.fields, self.strings = fields, strings
+        self.fields = fields
 
     def holds(self, node: Node) -> Test:
         return self._test(node, True)
@@ -269,7 +263,6 @@ class Conditions:
         if value is None:
             return NEVER  # a comparison with a missing param never holds, nor fails
         name = self._field(left)
-        self._remember(name, kind, value)
         return {name: value} if op == "==" else {ORDER[op]: {name: value}}
 
     def _membership(self, node: Binary, want: bool) -> Test:
@@ -279,8 +272,6 @@ class Conditions:
         kind = self.types[node.left]
         items = self._items(node.right, kind)
         name = self._field(node.left)
-        for item in items:
-            self._remember(name, kind, item)
         if want:
             return {"$or": [{name: i} for i in items]} if items else NEVER
         return {"$and": [{"$neq": {name: i}} for i in items]} if items else {"$ex": {name: 1}}
@@ -330,10 +321,6 @@ class Conditions:
         assert kind is not None
         self.fields[node.path] = (node.path, name, kind)
         return name
-
-    def _remember(self, name: str, kind: Type, value: Any) -> None:
-        if kind == STRING:
-            self.strings.setdefault(name, {})[fnv1a(value)] = value
 
     def _refuse(self, node: Node, why: str | None = None) -> Refused:
         part = self.text[node.start:node.end] if hasattr(node, "start") else self.text

@@ -57,11 +57,11 @@ def normal(value: Any, kind: Type) -> int | str | None:
 def _thousandths(value: Any) -> int:
     scaled = Decimal(value) * SCALE
     if scaled != scaled.to_integral_value():
-        raise Unrepresentable(f"{value} has more than three decimal places")
+        raise Unrepresentable("a value with more than three decimal places")
     return _bounded(int(scaled))
 
 
 def _bounded(number: int) -> int:
     if not -LIMIT < number < LIMIT:
-        raise Unrepresentable(f"{number} is beyond the engine's exact integers")
+        raise Unrepresentable("a value beyond the engine's exact integers (2**53)")
     return number
