@@ -17,14 +17,15 @@ from _paths import PACK
 
 
 def start_serve(state: Path | str, *extra: str, env: dict[str, str] | None = None,
-                log: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+                log: Path | None = None, policies: Path = PACK
+                ) -> tuple[subprocess.Popen[bytes], str]:
     """The server process and its base URL, once /v1/health answers; `extra` options
     go to `serve`, its standard error to `log` when given."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     command = [sys.executable, "-m", "loyaltyrules", "serve", "--port", str(port), "--state",
-               str(state), "--policies", str(PACK), "--reload-interval", "0", "--log-level",
+               str(state), "--policies", str(policies), "--reload-interval", "0", "--log-level",
                "warning", *extra]
     environment = {**os.environ, **(env or {})}
     if log is None:

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import atexit
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -30,6 +28,7 @@ from loyaltyrules.service.settings import ServiceSettings
 
 from _durable import available, need_durable, subset_pack
 from _paths import PACK
+from _service import start_serve
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -60,27 +59,6 @@ def test_every_response_on_durable_rules_follows_the_document(case: schemathesis
     case.call_and_validate(checks=CONFORMANCE)
 
 
-def _serve(policies: Path, state: Path, backend: str) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "loyaltyrules", "serve", "--port", str(port), "--state",
-         str(state), "--policies", str(policies), "--reload-interval", "0", "--backend",
-         backend, "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/v1/health").status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-            time.sleep(0.1)
-    server.kill()
-    pytest.fail("the service did not start")
-
-
 def _answers(base: str) -> list[object]:
     said: list[object] = []
     said.append(httpx.post(f"{base}/v1/customers", json={
@@ -97,7 +75,8 @@ def test_serve_on_durable_rules_answers_as_the_native_backend(tmp_path: Path) ->
     policies = subset_pack(tmp_path / "policies", rich=True)
     said = {}
     for backend in ("native", "durable_rules"):
-        server, base = _serve(policies, tmp_path / f"{backend}.db", backend)
+        server, base = start_serve(tmp_path / f"{backend}.db", "--backend", backend,
+                                   policies=policies)
         try:
             said[backend] = _answers(base)
         finally:
