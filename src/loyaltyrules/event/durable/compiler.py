@@ -42,7 +42,7 @@ from ...conditions.values import parse_date
 from ...diagnostics import Diagnostic, DiagnosticError, Location
 from ...engine.triggers import reads_rank
 from ...plan import CompiledPolicy, Plan
-from ...validation.params import as_typed
+from ..facts import Params
 from .values import SUPPORTED, Unrepresentable, fnv1a, normal
 
 Test = dict[str, Any]
@@ -193,19 +193,14 @@ def _check_trigger(policy: CompiledPolicy) -> None:
 
 def _scopes(policy: CompiledPolicy
             ) -> Iterable[tuple[tuple[str | None, str | None], Mapping[str, Any]]]:
-    """The params of every scope: HQ, each overridden region and store, and each pair."""
+    """The params of every scope: HQ, each overridden region and store, and each pair
+    (any other region or store resolves as HQ's or its overridden partner's)."""
     regions = [None, *sorted({o.target for o in policy.overrides if o.target_kind == "region"})]
     stores = [None, *sorted({o.target for o in policy.overrides if o.target_kind == "store"})]
+    typed = Params(policy)  # typed exactly as the evaluator's gates type them
     for region in regions:
         for store in stores:
-            params = policy.params_at(region, store)[0]
-            specs = policy.spec.params
-            yield (region, store), {n: _typed(policy, n, params[n]) for n in specs}
-
-
-def _typed(policy: CompiledPolicy, name: str, raw: Any) -> Any:
-    default = policy.defaults[name]
-    return default if raw is default else as_typed(policy.spec.params[name].type, raw)
+            yield (region, store), typed.at(region, store)[0]
 
 
 def _param_value(params: Mapping[str, Any], name: str) -> Any:
