@@ -89,9 +89,10 @@ class DurableEvaluator(EventEvaluator):
         return self._decided(super().host, view, event)
 
     def _decided(self, flow: Callable[..., T], *args: Any) -> T:
-        asked = self._pass(Round(), flow, args)[1].asked
+        first, collected = self._pass(Round(), flow, args)
+        asked = collected.asked
         if not asked:
-            return self._pass(Round([]), flow, args)[0]
+            return first  # nothing was asked: no answer can change the result
         try:
             facts = [rules.fact(f, p) for rules, f, p in asked]
         except Unrepresentable as err:
