@@ -78,6 +78,7 @@ def readers(config: Config) -> Iterator[object]:
     yield settings.out_dir(config, None)
     yield serve.sync_mode(config, None)
     yield settings.public_key(config)
+    yield serve.backend_choice(config, None)
     yield boolean(config.sections, "sheets", "enrich")
 
 

@@ -104,6 +104,9 @@ KEYS: tuple[Key, ...] = (
     Key("bundle", "public_key", "path", "none: any bundle, signed or not", "HQ's Ed25519 "
         "public key (PEM), relative to this file: with it, `--bundle` accepts only bundles "
         "signed by its private key, in every command."),
+    Key("serve", "backend", '"native" or "durable_rules"', '"native"', "Which per-event "
+        "engine decides which policies fire; durable_rules needs the durable extra and "
+        "runs receipt-triggered policies only (docs/durable-rules.md).", "--backend"),
     Key("sheets", "enrich", "boolean", "false", "Customers' names, phones, emails and "
         "addresses on task sheets and the store work page, and names filled into messages. "
         "Never in logs, errors, the ledger, JSON Lines or CSV."),
