@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from loyaltyrules.api import Engine, StatelessEngine
-from loyaltyrules.conditions import ALL_FACTS
+from loyaltyrules.conditions.catalog import all_facts
 from loyaltyrules.event.durable.compiler import OPEN_FACT, OPEN_RULE, RESERVED, field_name
 from loyaltyrules.event.durable.session import DurableError, DurableUnavailable, Ruleset, readable
 from loyaltyrules.event.durable.values import fnv1a
@@ -167,14 +167,19 @@ def test_a_value_beyond_the_engines_exact_numbers_is_a_clear_event_error(tmp_pat
     pack = subset_pack(tmp_path / "p")
     (pack / "lifetime.yaml").write_text(LIFETIME)
     engine = StatelessEngine.load(pack, backend="durable_rules")
-    view = engine.new_view({"customer_id": "C1"})._replace(
-        lifetime_spend=Decimal("9100000000000"), year=2025, purchase_count=3)
+    view = engine.new_view({"customer_id": "C1"})
+    taken = 0
     with pytest.raises(EventError) as err:
-        engine.on_purchase({"purchase_id": "P1", "customer_id": "C1", "store_id": "S1",
-                            "purchased_at": "2025-05-05T12:00:00", "amount": "1"}, view)
+        for n in range(12):  # receipts of almost 10**12 each (the input's largest)
+            _actions, view = engine.on_purchase(
+                {"purchase_id": f"P{n}", "customer_id": "C1", "store_id": "S1",
+                 "purchased_at": f"2025-05-{n + 1:02d}T12:00:00", "amount": "999999999999"},
+                view)
+            taken += 1
+    assert taken == 9  # the tenth would take the lifetime spend past 9.007 * 10**12
     assert err.value.code == "durable-limit"
     assert "customer.lifetime_spend: a value beyond the engine's exact integers" in str(err.value)
-    assert "9100000000000" not in str(err.value)
+    assert "999999999999" not in str(err.value)
 
 
 LIFETIME = """id: lifetime-note
@@ -234,5 +239,5 @@ def test_property_names_that_share_a_hash_are_confused_by_the_engine() -> None:
 
 
 def test_every_fact_the_catalog_knows_has_a_hash_of_its_own() -> None:
-    names = {field_name(path) for path in ALL_FACTS} | set(RESERVED)
+    names = {field_name(path) for path in all_facts()} | set(RESERVED)
     assert len({fnv1a(name) for name in names}) == len(names)
