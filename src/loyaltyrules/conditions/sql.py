@@ -229,7 +229,8 @@ class SqlCompiler:
                 left, right = right, left
             return _date_math(cls, left, right)
         if result == DURATION and self.types[node.left] == DATE:
-            return _op(exp.Sub, left, right)  # DATE - DATE is BIGINT days
+            # BIGINT days; date_diff, not DATE - DATE, which other dialects read as an interval
+            return exp.DateDiff(this=_p(left), expression=_p(right), unit=exp.var("DAY"))
         if result == DURATION:
             return _duration_math(cls, left, right)
         return _int_math(cls, left, right)
@@ -283,7 +284,8 @@ def _is_birthday(c: SqlCompiler, node: Call) -> exp.Expression:
 
 
 def _days_between(c: SqlCompiler, node: Call) -> exp.Expression:
-    return _op(exp.Sub, c.compile(node.args[1]), c.compile(node.args[0]))
+    later, earlier = c.compile(node.args[1]), c.compile(node.args[0])
+    return exp.DateDiff(this=_p(later), expression=_p(earlier), unit=exp.var("DAY"))
 
 
 def _part(cls: type[exp.Expression]) -> SqlBuilder:

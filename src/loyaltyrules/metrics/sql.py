@@ -207,7 +207,8 @@ class HistorySql:
         """Columns of the first SELECT (window w: the customer's receipts)."""
         found = [f"{period_id(u, 'p.purchase_date')} AS pid_{u}" for u in self.units()]
         if self.aggregates("days"):
-            found.append(f"p.purchase_date - {DAY_ZERO} AS lr_day")
+            # whole days (not DATE - DATE, which Spark reads as an interval: docs/spark.md)
+            found.append(f"date_diff('day', {DAY_ZERO}, p.purchase_date) AS lr_day")
         found += [f"{a.value(a.window('OVER w'))} AS {column(a.metric)}"
                   for a in self.aggregates("all")]
         return found
