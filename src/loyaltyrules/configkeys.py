@@ -51,6 +51,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("sheets", "Task sheets and the store work page (docs/outputs.md)."),
     Section("bundle", "Policy bundles a store accepts (docs/release.md).", owner_checks=True),
     Section("reports", "`loyaltyrules report` (docs/reports.md)."),
+    Section("engine", "Where run and backtest evaluate the policies: DuckDB in process, or "
+            "the same plan on Apache Spark (docs/spark.md)."),
     Section("contact_rules", "Lifecycle tasks the run adds (docs/outcomes.md); holds the "
             "two tables below."),
     Section("contact_rules.escalation", "A follow-up with no outcome, overdue: a task for "
@@ -112,6 +114,15 @@ KEYS: tuple[Key, ...] = (
         "Never in logs, errors, the ledger, JSON Lines or CSV."),
     Key("reports", "expected_years", "number > 0", "3", "Years a customer is expected to "
         "stay, for lifetime value.", "--expected-years"),
+    Key("engine", "kind", '"duckdb" or "spark"', '"duckdb"', "The evaluator of `run` and "
+        "`backtest`; Spark needs `pip install 'loyaltyrules[spark]'` and Java 17.",
+        "--engine"),
+    Key("engine", "master", "Spark master URL", "spark-submit's, else local[*]", "Where "
+        "Spark runs: `local[4]`, `spark://host:7077`, `yarn`, `k8s://...`."),
+    Key("engine", "staging", "path", "a temporary folder", "Where the checked input tables "
+        "go as Parquet for Spark; on a cluster, a path every executor can read."),
+    Key("engine", "conf", "table", "none", "Any `spark.*` setting, for a session the "
+        "engine starts."),
     Key("contact_rules.escalation", "enabled", "boolean", "true", "Escalate overdue "
         "follow-ups."),
     Key("contact_rules.escalation", "role", "action role", '"store_manager"', "Who gets "

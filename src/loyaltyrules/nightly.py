@@ -45,6 +45,14 @@ from .statefile import as_state
 from .validation.targets import known_targets, unknown_targets
 
 Progress = Callable[[str], None]
+# The set-based evaluation of a range: DuckDB in-process by default, or the same plan
+# on Spark (engine/spark.py, `--engine spark`).
+Evaluator = Callable[[LoadedSource, Plan, dt.date, dt.date], Evaluation]
+
+
+def on_duckdb(source: LoadedSource, plan: Plan, as_of: dt.date, through: dt.date
+              ) -> Evaluation:
+    return evaluate(source.connection, plan, as_of, through, source.config.timezone)
 
 
 @dataclass
@@ -112,7 +120,7 @@ def load_source(data: Path | Config, through: dt.date, rejects: Path | None) -> 
 def run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
               state: StateStore | Path | None, progress: Progress = lambda _m: None,
               config: Config | None = None, target: Target | None = None, *,
-              store: str | None = None) -> RunSummary:
+              store: str | None = None, evaluator: Evaluator = on_duckdb) -> RunSummary:
     """Evaluate every date from as_of to through, apply the contact rules, record,
     deliver to `target`, rebuild the point-of-sale views.
 
@@ -123,26 +131,28 @@ def run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date
     left owed to it; a file that cannot be written raises DeliveryFailed after the
     commit (what was recorded stays owed). With no `state` (backtest) nothing is
     recorded or written and the contact rules start from an empty history. With a
-    `store`, only that store's actions are kept (see the module doc).
+    `store`, only that store's actions are kept (see the module doc). `evaluator`
+    finds the candidates (the contact rules, ledger and sinks are the same on any).
     """
     located = None if state is None else as_state(state)
     if target is not None and store is not None:
         target = replace(target, store=store)  # the store's own outbox
     with collector_paused():  # every record of the run is kept to its end: engine/bulk.py
         return _run_range(plan, source, as_of, through, located, progress, config, target,
-                          store)
+                          store, evaluator)
 
 
 def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,
                state: StateStore | None, progress: Progress, config: Config | None,
-               target: Target | None, store: str | None) -> RunSummary:
+               target: Target | None, store: str | None, evaluator: Evaluator
+               ) -> RunSummary:
     summary = RunSummary(as_of, through, source=source)
     overrides = [o for p in plan.policies for o in p.overrides]
     if overrides:  # reading the data's stores and regions costs a scan: only when needed
         summary.unknown_targets = unknown_targets(overrides, known_targets(source.connection))
     summary.missing_tables = missing_tables(plan, source.present)
     progress(f"evaluating {len(plan.policies)} policies from {as_of} to {through}")
-    evaluation = evaluate(source.connection, plan, as_of, through, source.config.timezone)
+    evaluation = evaluator(source, plan, as_of, through)
     if store is not None:
         _keep_store(evaluation, store)
     if state is not None:

@@ -28,6 +28,7 @@ from .run import show_unknown_targets
 @click.option(
     "--out", default=None, help="Write the simulated actions here (.jsonl, - for stdout)."
 )
+@settings.engine_option
 @settings.config_option
 def backtest_command(
     start: dt.datetime,
@@ -37,6 +38,7 @@ def backtest_command(
     policies: tuple[Path, ...],
     bundle: Path | None,
     out: str | None,
+    engine: str | None,
     config_path: Path | None,
 ) -> None:
     """Evaluate every date from --from to --to in one set-based pass, as the nightly
@@ -46,6 +48,7 @@ def backtest_command(
     config = settings.load(config_path)
     plan = settings.load_plan(config, policies, bundle)
     source_ref = settings.data_source(config, data, example)
+    evaluator = settings.evaluator(config, engine)
     first, last = start.date(), end.date()
     if last < first:
         settings.fail("--to is before --from", settings.EXIT_INVALID)
@@ -53,7 +56,8 @@ def backtest_command(
         source = load_source(source_ref, last, None)
     except UnusableInput as err:
         settings.unusable(err)
-    summary = run_range(plan, source, first, last, None)
+    with settings.engine_errors():
+        summary = run_range(plan, source, first, last, None, evaluator=evaluator)
     if out:
         write_jsonl(summary.actions, out)
     echo = (lambda m: click.echo(m, err=True)) if out == "-" else click.echo

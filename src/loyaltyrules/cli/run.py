@@ -113,12 +113,13 @@ def _show_contact(summary: RunSummary, echo: Callable[[str], None]) -> None:
               help="Also write the run summary as JSON here.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
 @delivering.lock_timeout_option
+@settings.engine_option
 @settings.config_option
 def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: str | None,
                 example: bool, state: str | None, store: str | None,
                 policies: tuple[Path, ...], bundle: Path | None, out: str | None,
                 summary_json: Path | None, quiet: bool, lock_timeout: float | None,
-                config_path: Path | None) -> None:
+                engine: str | None, config_path: Path | None) -> None:
     """Evaluate the policies for a business date (or a range) and deliver its actions.
 
     Each action has a deterministic id and is recorded in the ledger: re-running any
@@ -147,12 +148,14 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: st
       loyaltyrules run --as-of 2025-01-01 --through 2025-12-31 --out -
       loyaltyrules run                  # catch up from the last run to today
       loyaltyrules run --state postgresql://loyalty@hq/ledger --store S001
+      loyaltyrules run --as-of 2025-01-01 --through 2025-12-31 --engine spark
     """
     config = settings.load(config_path)
     source_ref = settings.data_source(config, data, example)
     ledger = settings.state_path(config, state)
     store = settings.store_setting(config, store)
     plan = settings.load_plan(config, policies, bundle)
+    evaluator = settings.evaluator(config, engine)
     target = Target.parse(settings.out_dir(config, out), store)
     progress = _progress(quiet)
     if as_of and through and through < as_of:
@@ -172,9 +175,9 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: st
         except OSError as err:  # the output folder or rejects file: nothing recorded yet
             settings.fail(f"cannot write {err.filename or rejects}: {err.strerror or err}; "
                           "nothing was recorded", settings.EXIT_OUTPUT)
-        with delivering.delivery_errors():
+        with delivering.delivery_errors(), settings.engine_errors():
             summary = run_range(plan, source, start, end, ledger, progress, config, target,
-                                store=store)
+                                store=store, evaluator=evaluator)
     _show(summary, target.kind == "stdout", quiet)
     if summary_json:
         summary_json.write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")

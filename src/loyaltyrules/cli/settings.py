@@ -12,6 +12,11 @@
     sync = "normal"               # the service's commits: "normal" or "full" (docs/service.md)
     [state]
     url = "postgresql://loyalty@db/hq"   # the ledger, for every command (over [run] state)
+    [engine]
+    kind = "spark"                # run and backtest on Spark instead of DuckDB (docs/spark.md)
+    master = "spark://hq:7077"    # else spark-submit's master, else local[*]
+    staging = "/shared/loyaltyrules-staging"   # Parquet handed to Spark: executors read it
+    conf = { "spark.executor.memory" = "8g" }  # any spark.* setting
 
 The data source is never guessed: --data, else --example (the bundled example store,
 a deliberate choice), else `[source]` of loyaltyrules.toml, else a ./data folder;
@@ -23,7 +28,8 @@ another folder read with the same `[source]` mapping and defaults.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -33,7 +39,9 @@ import click
 from ..config import CONFIG_FILE, Config, SourceConfig, load_config
 from ..configkeys import keys_of
 from ..diagnostics import DiagnosticError
+from ..engine.spark import ENGINES, SparkEvaluator, SparkSettings, SparkUnavailable, require
 from ..examples import example_data_dir
+from ..nightly import Evaluator, on_duckdb
 from ..plan import Plan, compile_paths
 from ..sources import UnusableInput
 from ..sources.postgres import is_database, shown
@@ -68,6 +76,46 @@ def load(config_path: Path | None) -> Config:
 def run_setting(config: Config, key: str, default: str | None = None) -> str | None:
     value = (config.sections.get("run") or {}).get(key, default)
     return None if value is None else str(value)
+
+
+def evaluator(config: Config, given: str | None) -> Evaluator:
+    """--engine, else [engine] kind, else DuckDB; Spark's settings from [engine]
+    (its keys are checked with the file's, configkeys.py)."""
+    section = config.sections.get("engine") or {}
+    kind = given or str(section.get("kind", "duckdb"))
+    if kind not in ENGINES:
+        fail(f"unknown engine {kind!r}: one of {', '.join(ENGINES)}", EXIT_INVALID)
+    if kind == "duckdb":
+        return on_duckdb
+    conf = section.get("conf", {})
+    if not isinstance(conf, dict):
+        fail("[engine] conf must be a table of spark.* settings", EXIT_INVALID)
+    staging = section.get("staging")
+    try:
+        require()
+    except SparkUnavailable as err:
+        fail(str(err), EXIT_INVALID)
+    return SparkEvaluator(SparkSettings(
+        master=str(section["master"]) if section.get("master") else None,
+        staging=_relative_to_config(config, str(staging)) if staging else None,
+        conf={str(k): str(v) for k, v in conf.items()}))
+
+
+@contextmanager
+def engine_errors() -> Iterator[None]:
+    """Spark that cannot start (no Java, no reachable master): exit 1 with the fix."""
+    try:
+        yield
+    except SparkUnavailable as err:
+        fail(str(err), EXIT_INVALID)
+
+
+def engine_option(f: F) -> F:
+    return click.option(
+        "--engine", type=click.Choice(ENGINES), default=None,
+        help="Where the policies are evaluated: duckdb (in-process, the default) or spark "
+        "(the same plan on a Spark session: [engine] of loyaltyrules.toml, docs/spark.md).",
+    )(f)
 
 
 def _relative_to_config(config: Config, value: str) -> Path:

@@ -31,6 +31,7 @@ import sqlglot
 from sqlglot import exp
 
 from ..plan import Plan
+from ..sources import LoadedSource
 from .batch import Evaluation, evaluate
 from .sparksql import Translator
 
@@ -58,6 +59,14 @@ class SparkSettings:
     master: str | None = None  # None: spark-submit's, else local[*]
     staging: Path | None = None  # where the clean tables go as Parquet; None: a temp folder
     conf: Mapping[str, str] = field(default_factory=dict)  # any spark.* setting
+
+
+def require() -> None:
+    """Fail early, with the fix, when PySpark is not installed."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as err:
+        raise SparkUnavailable(f"the Spark engine needs PySpark: {INSTALL_HINT}") from err
 
 
 def session(settings: SparkSettings) -> SparkSession:
@@ -171,6 +180,18 @@ def evaluate_on_spark(source: duckdb.DuckDBPyConnection, plan: Plan, start: dt.d
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class SparkEvaluator:
+    """A nightly.Evaluator: a run's candidates computed on Spark."""
+
+    settings: SparkSettings
+
+    def __call__(self, source: LoadedSource, plan: Plan, start: dt.date, end: dt.date
+                 ) -> Evaluation:
+        return evaluate_on_spark(source.connection, plan, start, end, source.config.timezone,
+                                 self.settings)
+
+
 def _staging_folder(settings: SparkSettings) -> Path:
     if settings.staging is None:
         return Path(tempfile.mkdtemp(prefix="loyaltyrules-spark-"))
@@ -179,5 +200,5 @@ def _staging_folder(settings: SparkSettings) -> Path:
     return folder
 
 
-__all__ = ["ENGINES", "SparkConnection", "SparkSettings", "SparkUnavailable",
-           "evaluate_on_spark", "session", "stage"]
+__all__ = ["ENGINES", "SparkConnection", "SparkEvaluator", "SparkSettings", "SparkUnavailable",
+           "evaluate_on_spark", "require", "session", "stage"]

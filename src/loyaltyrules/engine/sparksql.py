@@ -59,8 +59,7 @@ class Translator:
         tree = statement.copy()
         tree = _with_values(tree, values or {})
         tree = self._inline(tree)
-        for rewrite in (_asof_joins, _unique_names, _offsets_unframed, _series_tables, _casts_of_generators,
-                        _spark_functions, _no_materialized):
+        for rewrite in REWRITES:
             tree = rewrite(tree)
         return tree
 
@@ -234,5 +233,8 @@ def _no_materialized(tree: exp.Expr) -> exp.Expr:
         cte.set("materialized", None)
     return tree
 
+
+REWRITES = (_asof_joins, _unique_names, _offsets_unframed, _series_tables,
+            _casts_of_generators, _spark_functions, _no_materialized)
 
 __all__ = ["Macro", "Translator"]

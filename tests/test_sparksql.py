@@ -1,0 +1,79 @@
+"""The engine's DuckDB SQL as Spark SQL (engine/sparksql.py): the rewrites SQLGlot needs.
+
+Pure SQLGlot, no Spark: these run everywhere. That the translated SQL gives the same
+actions on Spark is tests/test_spark.py's part.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlglot
+
+from loyaltyrules.engine import contexts, history, triggers
+from loyaltyrules.engine.sparksql import Translator
+
+
+def spark(sql: str, values: dict[str, object] | None = None, macros: str = "") -> str:
+    translator = Translator()
+    if macros:
+        translator.define(sqlglot.parse_one(macros, dialect="duckdb"))  # type: ignore[arg-type]
+    return translator.sql(sql, values)
+
+
+def test_asof_join_becomes_a_join_on_the_rows_in_force() -> None:
+    out = spark("SELECT * FROM c ASOF LEFT JOIN d AS s ON s.k = c.k AND c.t >= s.t")
+    assert "ASOF " not in out.upper()
+    assert "LEFT JOIN (SELECT *, LEAD(t) OVER (PARTITION BY k ORDER BY t" in out
+    assert "c.t >= s.t) AND (s.lr_asof_next IS NULL OR c.t < s.lr_asof_next)" in out
+
+
+def test_asof_join_of_another_form_is_refused() -> None:
+    with pytest.raises(ValueError, match="ASOF"):
+        spark("SELECT * FROM c ASOF LEFT JOIN d AS s ON s.k = c.k AND c.t < s.t")
+
+
+def test_macros_are_inlined_with_their_arguments() -> None:
+    out = spark("SELECT lr_tier_name(lr_tier_name(x)) FROM t",
+                macros="CREATE TEMP MACRO lr_tier_name(i) AS CASE WHEN i = 0 THEN 'a' END")
+    assert "LR_TIER_NAME" not in out.upper()
+    assert out.count("CASE WHEN") == 2 and "CASE WHEN (x) = 0" in out
+
+
+def test_parameters_become_literals() -> None:
+    out = spark("SELECT * FROM p WHERE d <= $through", {"through": dt.date(2025, 1, 2)})
+    assert "d <= CAST('2025-01-02' AS DATE)" in out
+
+
+def test_series_tables_keep_duckdb_column_names() -> None:
+    out = spark(triggers._DATES, {"a": dt.date(2025, 1, 1), "b": dt.date(2025, 1, 3)})
+    assert "(SELECT EXPLODE(SEQUENCE(" in out and ") AS generate_series) AS g" in out
+    years = spark("SELECT range AS year FROM range(2024, 2026)")
+    assert "AS range)" in years
+
+
+def test_a_repeated_column_name_is_projected_once() -> None:
+    out = spark("SELECT a AS as_of, a AS \"as_of\", b FROM t")
+    assert out == "SELECT a AS as_of, b FROM t"
+    with pytest.raises(ValueError, match="two different columns"):
+        spark("SELECT a AS x, b AS \"x\" FROM t")
+
+
+def test_offsets_over_framed_windows_lose_the_frame() -> None:
+    out = spark(history.EVENTS.replace("{scope}", ""), {"through": dt.date(2025, 1, 1)})
+    assert "LEAD(purchase_date) OVER (PARTITION BY customer_id, year ORDER BY seq" in out
+    assert "ROWS BETWEEN" in out  # the other window functions keep theirs
+
+
+def test_byte_lengths_days_and_wide_integers() -> None:
+    out = spark("SELECT strlen(x), date_diff('day', a, b), CAST(y AS HUGEINT), "
+                "CAST(unnest([DATE '2020-01-01']) AS DATE)")
+    assert "OCTET_LENGTH(x)" in out and "DATEDIFF(DAY, a, b)" in out
+    assert "DECIMAL(38, 0)" in out and "EXPLODE(CAST(ARRAY(" in out
+
+
+def test_every_context_translates() -> None:
+    for sql in (contexts.CUSTOMERS, contexts.FIRST_PURCHASE_CONTEXT,
+                contexts.PURCHASE_CONTEXT.format(view="v", extras="", join="")):
+        assert "ASOF " not in spark(sql).upper()
