@@ -32,6 +32,7 @@ pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 REQUIRED_ENV = "LOYALTYRULES_TEST_SPARK_REQUIRED"
+TODAY = dt.date.today()
 LOCAL = SparkSettings(master="local[2]", conf={"spark.sql.shuffle.partitions": "2"})
 
 
@@ -70,8 +71,8 @@ def test_a_night_new_year_and_catch_up_give_duckdbs_actions(spark: Any, franchis
     after, as one catch-up: the same records, ids and all, on both engines."""
     plan = compile_paths([POLICIES])
     start, end = dt.date(2024, 12, 31), dt.date(2025, 1, 3)
-    on_duckdb = evaluate(open_source(franchise, as_of_limit=end).connection, plan, start, end)
-    on_spark = evaluate_on_spark(open_source(franchise, as_of_limit=end).connection, plan,
+    on_duckdb = evaluate(open_source(franchise, as_of_limit=TODAY).connection, plan, start, end)
+    on_spark = evaluate_on_spark(open_source(franchise, as_of_limit=TODAY).connection, plan,
                                  start, end, None, LOCAL)
     assert on_spark.actions == on_duckdb.actions
     assert on_spark.per_policy == on_duckdb.per_policy
