@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from loyaltyrules.cli import main
+from loyaltyrules.cli import cli
 from loyaltyrules.engine.batch import evaluate
 from loyaltyrules.engine.spark import SparkSettings, evaluate_on_spark, session
 from loyaltyrules.plan import compile_paths
@@ -88,7 +88,7 @@ def test_run_with_engine_spark_delivers_the_same_files(spark: Any, tmp_path: Pat
     for engine in ("duckdb", "spark"):
         work = tmp_path / engine
         work.mkdir()
-        result = CliRunner().invoke(main, [
+        result = CliRunner().invoke(cli, [
             "run", "--example", "--as-of", "2025-11-18", "--through", "2025-11-20",
             "--state", str(work / "state.sqlite"), "--out", str(work / "out"),
             "--engine", engine, "--quiet"])

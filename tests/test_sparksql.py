@@ -7,11 +7,15 @@ actions on Spark is tests/test_spark.py's part.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 import sqlglot
+from click.testing import CliRunner
 
+from loyaltyrules.cli import cli, settings
 from loyaltyrules.engine import contexts, history, triggers
+from loyaltyrules.engine.spark import INSTALL_HINT, SparkUnavailable
 from loyaltyrules.engine.sparksql import Translator
 
 
@@ -77,3 +81,25 @@ def test_every_context_translates() -> None:
     for sql in (contexts.CUSTOMERS, contexts.FIRST_PURCHASE_CONTEXT,
                 contexts.PURCHASE_CONTEXT.format(view="v", extras="", join="")):
         assert "ASOF " not in spark(sql).upper()
+
+
+def test_engine_settings_errors_exit_1_with_the_fix(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Misspelt [engine] keys, an unknown engine and a missing PySpark: exit 1, no run."""
+    cases = {
+        '[engine]\nmastr = "local[2]"\n': "did you mean 'master'",
+        '[engine]\nkind = "flink"\n': "unknown engine 'flink'",
+    }
+    for text, message in cases.items():
+        (tmp_path / "loyaltyrules.toml").write_text(text)
+        result = CliRunner().invoke(cli, ["run", "--example", "--as-of", "2025-11-20",
+                                           "--config", str(tmp_path / "loyaltyrules.toml")])
+        assert result.exit_code == 1 and message in result.output, result.output
+
+    def no_pyspark() -> None:
+        raise SparkUnavailable(f"the Spark engine needs PySpark: {INSTALL_HINT}")
+
+    monkeypatch.setattr(settings, "require", no_pyspark)
+    result = CliRunner().invoke(cli, ["backtest", "--example", "--from", "2025-11-20",
+                                       "--to", "2025-11-20", "--engine", "spark"])
+    assert result.exit_code == 1 and "pip install 'loyaltyrules[spark]'" in result.output

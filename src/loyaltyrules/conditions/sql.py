@@ -119,6 +119,11 @@ def _date_math(cls: type[exp.Expression], day: exp.Expression, days: exp.Express
     return exp.Case(ifs=[exp.If(this=bounds, true=moved.copy())])
 
 
+def _date_diff(later: exp.Expression, earlier: exp.Expression) -> exp.Expression:
+    """BIGINT days; date_diff, not DATE - DATE, which Spark reads as an interval."""
+    return exp.DateDiff(this=_p(later), expression=_p(earlier), unit=exp.var("DAY"))
+
+
 def _dec_math(cls: type[exp.Expression], a: exp.Expression, b: exp.Expression) -> exp.Expression:
     """DECIMAL(18,3) arithmetic: exact in DECIMAL(38,x), then rounded (NULL on overflow)."""
     if cls is exp.IntDiv:
@@ -229,8 +234,7 @@ class SqlCompiler:
                 left, right = right, left
             return _date_math(cls, left, right)
         if result == DURATION and self.types[node.left] == DATE:
-            # BIGINT days; date_diff, not DATE - DATE, which other dialects read as an interval
-            return exp.DateDiff(this=_p(left), expression=_p(right), unit=exp.var("DAY"))
+            return _date_diff(left, right)
         if result == DURATION:
             return _duration_math(cls, left, right)
         return _int_math(cls, left, right)
