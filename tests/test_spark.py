@@ -8,8 +8,8 @@ The same comparison at scale 0.1 is benchmarks/bench_spark.py.
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -22,17 +22,13 @@ import pytest
 from click.testing import CliRunner
 
 from loyaltyrules.cli import cli
-from loyaltyrules.engine.batch import evaluate
-from loyaltyrules.engine.spark import SparkSettings, evaluate_on_spark, session
-from loyaltyrules.plan import compile_paths
-from loyaltyrules.sources import open_source
+from loyaltyrules.engine.spark import SparkSettings, session
 
 pytestmark = pytest.mark.spark
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 REQUIRED_ENV = "LOYALTYRULES_TEST_SPARK_REQUIRED"
-TODAY = dt.date.today()
 LOCAL = SparkSettings(master="local[2]", conf={"spark.sql.shuffle.partitions": "2"})
 
 
@@ -65,34 +61,40 @@ def franchise(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_a_night_new_year_and_catch_up_give_duckdbs_actions(spark: Any, franchise: Path
-                                                             ) -> None:
-    """31 December (a night), 1 January (yearly schedules, downgrades) and the days
-    after, as one catch-up: the same records, ids and all, on both engines."""
-    plan = compile_paths([POLICIES])
-    start, end = dt.date(2024, 12, 31), dt.date(2025, 1, 3)
-    on_duckdb = evaluate(open_source(franchise, as_of_limit=TODAY).connection, plan, start, end)
-    on_spark = evaluate_on_spark(open_source(franchise, as_of_limit=TODAY).connection, plan,
-                                 start, end, None, LOCAL)
-    assert on_spark.actions == on_duckdb.actions
-    assert on_spark.per_policy == on_duckdb.per_policy
-    kinds = {(a["as_of"], a["reason"]["trigger"]) for a in on_duckdb.actions}
-    assert ("2025-01-01", "schedule") in kinds and ("2025-01-01", "downgrade") in kinds
-    assert {a["as_of"] for a in on_duckdb.actions} == {"2024-12-31", "2025-01-01",
-                                                       "2025-01-02", "2025-01-03"}
-
-
-def test_run_with_engine_spark_delivers_the_same_files(spark: Any, tmp_path: Path) -> None:
-    """What the host receives: the run's files, byte for byte, and the ledger's ids."""
+def test_run_with_engine_spark_delivers_duckdbs_files(spark: Any, franchise: Path,
+                                                    tmp_path: Path) -> None:
+    """A catch-up over 31 December (a night), 1 January (the yearly schedule) and the
+    days after: what the host receives, every file byte for byte, ids and all."""
     outputs = {}
     for engine in ("duckdb", "spark"):
         work = tmp_path / engine
-        work.mkdir()
         result = CliRunner().invoke(cli, [
-            "run", "--example", "--as-of", "2025-11-18", "--through", "2025-11-20",
+            "run", "--data", str(franchise), "--policies", str(POLICIES),
+            "--as-of", "2024-12-31", "--through", "2025-01-03",
             "--state", str(work / "state.sqlite"), "--out", str(work / "out"),
             "--engine", engine, "--quiet"])
         assert result.exit_code == 0, result.output
         outputs[engine] = {p.name: p.read_bytes() for p in sorted((work / "out").iterdir())}
     assert outputs["spark"] == outputs["duckdb"]
-    assert any(name.startswith("actions-") and body for name, body in outputs["spark"].items())
+    actions = [json.loads(line) for name, body in outputs["spark"].items()
+               if name.startswith("actions-") for line in body.splitlines()]
+    assert ("2025-01-01", "top-spender-flowers") in {(a["as_of"], a["policy"]) for a in actions}
+    assert {a["as_of"] for a in actions} == {"2024-12-31", "2025-01-01", "2025-01-02",
+                                             "2025-01-03"}
+
+
+def test_backtest_on_spark_gives_duckdbs_actions_on_the_example_store(spark: Any,
+                                                                      tmp_path: Path) -> None:
+    """The backtest path (no ledger, the contact rules in memory), as its file, over a
+    year of the example store: every kind of trigger the pack has there."""
+    written = {}
+    for engine in ("duckdb", "spark"):
+        out = tmp_path / f"{engine}.jsonl"
+        result = CliRunner().invoke(cli, [
+            "backtest", "--example", "--from", "2024-12-31", "--to", "2025-12-31",
+            "--out", str(out), "--engine", engine])
+        assert result.exit_code == 0, result.output
+        written[engine] = out.read_bytes()
+    assert written["spark"] == written["duckdb"]
+    triggers = {json.loads(line)["reason"]["trigger"] for line in written["spark"].splitlines()}
+    assert triggers >= {"purchase", "first_purchase", "crossing", "upgrade", "schedule"}

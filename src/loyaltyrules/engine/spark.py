@@ -18,6 +18,7 @@ or later; it is imported only when the Spark engine is chosen.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import tempfile
 import uuid
@@ -43,8 +44,8 @@ STAGED = ("customers", "purchases", "stores", "calendar", "complaints", "events"
 ENGINES = ("duckdb", "spark")
 # On one machine Spark's default of 200 shuffle partitions is mostly overhead.
 LOCAL_DEFAULTS = {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false"}
-ALWAYS = {"spark.sql.session.timeZone": "UTC",  # timestamps here are naive local times
-          "spark.ui.showConsoleProgress": "false"}
+TIMEZONE = {"spark.sql.session.timeZone": "UTC"}  # timestamps here are naive local times
+ALWAYS = {**TIMEZONE, "spark.ui.showConsoleProgress": "false"}
 INSTALL_HINT = "install it with: pip install 'loyaltyrules[spark]' (and Java 17 or later)"
 
 
@@ -70,15 +71,24 @@ def require() -> None:
 
 
 def session(settings: SparkSettings) -> SparkSession:
-    """The active Spark session, or a new one from the settings."""
+    """The active Spark session as it is (spark-submit's, a notebook's, a test's), or a
+    new one from the settings: `master`, else local[*] with local defaults."""
     try:
         from pyspark.sql import SparkSession
     except ImportError as err:
         raise SparkUnavailable(f"the Spark engine needs PySpark: {INSTALL_HINT}") from err
+    active = SparkSession.getActiveSession()
+    if active is not None and not settings.master:
+        for key, value in TIMEZONE.items():  # a session setting; the others are the JVM's
+            active.conf.set(key, value)
+        return active
+    # Under spark-submit the gateway is already up and spark-submit gave the master.
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+    master = settings.master or (None if submitted else "local[*]")
     builder = SparkSession.builder.appName("loyaltyrules")
-    if settings.master:
-        builder = builder.master(settings.master)
-    local = settings.master is None or settings.master.startswith("local")
+    if master:
+        builder = builder.master(master)
+    local = master is not None and master.startswith("local")
     for key, value in {**(LOCAL_DEFAULTS if local else {}), **ALWAYS,
                        **settings.conf}.items():
         builder = builder.config(key, value)
