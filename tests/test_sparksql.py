@@ -36,6 +36,8 @@ def test_asof_join_becomes_a_join_on_the_rows_in_force() -> None:
 def test_asof_join_of_another_form_is_refused() -> None:
     with pytest.raises(ValueError, match="ASOF"):
         spark("SELECT * FROM c ASOF LEFT JOIN d AS s ON s.k = c.k AND c.t < s.t")
+    with pytest.raises(ValueError, match="ASOF"):
+        spark("SELECT * FROM c ASOF LEFT JOIN d AS s ON s.k = c.k AND s.t >= c.t")
 
 
 def test_macros_are_inlined_with_their_arguments() -> None:

@@ -132,8 +132,8 @@ def _asof_to_range(join: exp.Join) -> None:
             moment = test
         else:
             raise ValueError(f"ASOF condition not of the engine's form: {test.sql('duckdb')}")
-    if moment is None:
-        raise ValueError("ASOF join without an inequality")
+    if moment is None or moment.expression.table != alias:
+        raise ValueError(f"ASOF join not of the form l.t >= {alias}.t")
     mine = moment.expression  # r.t
     own_keys = [k.this if k.this.table == alias else k.expression for k in keys]
     window = exp.Window(
