@@ -74,7 +74,9 @@ def test_run_with_engine_spark_delivers_duckdbs_files(spark: Any, franchise: Pat
             "--state", str(work / "state.sqlite"), "--out", str(work / "out"),
             "--engine", engine, "--quiet"])
         assert result.exit_code == 0, result.output
-        outputs[engine] = {p.name: p.read_bytes() for p in sorted((work / "out").iterdir())}
+        out = work / "out"
+        outputs[engine] = {str(p.relative_to(out)): p.read_bytes()
+                           for p in sorted(out.rglob("*")) if p.is_file()}
     assert outputs["spark"] == outputs["duckdb"]
     actions = [json.loads(line) for name, body in outputs["spark"].items()
                if name.startswith("actions-") for line in body.splitlines()]

@@ -66,6 +66,17 @@ def test_a_repeated_column_name_is_projected_once() -> None:
         spark("SELECT a AS x, b AS \"x\" FROM t")
 
 
+def test_named_windows_are_spelt_out() -> None:
+    out = spark("SELECT max(x) OVER (wy ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), "
+                "sum(x) OVER wy, lead(x) OVER wy FROM t WINDOW wy AS (PARTITION BY a ORDER BY b "
+                "ROWS UNBOUNDED PRECEDING)")
+    assert "WINDOW" not in out
+    assert ("MAX(x) OVER (PARTITION BY a ORDER BY b NULLS LAST ROWS BETWEEN UNBOUNDED "
+            "PRECEDING AND 1 PRECEDING)") in out
+    assert "SUM(x) OVER (PARTITION BY a ORDER BY b NULLS LAST ROWS BETWEEN UNBOUNDED " in out
+    assert "LEAD(x) OVER (PARTITION BY a ORDER BY b NULLS LAST)" in out
+
+
 def test_offsets_over_framed_windows_lose_the_frame() -> None:
     out = spark(history.EVENTS.replace("{scope}", ""), {"through": dt.date(2025, 1, 1)})
     assert "LEAD(purchase_date) OVER (PARTITION BY customer_id, year ORDER BY seq" in out

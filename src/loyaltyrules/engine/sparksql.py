@@ -12,8 +12,8 @@ is generated, so there is no second evaluator to keep in step:
   row in every relation the engine ASOF-joins: the last receipt of a day or instant);
 * a column projected twice under one name (DuckDB folds quoted names' case, and
   tolerates the repeat) is projected once;
-* lead/lag over a named window with a frame get the window's partition and order
-  without the frame (Spark refuses frames there);
+* named windows are spelt out at every use (Spark takes no frame after a window
+  name), lead/lag without a frame (Spark refuses one there);
 * `generate_series(...)`/`range(...)` in FROM become a subquery exploding a SEQUENCE,
   with the column named as DuckDB names it;
 * a cast around `unnest` moves inside (Spark allows no generator within an expression);
@@ -161,7 +161,8 @@ def _unique_names(tree: exp.Expr) -> exp.Expr:
         seen: dict[str, str] = {}
         keep = []
         for projection in select.expressions:
-            name = projection.alias_or_name.lower()
+            named = isinstance(projection, exp.Alias | exp.Column)
+            name = projection.alias_or_name.lower() if named else ""
             value = projection.unalias().sql("duckdb")
             if name and name in seen and not isinstance(projection, exp.Star):
                 if seen[name] != value:
@@ -173,20 +174,28 @@ def _unique_names(tree: exp.Expr) -> exp.Expr:
     return tree
 
 
-def _offsets_unframed(tree: exp.Expr) -> exp.Expr:
-    """lead/lag over a named window with a frame: the window spelt out, frame dropped
-    (Spark refuses a frame for offset functions; the frame never changed their value)."""
+def _named_windows(tree: exp.Expr) -> exp.Expr:
+    """Every `OVER w` / `OVER (w ROWS ...)` spelt out from the WINDOW clause, which goes:
+    Spark has no frame after a window name, and refuses a frame for lead/lag (where it
+    never changed the value), which then keep only the partition and order."""
     for select in list(tree.find_all(exp.Select)):
         named = {w.name: w for w in select.args.get("windows") or []}
+        if not named:
+            continue
         for window in select.find_all(exp.Window):
-            spec = named.get(window.alias) if isinstance(window.args.get("alias"),
-                                                         exp.Identifier) else None
-            if spec is None or not isinstance(window.this, exp.Lead | exp.Lag):
+            ref = window.args.get("alias")
+            mine = window.find_ancestor(exp.Select) is select
+            if not mine or not isinstance(ref, exp.Identifier) or ref.name not in named:
                 continue
+            spec = named[ref.name]
             window.set("alias", None)
             window.set("partition_by", [p.copy() for p in spec.args.get("partition_by") or []])
             order = spec.args.get("order")
             window.set("order", order.copy() if order else None)
+            frame = window.args.get("spec") or spec.args.get("spec")
+            offset = isinstance(window.this, exp.Lead | exp.Lag)
+            window.set("spec", None if offset or frame is None else frame.copy())
+        select.set("windows", None)
     return tree
 
 
@@ -234,7 +243,7 @@ def _no_materialized(tree: exp.Expr) -> exp.Expr:
     return tree
 
 
-REWRITES = (_asof_joins, _unique_names, _offsets_unframed, _series_tables,
+REWRITES = (_asof_joins, _named_windows, _unique_names, _series_tables,
             _casts_of_generators, _spark_functions, _no_materialized)
 
 __all__ = ["Macro", "Translator"]
