@@ -79,7 +79,8 @@ def test_run_with_engine_spark_delivers_duckdbs_files(spark: Any, franchise: Pat
                            for p in sorted(out.rglob("*")) if p.is_file()}
     assert outputs["spark"] == outputs["duckdb"]
     actions = [json.loads(line) for name, body in outputs["spark"].items()
-               if name.startswith("actions-") for line in body.splitlines()]
+               if name.startswith("actions-") and name.endswith(".jsonl")
+               for line in body.splitlines()]
     assert ("2025-01-01", "top-spender-flowers") in {(a["as_of"], a["policy"]) for a in actions}
     assert {a["as_of"] for a in actions} == {"2024-12-31", "2025-01-01", "2025-01-02",
                                              "2025-01-03"}
