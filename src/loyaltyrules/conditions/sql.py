@@ -288,8 +288,7 @@ def _is_birthday(c: SqlCompiler, node: Call) -> exp.Expression:
 
 
 def _days_between(c: SqlCompiler, node: Call) -> exp.Expression:
-    later, earlier = c.compile(node.args[1]), c.compile(node.args[0])
-    return exp.DateDiff(this=_p(later), expression=_p(earlier), unit=exp.var("DAY"))
+    return _date_diff(c.compile(node.args[1]), c.compile(node.args[0]))
 
 
 def _part(cls: type[exp.Expression]) -> SqlBuilder:
