@@ -80,6 +80,7 @@ def readers(config: Config) -> Iterator[object]:
     yield settings.public_key(config)
     yield serve.backend_choice(config, None)
     yield boolean(config.sections, "sheets", "enrich")
+    yield settings.evaluator(config, None)
 
 
 def test_every_key_the_code_reads_is_declared_and_every_declared_key_is_read() -> None:

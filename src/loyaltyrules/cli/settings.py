@@ -28,7 +28,7 @@ another folder read with the same `[source]` mapping and defaults.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -83,22 +83,27 @@ def evaluator(config: Config, given: str | None) -> Evaluator:
     (its keys are checked with the file's, configkeys.py)."""
     section = config.sections.get("engine") or {}
     kind = given or str(section.get("kind", "duckdb"))
+    spark = _spark_settings(config, section)
     if kind not in ENGINES:
         fail(f"unknown engine {kind!r}: one of {', '.join(ENGINES)}", EXIT_INVALID)
     if kind == "duckdb":
         return on_duckdb
-    conf = section.get("conf", {})
-    if not isinstance(conf, dict):
-        fail("[engine] conf must be a table of spark.* settings", EXIT_INVALID)
-    staging = section.get("staging")
     try:
         require()
     except SparkUnavailable as err:
         fail(str(err), EXIT_INVALID)
-    return SparkEvaluator(SparkSettings(
-        master=str(section["master"]) if section.get("master") else None,
+    return SparkEvaluator(spark)
+
+
+def _spark_settings(config: Config, section: Mapping[str, Any]) -> SparkSettings:
+    master, staging = section.get("master"), section.get("staging")
+    conf = section.get("conf", {})
+    if not isinstance(conf, dict):
+        fail("[engine] conf must be a table of spark.* settings", EXIT_INVALID)
+    return SparkSettings(
+        master=str(master) if master else None,
         staging=_relative_to_config(config, str(staging)) if staging else None,
-        conf={str(k): str(v) for k, v in conf.items()}))
+        conf={str(k): str(v) for k, v in conf.items()})
 
 
 @contextmanager
