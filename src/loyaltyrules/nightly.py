@@ -39,8 +39,9 @@ from .ledger import Ledger, RunRecord
 from .lifecycle import escalations, routing_actions
 from .plan import Plan
 from .sinks.directory import Directory, directory_from
-from .sources import LoadedSource, open_source
+from .sources import LoadedSource, ingest, open_source
 from .state import Connection, StateStore
+from .state.sqlite import SqliteState
 from .statefile import as_state
 from .validation.targets import known_targets, unknown_targets
 
@@ -110,11 +111,21 @@ def sheet_directory(source: LoadedSource, config: Config | None) -> Directory:
     return directory_from(source.connection, boolean(sections, "sheets", "enrich"))
 
 
-def load_source(data: Path | Config, through: dt.date, rejects: Path | None) -> LoadedSource:
+def load_source(data: Path | Config, through: dt.date, rejects: Path | None,
+                kept: Path | None = None) -> LoadedSource:
     """Rows dated after the real today are rejected as future dates; rows after the
-    run's last date are simply not evaluated yet (the engine stops at `through`)."""
+    run's last date are simply not evaluated yet (the engine stops at `through`).
+    With `kept`, that ingest store reads only new or changed files (sources/ingest.py)."""
     limit = max(dt.date.today(), through)
-    return open_source(data, as_of_limit=limit, rejects_path=rejects)
+    return open_source(data, as_of_limit=limit, rejects_path=rejects, store=kept)
+
+
+def ingest_store(state: StateStore, store: str | None) -> Path | None:
+    """The ingest store beside a SQLite state file; none beside a PostgreSQL ledger (the
+    run keeps no local files there) or a private in-memory state."""
+    if isinstance(state, SqliteState) and str(state.path) != ":memory:":
+        return ingest.store_path(state.path, store)
+    return None
 
 
 def run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date,

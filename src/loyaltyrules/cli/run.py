@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
+from ..config import Config
 from ..delivery import Delivery, Target
-from ..nightly import RunSummary, last_through, load_source, run_range
+from ..nightly import RunSummary, ingest_store, last_through, load_source, run_range
 from ..sources import UnusableInput
 from ..state import StateStore
 from . import delivering, settings
@@ -169,7 +170,7 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: st
         try:
             rejects.parent.mkdir(parents=True, exist_ok=True)
             progress(f"loading data from {settings.describe(source_ref, example)}")
-            source = load_source(source_ref, end, rejects)
+            source = load_source(source_ref, end, rejects, _kept(config, ledger, store))
         except UnusableInput as err:
             settings.unusable(err)
         except OSError as err:  # the output folder or rejects file: nothing recorded yet
@@ -181,6 +182,12 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: st
     _show(summary, target.kind == "stdout", quiet)
     if summary_json:
         summary_json.write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+def _kept(config: Config, ledger: StateStore, store: str | None) -> Path | None:
+    """The ingest store beside the state, unless `[run] ingest_store = false`."""
+    wanted = settings.run_setting(config, "ingest_store", "true")
+    return ingest_store(ledger, store) if str(wanted).lower() != "false" else None
 
 
 def _rejects_path(target: Target, end: dt.date) -> Path:

@@ -5,6 +5,7 @@
 `rejects` table. See docs/data-sources.md.
 """
 
+from loyaltyrules.sources import ingest
 from loyaltyrules.sources.errors import UnusableInput
 from loyaltyrules.sources.loader import CLEAN_TABLES, LoadedSource, open_source, resolve_config
 from loyaltyrules.sources.rejects import REASONS, RejectRecord, TableCounts
@@ -16,6 +17,7 @@ __all__ = [
     "RejectRecord",
     "TableCounts",
     "UnusableInput",
+    "ingest",
     "open_source",
     "resolve_config",
 ]

@@ -79,6 +79,18 @@ def _source_column(spec: TableSpec, col: Column, src: SourceTable, cfg: TableCon
 def check_rows(
     con: duckdb.DuckDBPyConnection, spec: TableSpec, cfg: TableConfig, ctx: CheckContext
 ) -> None:
+    type_rows(con, spec, cfg, ctx.currency)
+    finish_typing(con, spec, ctx.as_of_limit, "_typed_" + spec.name)
+    keep_rows(con, spec)
+
+
+def type_rows(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, cfg: TableConfig, currency: str | None
+) -> None:
+    """`_typed_<table>`: every row typed, with its problems. The future-date check waits
+    for `finish_typing`, so these rows hold for any evaluation limit (sources/ingest.py
+    keeps them from night to night)."""
+    ctx = CheckContext(None, currency)
     typed = [f"{_typed_expr(spec, c, cfg, ctx)} AS {ident(c.name)}" for c in spec.columns]
     problems = [p for c in spec.columns for p in _problems(spec, c, cfg, ctx)]
     problems += _currency_problem(spec, ctx)
@@ -86,12 +98,45 @@ def check_rows(
     listed = "[" + ", ".join(problems) + "]" if problems else "[]"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {ident("_typed_" + spec.name)} AS
-            SELECT *,
-                   list_contains(list_transform(_problems, lambda p: p.severity), 'error') AS _drop
-            FROM (SELECT _file, _row, {", ".join(typed)},
-                         list_filter({listed}, lambda p: p IS NOT NULL) AS _problems
-                  FROM {ident("_raw_" + spec.name)} r)"""
+            SELECT _file, _row, {", ".join(typed)},
+                   list_filter({listed}, lambda p: p IS NOT NULL) AS _problems
+            FROM {ident("_raw_" + spec.name)} r"""
     )
+
+
+def finish_typing(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, as_of_limit: date | None, source: str
+) -> None:
+    """`_typed_<table>` from the typed rows in `source`: a date after the limit is a
+    `future-date` problem (an optional one is cleared), and `_drop` marks every row
+    with an error."""
+    columns = future_columns(spec) if as_of_limit is not None else []
+    limit = f"DATE {lit(as_of_limit.isoformat())}" if as_of_limit else ""
+    later = {c.name: f"CAST({ident(c.name)} AS DATE) > {limit}" for c in columns}
+    found = [_problem(later[c.name], c.name, "'future-date'",
+                      "error" if c.required else "warning") for c in columns]
+    cleared = [f"CASE WHEN {later[c.name]} THEN NULL ELSE {ident(c.name)} END AS {ident(c.name)}"
+               for c in columns if not c.required]
+    problems = (f"list_concat(_problems, list_filter([{', '.join(found)}], "
+                "lambda p: p IS NOT NULL))" if found else "_problems")
+    replaced = f" REPLACE ({', '.join(cleared)})" if cleared else ""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {ident("_typed_" + spec.name)} AS
+            SELECT *, list_contains(list_transform(_problems, lambda p: p.severity),
+                                    'error') AS _drop
+            FROM (SELECT * EXCLUDE (_problems){replaced}, {problems} AS _problems
+                  FROM {source})"""
+    )
+
+
+def future_columns(spec: TableSpec) -> list[Column]:
+    """The dates a row may not have after the evaluation limit."""
+    return [c for c in spec.columns if c.kind in ("timestamp", "date")
+            and (spec.name, c.name) not in _NO_FUTURE_CHECK]
+
+
+def keep_rows(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
+    """Reject records for the problems of `_typed_<table>`; `_ok_<table>` keeps the rest."""
     con.execute(
         f"""INSERT INTO rejects (table_name, file, "row", column_name, reason, severity, ids)
             SELECT {lit(spec.name)}, _file, _row, p.column, p.reason, p.severity, {ids_map(spec)}

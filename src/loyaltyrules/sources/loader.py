@@ -17,10 +17,10 @@ from loyaltyrules.config import (
     TableConfig,
     load_config,
 )
-from loyaltyrules.sources import integrity
+from loyaltyrules.sources import ingest, integrity
 from loyaltyrules.sources.checks import CheckContext, check_rows, project
 from loyaltyrules.sources.derive import derive_customers
-from loyaltyrules.sources.discover import SQLITE_SUFFIXES, discover, fingerprint
+from loyaltyrules.sources.discover import SQLITE_SUFFIXES, SourceLayout, discover, fingerprint
 from loyaltyrules.sources.errors import UnusableInput
 from loyaltyrules.sources.finish import create_clean_tables, empty_ok_table
 from loyaltyrules.sources.postgres import is_database
@@ -87,6 +87,7 @@ def open_source(
     *,
     rejects_path: str | Path | None = None,
     connection: duckdb.DuckDBPyConnection | None = None,
+    store: Path | None = None,
 ) -> LoadedSource:
     """Load a source into clean tables; raise UnusableInput when it cannot be used.
 
@@ -94,9 +95,15 @@ def open_source(
     `loyaltyrules.toml`, a directory holding one, or a parsed configuration. Rows
     dated after `as_of_limit` are rejected as `future-date`. With `rejects_path`,
     rejects are written there even when too many of them make the input unusable.
+    With `store`, a folder of files is read once: that DuckDB database keeps the
+    checked rows and reads only new or changed files (sources/ingest.py).
     """
     config = resolve_config(source)
     layout = discover(config)
+    if store is not None and connection is None and ingest.keeps(layout, config):
+        kept = ingest.open_store(store)
+        if kept is not None:
+            return _from_store(kept, layout, config, as_of_limit, rejects_path)
     con = connection or _quiet_connection()
     create_rejects_table(con)
     srcs = {
@@ -118,18 +125,43 @@ def open_source(
         project(con, SPECS[table], srcs[table], cfg)
         check_rows(con, SPECS[table], cfg, ctx)
     read = {t: s.rows_read for t, s in srcs.items()}
-    info = _cross_checks(con, set(srcs), read)
-    create_clean_tables(con, config.consent_default, from_lines="purchase_lines" in srcs)
+    info = _clean(con, config, set(srcs), read)
+    _drop_staging(con)
+    return _loaded(con, layout, config, frozenset(srcs), read, info, rejects_path)
+
+
+def _from_store(con: duckdb.DuckDBPyConnection, layout: SourceLayout, config: SourceConfig,
+                as_of_limit: date | None, rejects_path: str | Path | None) -> LoadedSource:
+    kept = ingest.load(con, layout, config, as_of_limit)
+    present = frozenset(layout.inputs)
+    read, info = kept.read, kept.info
+    if info is None:  # new or changed rows: the checks across rows and files run again
+        info = _clean(con, config, set(present), read)
+        _drop_staging(con)
+        ingest.remember(con, as_of_limit, read, info)
+    return _loaded(con, layout, config, present, read, info, rejects_path)
+
+
+def _clean(con: duckdb.DuckDBPyConnection, config: SourceConfig, present: set[str],
+           read: dict[str, int]) -> dict[str, dict[str, int]]:
+    """From the rows that passed the row checks to the clean tables; the duplicates."""
+    info = _cross_checks(con, present, read)
+    create_clean_tables(con, config.consent_default, from_lines="purchase_lines" in present)
     fill_messages(con)
-    counts = _counts(con, set(srcs), read, info)
+    return info
+
+
+def _loaded(con: duckdb.DuckDBPyConnection, layout: SourceLayout, config: SourceConfig,
+            present: frozenset[str], read: dict[str, int], info: dict[str, dict[str, int]],
+            rejects_path: str | Path | None) -> LoadedSource:
+    counts = _counts(con, set(present), read, info)
     if rejects_path is not None:
         write_rejects(con, Path(rejects_path))
     _check_share(counts, config.reject_share)
-    _drop_staging(con)
     return LoadedSource(
         con,
         config,
-        frozenset(srcs),
+        present,
         counts,
         fingerprint(layout, config),
         tuple(layout.display(f) for f in layout.all_files()),
