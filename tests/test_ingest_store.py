@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from loyaltyrules.cli import cli
 from loyaltyrules.engine.batch import evaluate
 from loyaltyrules.plan import Plan
 from loyaltyrules.sources import CLEAN_TABLES, LoadedSource, ingest, open_source
@@ -184,3 +186,32 @@ def test_a_store_held_by_another_process_means_a_full_load(
     loaded = open_source(data, LIMIT, store=tmp_path / "s.ingest.duckdb")
     assert loaded.counts["purchases"].rows_kept > 0
     assert not (tmp_path / "s.ingest.duckdb").exists()
+
+
+def test_run_keeps_the_input_beside_its_state_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the host receives is the same with the store as without; the store is there."""
+    outputs = {}
+    for kept in ("true", "false"):
+        folder = tmp_path / kept
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        (folder / "loyaltyrules.toml").write_text(f"[run]\ningest_store = {kept}\n")
+        for day in ("2025-11-19", "2025-11-20"):
+            result = CliRunner().invoke(cli, ["run", "--example", "--as-of", day, "-q",
+                                              "--state", "state.sqlite", "--out", "out"])
+            assert result.exit_code == 0, result.output
+        outputs[kept] = {f.name: f.read_bytes() for f in sorted((folder / "out").iterdir())
+                         if f.is_file()}
+        assert (folder / "state.sqlite.ingest.duckdb").exists() == (kept == "true")
+    assert outputs["true"] == outputs["false"]
+    assert any(name.startswith("actions-") for name in outputs["true"])
+
+
+def test_ingest_store_setting_is_a_boolean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "loyaltyrules.toml").write_text('[run]\ningest_store = "no"\n')
+    result = CliRunner().invoke(cli, ["run", "--example", "--as-of", "2025-11-20"])
+    assert result.exit_code == 1
+    assert "ingest_store must be true or false" in result.output

@@ -131,6 +131,10 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: st
     ./data; with none of them the run refuses. --example runs on the bundled example
     store instead.
 
+    With a state file S, the checked input is kept in S.ingest.duckdb, so a night
+    reads and checks only new or changed files ([run] ingest_store = false: read
+    everything every night).
+
     One run at a time per ledger: a second waits for the first (--lock-timeout).
     Stores sharing one ledger (PostgreSQL, --state postgresql://...) each run with
     --store: a store's run keeps its own actions, and waits only for its own.
@@ -186,8 +190,10 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: st
 
 def _kept(config: Config, ledger: StateStore, store: str | None) -> Path | None:
     """The ingest store beside the state, unless `[run] ingest_store = false`."""
-    wanted = settings.run_setting(config, "ingest_store", "true")
-    return ingest_store(ledger, store) if str(wanted).lower() != "false" else None
+    wanted = (config.sections.get("run") or {}).get("ingest_store", True)
+    if not isinstance(wanted, bool):
+        settings.fail("[run] ingest_store must be true or false", settings.EXIT_INVALID)
+    return ingest_store(ledger, store) if wanted else None
 
 
 def _rejects_path(target: Target, end: dt.date) -> Path:

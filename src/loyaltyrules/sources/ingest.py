@@ -35,6 +35,7 @@ from pathlib import Path
 import duckdb
 
 from loyaltyrules import __version__
+from loyaltyrules.config import TABLE_NAMES as CLEAN_TABLES
 from loyaltyrules.config import SourceConfig
 from loyaltyrules.sources.checks import (
     finish_typing,
@@ -46,17 +47,17 @@ from loyaltyrules.sources.checks import (
 from loyaltyrules.sources.discover import SourceLayout, TableInput
 from loyaltyrules.sources.finish import empty_ok_table
 from loyaltyrules.sources.readers import read_table
-from loyaltyrules.sources.rejects import REJECTS_DDL
+from loyaltyrules.sources.rejects import create_rejects_table
 from loyaltyrules.sources.sql import ident, scalars
 from loyaltyrules.sources.tables import LOAD_ORDER, SPECS
 
 STORE_FORMAT = 1  # bump when the stored rows' meaning changes: old stores are rebuilt
 CONTENT_HASH_BYTES = 64 << 20  # a daily file is hashed; a 10M-row history is not
-_FILES_DDL = """CREATE TABLE IF NOT EXISTS ingest_files (
+_FILES_DDL = """CREATE TABLE IF NOT EXISTS kept.ingest_files (
     table_name VARCHAR, file VARCHAR, size BIGINT, mtime_ns BIGINT, sha256 VARCHAR)"""
-_RESULT_DDL = """CREATE TABLE IF NOT EXISTS ingest_result (
+_RESULT_DDL = """CREATE TABLE IF NOT EXISTS kept.ingest_result (
     as_of_limit DATE, latest DATE, read VARCHAR, info VARCHAR)"""
-_READ_REJECTS = "ingest_read_rejects"
+_READ_REJECTS = "kept.ingest_read_rejects"
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,16 @@ def keeps(layout: SourceLayout, config: SourceConfig) -> bool:
 
 
 def open_store(path: Path) -> duckdb.DuckDBPyConnection | None:
-    """The store, or None when another process holds it (that night loads in full)."""
-    try:
-        con = duckdb.connect(str(path))
-    except duckdb.IOException:
-        return None
+    """A connection with the store attached as `kept`, or None when another process
+    holds it (that night loads in full). The night's work runs in memory, as a full
+    load's does; only the kept rows and the clean tables are read from or written to it."""
+    con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("ATTACH ? AS kept", [str(path)])
+    except duckdb.IOException:
+        con.close()
+        return None
     return con
 
 
@@ -106,9 +111,12 @@ def load(con: duckdb.DuckDBPyConnection, layout: SourceLayout, config: SourceCon
     _reset_if_other(con, _settings_key(config))
     current = _current_files(layout, config)
     removed, added = _changes(con, current, layout)
+    create_rejects_table(con)
     if not removed and not added and (last := _reusable(con, as_of_limit)):
+        for table in (*CLEAN_TABLES, "rejects"):
+            con.execute(f"CREATE OR REPLACE TABLE {ident(table)} AS FROM kept.{ident(table)}")
         return Kept(con, *last)
-    con.execute("DELETE FROM ingest_result")
+    con.execute("DELETE FROM kept.ingest_result")
     _update(con, layout, config, removed, added, current)
     return Kept(con, _assemble(con, layout, as_of_limit), None)
 
@@ -116,9 +124,11 @@ def load(con: duckdb.DuckDBPyConnection, layout: SourceLayout, config: SourceCon
 def remember(con: duckdb.DuckDBPyConnection, as_of_limit: dt.date | None,
              read: dict[str, int], info: dict[str, dict[str, int]]) -> None:
     """After the checks across files: the clean tables stand for this night's limit."""
-    con.execute("INSERT INTO ingest_result VALUES (?, ?, ?, ?)",
+    for table in (*CLEAN_TABLES, "rejects"):
+        con.execute(f"CREATE OR REPLACE TABLE kept.{ident(table)} AS FROM {ident(table)}")
+    con.execute("INSERT INTO kept.ingest_result VALUES (?, ?, ?, ?)",
                 [as_of_limit, _latest(con), json.dumps(read), json.dumps(info)])
-    con.execute("CHECKPOINT")
+    con.execute("CHECKPOINT kept")
 
 
 # -- what changed ------------------------------------------------------------------
@@ -136,21 +146,21 @@ def _reset_if_other(con: duckdb.DuckDBPyConnection, settings: str) -> None:
     """Other mappings, checks or store format: every file is read again."""
     con.execute(_FILES_DDL)
     con.execute(_RESULT_DDL)
-    con.execute("CREATE TABLE IF NOT EXISTS ingest_settings (settings VARCHAR)")
-    row = con.execute("SELECT settings FROM ingest_settings").fetchone()
+    con.execute("CREATE TABLE IF NOT EXISTS kept.ingest_settings (settings VARCHAR)")
+    row = con.execute("SELECT settings FROM kept.ingest_settings").fetchone()
     if row is not None and row[0] == settings:
         return
     _drop_kept(con)
-    con.execute("DELETE FROM ingest_settings")
-    con.execute("INSERT INTO ingest_settings VALUES (?)", [settings])
+    con.execute("DELETE FROM kept.ingest_settings")
+    con.execute("INSERT INTO kept.ingest_settings VALUES (?)", [settings])
 
 
 def _drop_kept(con: duckdb.DuckDBPyConnection) -> None:
     for table in LOAD_ORDER:
-        con.execute(f"DROP TABLE IF EXISTS {ident('ingest_typed_' + table)}")
+        con.execute(f"DROP TABLE IF EXISTS {_typed(table)}")
     con.execute(f"DROP TABLE IF EXISTS {_READ_REJECTS}")
-    con.execute("DELETE FROM ingest_files")
-    con.execute("DELETE FROM ingest_result")
+    con.execute("DELETE FROM kept.ingest_files")
+    con.execute("DELETE FROM kept.ingest_result")
 
 
 def _current_files(layout: SourceLayout, config: SourceConfig) -> dict[tuple[str, str], Path]:
@@ -176,7 +186,7 @@ def _changes(con: duckdb.DuckDBPyConnection, current: dict[tuple[str, str], Path
              layout: SourceLayout) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
     """(files whose rows leave the store, files to read): a changed file is both."""
     stored = {(t, f): Fingerprint(s, m, h) for t, f, s, m, h in con.execute(
-        "SELECT table_name, file, size, mtime_ns, sha256 FROM ingest_files").fetchall()}
+        "SELECT table_name, file, size, mtime_ns, sha256 FROM kept.ingest_files").fetchall()}
     removed = {key for key in stored if key not in current}
     added = {key for key in current if key not in stored}
     for key in set(stored) & set(current):
@@ -196,7 +206,7 @@ def _same(old: Fingerprint, file: Path, con: duckdb.DuckDBPyConnection,
         return True
     if old.sha256 is None or _sha256(file) != old.sha256:
         return False
-    con.execute("UPDATE ingest_files SET mtime_ns = ? WHERE table_name = ? AND file = ?",
+    con.execute("UPDATE kept.ingest_files SET mtime_ns = ? WHERE table_name = ? AND file = ?",
                 [stat.st_mtime_ns, *key])
     return True
 
@@ -205,7 +215,8 @@ def _reusable(con: duckdb.DuckDBPyConnection, as_of_limit: dt.date | None
               ) -> tuple[dict[str, int], dict[str, dict[str, int]]] | None:
     """The last night's rows read and duplicates, when its clean tables hold for this
     night's limit: the same limit, or no date in the data after either limit."""
-    row = con.execute("SELECT as_of_limit, latest, read, info FROM ingest_result").fetchone()
+    row = con.execute("SELECT as_of_limit, latest, read, info FROM kept.ingest_result"
+                      ).fetchone()
     if row is None:
         return None
     last_limit, latest = row[0], row[1]
@@ -221,17 +232,20 @@ def _reusable(con: duckdb.DuckDBPyConnection, as_of_limit: dt.date | None
 def _update(con: duckdb.DuckDBPyConnection, layout: SourceLayout, config: SourceConfig,
             removed: set[tuple[str, str]], added: set[tuple[str, str]],
             current: dict[tuple[str, str], Path]) -> None:
-    """One transaction: a killed run leaves the store as the last night left it."""
+    """New files are read and checked first; then one transaction replaces the rows, so
+    a killed run leaves the store as the last night left it."""
+    new = {table: sorted(current[k] for k in added if k[0] == table) for table in LOAD_ORDER}
+    for table, files in new.items():
+        if files:
+            _read_new(con, layout, config, layout.inputs[table], files)
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(REJECTS_DDL)
         con.execute(f"CREATE TABLE IF NOT EXISTS {_READ_REJECTS} AS FROM rejects LIMIT 0")
         for table, file in sorted(removed):
             _forget(con, table, file)
-        for table in LOAD_ORDER:
-            files = sorted(current[k] for k in added if k[0] == table)
+        for table, files in new.items():
             if files:
-                _read_new(con, layout, config, layout.inputs[table], files)
+                _keep_new(con, layout, config, table, files)
         con.execute(f"INSERT INTO {_READ_REJECTS} FROM rejects")
         con.execute("COMMIT")
     except BaseException:
@@ -239,58 +253,67 @@ def _update(con: duckdb.DuckDBPyConnection, layout: SourceLayout, config: Source
         raise
 
 
+def _typed(table: str) -> str:
+    return f"kept.{ident('ingest_typed_' + table)}"
+
+
 def _forget(con: duckdb.DuckDBPyConnection, table: str, file: str) -> None:
-    kept = ident("ingest_typed_" + table)
-    if _exists(con, "ingest_typed_" + table):
-        con.execute(f"DELETE FROM {kept} WHERE _file = ?", [file])
+    if _exists(con, table):
+        con.execute(f"DELETE FROM {_typed(table)} WHERE _file = ?", [file])
     con.execute(f"DELETE FROM {_READ_REJECTS} WHERE table_name = ? AND file = ?", [table, file])
-    con.execute("DELETE FROM ingest_files WHERE table_name = ? AND file = ?", [table, file])
+    con.execute("DELETE FROM kept.ingest_files WHERE table_name = ? AND file = ?", [table, file])
 
 
 def _read_new(con: duckdb.DuckDBPyConnection, layout: SourceLayout, config: SourceConfig,
               item: TableInput, files: list[Path]) -> None:
-    """Read and check the new files of one table; their rows join the store."""
+    """Read and check the new files of one table into `_typed_new_<table>`; lines no
+    reader could read go to `rejects`."""
     cfg = config.table(item.table)
     src = read_table(con, TableInput(item.table, item.format, tuple(files)), layout,
                      cfg.delimiter)
     spec = SPECS[item.table]
     project(con, spec, src, cfg)
     type_rows(con, spec, cfg, config.currency)
-    kept = "ingest_typed_" + item.table
-    if _exists(con, kept):
-        con.execute(f"INSERT INTO {ident(kept)} BY NAME FROM {ident('_typed_' + spec.name)}")
+    con.execute(f"ALTER TABLE {ident('_typed_' + spec.name)} "
+                f"RENAME TO {ident('_typed_new_' + spec.name)}")
+
+
+def _keep_new(con: duckdb.DuckDBPyConnection, layout: SourceLayout, config: SourceConfig,
+              table: str, files: list[Path]) -> None:
+    new = ident("_typed_new_" + table)
+    if _exists(con, table):
+        con.execute(f"INSERT INTO {_typed(table)} BY NAME FROM {new}")
     else:
-        con.execute(f"CREATE TABLE {ident(kept)} AS FROM {ident('_typed_' + spec.name)}")
+        con.execute(f"CREATE TABLE {_typed(table)} AS FROM {new}")
     hashed = config.fingerprint == "content"
     for file in files:
         mark = _fingerprint(file, hashed)
-        con.execute("INSERT INTO ingest_files VALUES (?, ?, ?, ?, ?)",
-                    [item.table, layout.display(file), mark.size, mark.mtime_ns, mark.sha256])
+        con.execute("INSERT INTO kept.ingest_files VALUES (?, ?, ?, ?, ?)",
+                    [table, layout.display(file), mark.size, mark.mtime_ns, mark.sha256])
 
 
 def _assemble(con: duckdb.DuckDBPyConnection, layout: SourceLayout,
               as_of_limit: dt.date | None) -> dict[str, int]:
     """Every file's rows, as a full load leaves them after the row checks."""
-    con.execute(REJECTS_DDL)
+    create_rejects_table(con)
     con.execute(f"INSERT INTO rejects FROM {_READ_REJECTS}")
     read = {}
     for table in LOAD_ORDER:
-        spec, kept = SPECS[table], "ingest_typed_" + table
-        if table not in layout.inputs or not _exists(con, kept):
+        spec = SPECS[table]
+        if table not in layout.inputs or not _exists(con, table):
             empty_ok_table(con, spec)
             continue
-        finish_typing(con, spec, as_of_limit, ident(kept))
+        finish_typing(con, spec, as_of_limit, _typed(table))
         keep_rows(con, spec)
-        read[table] = scalars(con, f"SELECT count(*) FROM {ident(kept)}")[0] + scalars(
+        read[table] = scalars(con, f"SELECT count(*) FROM {_typed(table)}")[0] + scalars(
             con, f"SELECT count(*) FROM {_READ_REJECTS} WHERE table_name = ?", [table])[0]
     return read
 
 
 def _latest(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     """The latest date a future-date check could reject, over every kept row."""
-    parts = [f"SELECT max(CAST({ident(c.name)} AS DATE)) AS d FROM {ident('ingest_typed_' + t)}"
-             for t in LOAD_ORDER if _exists(con, "ingest_typed_" + t)
-             for c in future_columns(SPECS[t])]
+    parts = [f"SELECT max(CAST({ident(c.name)} AS DATE)) AS d FROM {_typed(t)}"
+             for t in LOAD_ORDER if _exists(con, t) for c in future_columns(SPECS[t])]
     if not parts:
         return None
     row = con.execute(f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})").fetchone()
@@ -298,5 +321,7 @@ def _latest(con: duckdb.DuckDBPyConnection) -> dt.date | None:
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(scalars(con, "SELECT count(*) FROM information_schema.tables "
-                             "WHERE table_name = ? AND table_schema = 'main'", [table])[0])
+    """Whether the store holds rows of `table` yet."""
+    return bool(scalars(con, "SELECT count(*) FROM information_schema.tables WHERE "
+                             "table_catalog = 'kept' AND table_name = ?",
+                        ["ingest_typed_" + table])[0])
