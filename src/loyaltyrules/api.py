@@ -28,7 +28,7 @@ from .event.evaluator import EventEvaluator
 from .event.occasions import Calendar, parse_host_event
 from .event.receipts import parse_customer, parse_receipt
 from .event.store import Tx, ViewStore
-from .event.view import CustomerView, Views
+from .event.view import CustomerView, Receipt, Views
 from .ledger import migrate
 from .lifecycle import overdue_at
 from .plan import Plan, compile_paths
@@ -222,26 +222,34 @@ class Engine:
         answers []. Raises EventError for bad input.
         """
         parsed = parse_receipt(receipt)
-        evaluator = self.stateless.evaluator
+        return self.store.write(lambda tx: self._purchase(tx, parsed), *_purchase_keys(parsed))
 
-        def work(tx: Tx) -> Answer:
-            if not tx.claim(parsed.purchase_id):
-                return Answer()
-            tx.log_receipt(parsed)
-            if parsed.customer_id is None:
-                return Answer()  # anonymous sales trigger nothing
-            view = tx.view(parsed.customer_id) or CustomerView(parsed.customer_id)
-            referred_by = view.record.referred_by if view.record else None
-            referrer = tx.view(referred_by) if referred_by else None
-            actions, after = evaluator.purchase(view, parsed, referrer)
-            tx.put(after)
-            if not actions:
-                return Answer()
-            return self._decide(tx, parsed.day, actions, f"pos:{parsed.purchase_id}",
-                                [after, referrer])
+    def on_purchases(self, receipts: Iterable[Mapping[str, Any]]) -> list[Answer]:
+        """Apply receipts in one transaction (a group commit): the answers are those of
+        `on_purchase` on each in turn, but the state is written, and with sync "full"
+        fsynced, once for the whole group, which is kept whole or not at all. For a POS
+        that forwards its receipts in batches (each batch's answers are durable when
+        this returns). Raises EventError for the first bad receipt, naming its place
+        in the group, before anything is written."""
+        parsed = [_parse_one(index, receipt) for index, receipt in enumerate(receipts)]
+        keys = sorted({key for one in parsed for key in _purchase_keys(one)})
+        return self.store.write(lambda tx: [self._purchase(tx, one) for one in parsed], *keys)
 
-        customer = () if parsed.customer_id is None else (f"customer:{parsed.customer_id}",)
-        return self.store.write(work, f"store:{parsed.store_id}", *customer)
+    def _purchase(self, tx: Tx, parsed: Receipt) -> Answer:
+        if not tx.claim(parsed.purchase_id):
+            return Answer()
+        tx.log_receipt(parsed)
+        if parsed.customer_id is None:
+            return Answer()  # anonymous sales trigger nothing
+        view = tx.view(parsed.customer_id) or CustomerView(parsed.customer_id)
+        referred_by = view.record.referred_by if view.record else None
+        referrer = tx.view(referred_by) if referred_by else None
+        actions, after = self.stateless.evaluator.purchase(view, parsed, referrer)
+        tx.put(after)
+        if not actions:
+            return Answer()
+        return self._decide(tx, parsed.day, actions, f"pos:{parsed.purchase_id}",
+                            [after, referrer])
 
     def _decide(self, tx: Tx, day: dt.date, actions: list[Action], run: str,
                 views: Iterable[CustomerView | None], closing: Iterable[str] = ()) -> Answer:
@@ -337,3 +345,17 @@ class Engine:
         their last receipt), by name; None for a customer without a view."""
         view = self.view(customer_id)
         return self.stateless.metrics(view, day) if view is not None else None
+
+
+def _purchase_keys(parsed: Receipt) -> tuple[str, ...]:
+    """The locks a receipt's transaction takes: its store's, its customer's."""
+    customer = () if parsed.customer_id is None else (f"customer:{parsed.customer_id}",)
+    return (f"store:{parsed.store_id}", *customer)
+
+
+def _parse_one(index: int, receipt: Mapping[str, Any]) -> Receipt:
+    try:
+        return parse_receipt(receipt)
+    except EventError as err:
+        message = str(err).split(": ", 1)[-1]
+        raise EventError(err.code, f"receipt {index} of the group: {message}", err.field) from err
