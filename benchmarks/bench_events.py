@@ -25,12 +25,14 @@ then the ratio of the receipt-triggered policies' throughput to durable_rules'.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import importlib.util
 import json
 import random
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,28 +102,31 @@ def stateless(people: list[dict[str, Any]], stream: list[dict[str, Any]],
     return summary(times, time.perf_counter() - start, fired)
 
 
-def stored(people: list[dict[str, Any]], stream: list[dict[str, Any]]) -> dict[str, Any]:
+@contextlib.contextmanager
+def stored_engine(people: list[dict[str, Any]]) -> Iterator[Engine]:
+    """An engine on a new state file that knows every customer."""
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine.load(state=Path(tmp) / "state.db", stores=STORES)
         for c in people:
             engine.on_customer(c)
+        yield engine
+        engine.close()
+
+
+def stored(people: list[dict[str, Any]], stream: list[dict[str, Any]]) -> dict[str, Any]:
+    with stored_engine(people) as engine:
         times, fired = [], 0
         start = time.perf_counter()
         for r in stream:
             t0 = time.perf_counter_ns()
             fired += len(engine.on_purchase(r))
             times.append(time.perf_counter_ns() - t0)
-        result = summary(times, time.perf_counter() - start, fired)
-        engine.close()
-    return result
+        return summary(times, time.perf_counter() - start, fired)
 
 
 def stored_groups(people: list[dict[str, Any]], stream: list[dict[str, Any]],
                   size: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = Engine.load(state=Path(tmp) / "state.db", stores=STORES)
-        for c in people:
-            engine.on_customer(c)
+    with stored_engine(people) as engine:
         times, fired = [], 0
         start = time.perf_counter()
         for at in range(0, len(stream), size):
@@ -129,7 +134,6 @@ def stored_groups(people: list[dict[str, Any]], stream: list[dict[str, Any]],
             fired += sum(len(a) for a in engine.on_purchases(stream[at:at + size]))
             times.append(time.perf_counter_ns() - t0)
         seconds = time.perf_counter() - start
-        engine.close()
     result = summary(times, seconds, fired)
     return {**result, "events": len(stream), "groups": len(times), "group": size,
             "events_per_s": round(len(stream) / seconds)}

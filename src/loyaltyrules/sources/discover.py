@@ -199,13 +199,14 @@ def fingerprint(layout: SourceLayout, config: SourceConfig) -> str:
         stat = file.stat()
         digest.update(f"{layout.display(file)}\0{stat.st_size}\0".encode())
         if config.fingerprint == "content":
-            digest.update(_content_hash(file))
+            digest.update(content_hash(file))
         else:
             digest.update(str(stat.st_mtime_ns).encode())
     return digest.hexdigest()
 
 
-def _content_hash(file: Path) -> bytes:
+def content_hash(file: Path) -> bytes:
+    """sha256 of the file's bytes, read in blocks."""
     h = hashlib.sha256()
     with file.open("rb") as fh:
         while block := fh.read(1 << 20):

@@ -44,7 +44,7 @@ from loyaltyrules.sources.checks import (
     project,
     type_rows,
 )
-from loyaltyrules.sources.discover import SourceLayout, TableInput
+from loyaltyrules.sources.discover import SourceLayout, TableInput, content_hash
 from loyaltyrules.sources.finish import empty_ok_table
 from loyaltyrules.sources.readers import read_table
 from loyaltyrules.sources.rejects import create_rejects_table
@@ -175,11 +175,7 @@ def _fingerprint(file: Path, hashed: bool) -> Fingerprint:
 
 
 def _sha256(file: Path) -> str:
-    h = hashlib.sha256()
-    with file.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+    return content_hash(file).hex()
 
 
 def _changes(con: duckdb.DuckDBPyConnection, current: dict[tuple[str, str], Path],
