@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ..config import Config
+from ..configkeys import boolean
 from ..delivery import Delivery, Target
 from ..nightly import RunSummary, ingest_store, last_through, load_source, run_range
 from ..sources import UnusableInput
@@ -190,9 +191,10 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: st
 
 def _kept(config: Config, ledger: StateStore, store: str | None) -> Path | None:
     """The ingest store beside the state, unless `[run] ingest_store = false`."""
-    wanted = (config.sections.get("run") or {}).get("ingest_store", True)
-    if not isinstance(wanted, bool):
-        settings.fail("[run] ingest_store must be true or false", settings.EXIT_INVALID)
+    try:
+        wanted = boolean(config.sections, "run", "ingest_store")
+    except ValueError as err:
+        settings.fail(str(err), settings.EXIT_INVALID)
     return ingest_store(ledger, store) if wanted else None
 
 
