@@ -75,6 +75,7 @@ def readers(config: Config) -> Iterator[object]:
     yield settings.policy_paths(config, ())
     yield settings.state_path(config, None)
     yield settings.store_setting(config, None)
+    yield settings.ingest_store_setting(config)
     yield settings.out_dir(config, None)
     yield serve.sync_mode(config, None)
     yield settings.public_key(config)

@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 
 from ..config import Config
-from ..configkeys import boolean
 from ..delivery import Delivery, Target
 from ..nightly import RunSummary, ingest_store, last_through, load_source, run_range
 from ..sources import UnusableInput
@@ -191,11 +190,7 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: st
 
 def _kept(config: Config, ledger: StateStore, store: str | None) -> Path | None:
     """The ingest store beside the state, unless `[run] ingest_store = false`."""
-    try:
-        wanted = boolean(config.sections, "run", "ingest_store")
-    except ValueError as err:
-        settings.fail(str(err), settings.EXIT_INVALID)
-    return ingest_store(ledger, store) if wanted else None
+    return ingest_store(ledger, store) if settings.ingest_store_setting(config) else None
 
 
 def _rejects_path(target: Target, end: dt.date) -> Path:

@@ -37,7 +37,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from ..config import CONFIG_FILE, Config, SourceConfig, load_config
-from ..configkeys import keys_of
+from ..configkeys import boolean, keys_of
 from ..diagnostics import DiagnosticError
 from ..engine.spark import ENGINES, SparkEvaluator, SparkSettings, SparkUnavailable, require
 from ..examples import example_data_dir
@@ -209,6 +209,14 @@ def state_path(config: Config, given: str | Path | None) -> StateStore:
     if isinstance(located, SqliteState):
         return SqliteState(_relative_to_config(config, str(value)))
     return located
+
+
+def ingest_store_setting(config: Config) -> bool:
+    """`[run] ingest_store`: keep the checked input beside a SQLite state (default)."""
+    try:
+        return boolean(config.sections, "run", "ingest_store")
+    except ValueError as err:
+        fail(str(err), EXIT_INVALID)
 
 
 def store_setting(config: Config, given: str | None) -> str | None:
