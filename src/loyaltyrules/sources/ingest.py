@@ -98,7 +98,8 @@ def open_store(path: Path) -> duckdb.DuckDBPyConnection | None:
     con.execute("SET enable_progress_bar = false")
     try:
         con.execute("ATTACH ? AS kept", [str(path)])
-    except duckdb.IOException:
+    except (duckdb.IOException, duckdb.BinderException):  # another process; this one's
+        # earlier load still open (a host running several nights in one process)
         con.close()
         return None
     return con
