@@ -95,6 +95,8 @@ def handwritten_argv(data: Path, phase: Phase, out: Path) -> list[str]:
 def prime(data: Path, policies: Path, phase: Phase, primed: Path) -> None:
     """The state as the night before left it (ledger, and whatever the run keeps beside it)."""
     primed.mkdir(parents=True)
+    # The store keeps its checked input beside the state (opt-in: it holds contact details)
+    (primed / "loyaltyrules.toml").write_text("[run]\ningest_store = true\n", encoding="utf-8")
     if phase.primed_by is None:
         return
     night = Phase("prime", phase.primed_by, phase.primed_by, None)

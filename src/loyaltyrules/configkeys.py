@@ -97,8 +97,10 @@ KEYS: tuple[Key, ...] = (
         ".csv file, or - for standard output.", "--out"),
     Key("run", "lock_timeout", "seconds", "600", "How long a run or export waits while "
         "another holds the ledger; 0: do not wait.", "--lock-timeout"),
-    Key("run", "ingest_store", "boolean", "true", "Keep the checked input beside a SQLite "
-        "state (`<state>.ingest.duckdb`), so a night reads only new or changed files."),
+    Key("run", "ingest_store", "boolean", "false", "Keep the checked input beside a SQLite "
+        "state (`<state>.ingest.duckdb`), so a night reads only new or changed files. The "
+        "file is a copy of the input, customers' contact details included: turn it on "
+        "where the state folder is kept as safely as the data."),
     Key("run", "store", "store_id", "none: every store", "The one store a run or export "
         "is for, when stores share a ledger.", "--store"),
     Key("state", "url", "URL", "none: `[run] state`", "A `postgresql://` URL of the ledger, "

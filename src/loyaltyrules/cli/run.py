@@ -131,9 +131,9 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: st
     ./data; with none of them the run refuses. --example runs on the bundled example
     store instead.
 
-    With a state file S, the checked input is kept in S.ingest.duckdb, so a night
-    reads and checks only new or changed files ([run] ingest_store = false: read
-    everything every night).
+    With [run] ingest_store = true and a state file S, the checked input is kept in
+    S.ingest.duckdb, so a night reads and checks only new or changed files (off by
+    default: the kept copy holds the input's contact details).
 
     One run at a time per ledger: a second waits for the first (--lock-timeout).
     Stores sharing one ledger (PostgreSQL, --state postgresql://...) each run with
@@ -189,7 +189,7 @@ def run_command(as_of: dt.datetime | None, through: dt.datetime | None, data: st
 
 
 def _kept(config: Config, ledger: StateStore, store: str | None) -> Path | None:
-    """The ingest store beside the state, unless `[run] ingest_store = false`."""
+    """The ingest store beside the state, when `[run] ingest_store = true`."""
     return ingest_store(ledger, store) if settings.ingest_store_setting(config) else None
 
 

@@ -212,7 +212,8 @@ def state_path(config: Config, given: str | Path | None) -> StateStore:
 
 
 def ingest_store_setting(config: Config) -> bool:
-    """`[run] ingest_store`: keep the checked input beside a SQLite state (default)."""
+    """`[run] ingest_store`: keep the checked input beside a SQLite state (off unless
+    asked: the kept copy holds the input's personal data, DESIGN section 8)."""
     try:
         return boolean(config.sections, "run", "ingest_store")
     except ValueError as err:
