@@ -140,10 +140,11 @@ def policy_rules(trigger: Mapping[str, Any], reads: frozenset[str]) -> set[str]:
     """The tone rules a policy's action must keep, from what the policy is. `reads`
     holds the fact paths and the `function()`s of its conditions and the action's tests.
 
-    A yearly date (a holiday or a season) or a birthday makes its messages greetings;
-    reading how long the customer has been away makes them lapsed-customer messages."""
+    A yearly date or a day of the calendar table (a holiday or a season) or a birthday
+    makes its messages greetings; reading how long the customer has been away makes
+    them lapsed-customer messages."""
     rules = set()
-    yearly = trigger.get("kind") == "schedule" and trigger.get("every") == "year"
+    yearly = trigger.get("kind") == "schedule" and trigger.get("every") in ("year", "calendar")
     if yearly or "is_birthday()" in reads:
         rules.add(NO_SALES)
     if reads & set(LAPSE_FACTS):
