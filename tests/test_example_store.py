@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from loyaltyrules.examples import example_data_dir
+from loyaltyrules.examples._occasions import SCENARIO_DATES
 from loyaltyrules.examples.generate import (
+    COLUMNS,
     CUSTOMER_COLUMNS,
     LAPSE_DATE,
     PURCHASE_COLUMNS,
@@ -22,7 +24,7 @@ from loyaltyrules.examples.generate import (
     write_store,
 )
 
-FILES = ("customers.csv", "purchases.csv", "stores.csv", "staff.csv")
+FILES = tuple(f"{table}.csv" for table in COLUMNS)
 
 
 def read(name: str) -> list[dict[str, str]]:
@@ -66,6 +68,8 @@ def test_files_are_small_with_canonical_headers() -> None:
     assert list(headers["purchases.csv"]) == list(PURCHASE_COLUMNS)
     assert list(headers["stores.csv"]) == list(STORE_COLUMNS)
     assert list(headers["staff.csv"]) == list(STAFF_COLUMNS)
+    for table, columns in COLUMNS.items():
+        assert list(headers[f"{table}.csv"]) == list(columns), table
 
 
 def test_stores_staff_and_regions() -> None:
@@ -171,3 +175,38 @@ def test_lapsed_customers_bought_last_exactly_90_days_before(
             last[p["customer_id"]] = max(last.get(p["customer_id"], ""), p["purchased_at"][:10])
     lapse_day = (LAPSE_DATE - dt.timedelta(days=90)).isoformat()
     assert sum(day == lapse_day for day in last.values()) >= 5
+
+
+def test_the_calendar_holds_each_years_own_holiday_dates() -> None:
+    calendar = read("calendar.csv")
+    holidays = defaultdict(list)
+    for row in calendar:
+        holidays[(row["name"], row["kind"], row["region"])].append(row["date"])
+    assert holidays[("Lunar New Year", "holiday", "")] == ["2024-02-10", "2025-01-29", "2026-02-17"]
+    assert holidays[("Chuseok", "holiday", "")] == ["2024-09-17", "2025-10-06", "2026-09-25"]
+    assert holidays[("Christmas", "holiday", "")] == ["2024-12-25", "2025-12-25", "2026-12-25"]
+    assert len(holidays[("Harbor Festival", "holiday", "south")]) == 3  # the south's own
+    seasons = sorted(r["date"][5:] for r in calendar if r["kind"] == "season")
+    assert seasons == sorted(["03-01", "06-01", "09-01", "12-01"] * 3)
+    assert {r["kind"] for r in calendar} == {"holiday", "season"}  # no closed days
+
+
+def test_complaints_and_emails_come_from_buyers_on_the_scenario_dates(
+    purchases: list[dict[str, str]],
+) -> None:
+    complaints, events = read("complaints.csv"), read("events.csv")
+    first_receipt: dict[str, str] = {}
+    for p in purchases:
+        if p["customer_id"]:
+            first_receipt[p["customer_id"]] = min(
+                first_receipt.get(p["customer_id"], "9"), p["purchased_at"]
+            )
+    rows = [(c["customer_id"], c["received_at"]) for c in complaints]
+    rows += [(e["customer_id"], e["occurred_at"]) for e in events]
+    assert sum(not customer for customer, _ in rows) == 1  # one complaint names no one
+    assert all(first_receipt[c] < at for c, at in rows if c)
+    for day in SCENARIO_DATES:
+        assert sum(c["received_at"][:10] == day.isoformat() for c in complaints) == 2
+        assert any(e["occurred_at"][:10] == day.isoformat() for e in events)
+    assert sum(e["kind"] == "email" for e in events) >= 40
+    assert {c["severity"] for c in complaints} == {"low", "medium", "high"}

@@ -20,6 +20,14 @@ Scenarios in the data (default seed), by policy of the default pack:
   customers, one of them silver, have their birthday on LAPSE_DATE.
 * lapsed-contact: 6 customers bought last on LAPSE_DATE - 90 days (2025-08-22); one
   of them returned something afterwards, which does not reset the clock.
+* holiday-greeting, season-greeting: calendar.csv holds the holidays of 2024-2026
+  with each year's date (Lunar New Year, Chuseok, Christmas, ...; a festival of the
+  south only) and the first day of each season.
+* complaint-reply, email-reply: complaints.csv and events.csv (mostly e-mails) over
+  2025, two of each on each of SCENARIO_DATES (2025-10-01, Chuseok, LAPSE_DATE,
+  2025-12-01); one complaint has no customer.
+* vip-gathering (each quarter's first day) and mothers-day-gift (2025-05-11): the
+  silver, gold and diamond card holders above.
 
 Messages: every fourth customer has locale zh, every fifth of the others en, the rest
 none (their home store's: ko at S1 and S2, en at S3); staff.csv names the eight
@@ -40,6 +48,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+from loyaltyrules.examples import _occasions as occasions
 from loyaltyrules.examples import _purchases as buy
 from loyaltyrules.examples._people import (
     LEAP_DAY_CUSTOMER,
@@ -64,6 +73,15 @@ PURCHASE_COLUMNS = (
 )  # fmt: skip
 STORE_COLUMNS = ("store_id", "region", "name", "timezone", "locale")
 STAFF_COLUMNS = ("staff_id", "name", "store_id", "role")
+COLUMNS = {
+    "customers": CUSTOMER_COLUMNS,
+    "purchases": PURCHASE_COLUMNS,
+    "stores": STORE_COLUMNS,
+    "staff": STAFF_COLUMNS,
+    "calendar": occasions.CALENDAR_COLUMNS,
+    "complaints": occasions.COMPLAINT_COLUMNS,
+    "events": occasions.EVENT_COLUMNS,
+}
 SEGMENT_SIZES = {"diamond": 3, "gold": 8, "silver": 25, "lapsed": 6, "never": 10}
 
 
@@ -146,11 +164,15 @@ def generate(seed: int = DEFAULT_SEED) -> dict[str, list[dict[str, str]]]:
         i for i, p in enumerate(purchases) if p.amount >= 2000 and p.at >= dt.datetime(2025, 7, 1)
     )
     rows.insert(resent + 6, dict(rows[resent]))  # the POS sent this receipt twice
+    later = random.Random(seed + 1)  # a stream of its own: the tables above stay as they were
     return {
         "customers": [c.row() for c in customers],
         "purchases": rows,
         "stores": store_rows(),
         "staff": staff_rows(),
+        "calendar": occasions.calendar_rows(),
+        "complaints": occasions.complaint_rows(later, customers, purchases),
+        "events": occasions.event_rows(later, customers, purchases),
     }
 
 
@@ -162,17 +184,12 @@ def _write(path: Path, columns: Sequence[str], rows: list[dict[str, str]]) -> No
 
 
 def write_store(outdir: Path, seed: int = DEFAULT_SEED) -> dict[str, int]:
-    """Write customers.csv, purchases.csv, stores.csv and staff.csv; the row counts."""
+    """Write one CSV file per table (customers, purchases, stores, staff, calendar,
+    complaints, events); return the row counts."""
     tables = generate(seed)
     outdir.mkdir(parents=True, exist_ok=True)
-    columns = {
-        "customers": CUSTOMER_COLUMNS,
-        "purchases": PURCHASE_COLUMNS,
-        "stores": STORE_COLUMNS,
-        "staff": STAFF_COLUMNS,
-    }
     for name, rows in tables.items():
-        _write(outdir / f"{name}.csv", columns[name], rows)
+        _write(outdir / f"{name}.csv", COLUMNS[name], rows)
     return {name: len(rows) for name, rows in tables.items()}
 
 
