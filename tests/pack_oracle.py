@@ -1,7 +1,10 @@
-"""An independent model of the default pack (DESIGN section 2), in plain Python.
+"""An independent model of the default pack (DESIGN section 2 and docs/pack.md), in
+plain Python.
 
-Written from the playbook's words, not from the engine: the property tests compare
-the engine with it on generated histories. It knows only the pack's default figures.
+Written from the playbook's words and the docs' semantics (calendar days, complaints,
+host events, hour windows, invitations with seats), not from the engine: the property
+tests compare the engine with it on generated histories. It knows only the pack's
+default figures.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class Customer:
     referred_by: str | None = None
     has_address: bool = True
     consent_mail: bool = True
+    home_store: str | None = None
 
 
 @dataclass(frozen=True)
@@ -32,13 +36,51 @@ class Receipt:
     customer_id: str | None
     at: dt.datetime
     amount: Decimal
+    store_id: str = "S1"
 
     @property
     def day(self) -> dt.date:
         return self.at.date()
 
 
-Fired = tuple[str, str, dt.date, str]  # policy, customer, as_of, action type
+@dataclass(frozen=True)
+class CalendarDay:
+    day: dt.date
+    name: str
+    kind: str
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Complaint:
+    complaint_id: str
+    customer_id: str | None
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class HostEvent:
+    event_id: str
+    kind: str
+    customer_id: str | None
+    at: dt.datetime
+
+
+# policy, customer, as_of, action type, not_before, due_by
+Fired = tuple[str, str, dt.date, str, dt.date, dt.date]
+VIPS = 1  # silver and above hold a VIP card
+SEATS = 12  # vip-gathering's seats per store
+
+
+def fired(
+    policy: str, customer: str, day: dt.date, kind: str, start: int = 0, due: int = 0
+) -> Fired:
+    """An action of `day`, its window in days after it."""
+    return (policy, customer, day, kind, _plus(day, start), _plus(day, due))
+
+
+def _plus(day: dt.date, days: int) -> dt.date:
+    return day + dt.timedelta(days=days)
 
 
 def tier_index(points: int) -> int:
@@ -55,8 +97,18 @@ def _is_birthday(birthday: dt.date, day: dt.date) -> bool:
 
 
 class History:
-    def __init__(self, customers: list[Customer], receipts: list[Receipt]) -> None:
+    def __init__(
+        self,
+        customers: list[Customer],
+        receipts: list[Receipt],
+        calendar: list[CalendarDay] | None = None,
+        complaints: list[Complaint] | None = None,
+        events: list[HostEvent] | None = None,
+    ) -> None:
         self.customers = {c.customer_id: c for c in customers}
+        self.calendar = calendar or []
+        self.complaints = complaints or []
+        self.events = events or []
         unique = {r.purchase_id: r for r in receipts}
         self.receipts = sorted(
             (r for r in unique.values() if r.customer_id in self.customers),
@@ -104,6 +156,7 @@ class History:
         yield from self._purchases(start, end)
         yield from self._crossings(start, end)
         yield from self._upgrades(start, end)
+        yield from self._complaints_and_emails(start, end)
         day = start
         while day <= end:
             yield from self._schedules(day)
@@ -113,15 +166,15 @@ class History:
         for r in self.receipts:
             if not start <= r.day <= end or r.customer_id is None:
                 continue
-            if r.amount >= 2000:
-                yield ("big-purchase-call", r.customer_id, r.day, "call")
+            if r.amount >= 2000:  # a week after the purchase: from D+7, due by D+10
+                yield fired("big-purchase-call", r.customer_id, r.day, "call", 7, 10)
             customer = self.customers[r.customer_id]
             first = self.by_customer[r.customer_id][0] is r
             if first and customer.referred_by in self.customers:
                 assert customer.referred_by is not None
-                yield ("referral-thanks", customer.referred_by, r.day, "sms")
-                yield ("referral-thanks", r.customer_id, r.day, "sms")
-                yield ("referral-thanks", r.customer_id, r.day, "call")
+                yield fired("referral-thanks", customer.referred_by, r.day, "sms")
+                yield fired("referral-thanks", r.customer_id, r.day, "sms")
+                yield fired("referral-thanks", r.customer_id, r.day, "call", 0, 7)
 
     def _crossings(self, start: dt.date, end: dt.date) -> Iterator[Fired]:
         for customer_id, receipts in self.by_customer.items():
@@ -132,7 +185,7 @@ class History:
                     if start <= r.day <= end:
                         c = self.customers[customer_id]
                         kind = "letter" if c.has_address and c.consent_mail else "sms"
-                        yield ("cumulative-thanks", customer_id, r.day, kind)
+                        yield fired("cumulative-thanks", customer_id, r.day, kind, 0, 7)
                     break
 
     def _upgrades(self, start: dt.date, end: dt.date) -> Iterator[Fired]:
@@ -143,7 +196,7 @@ class History:
                 after = self.held_after(customer_id, r)
                 before = self.held_before(customer_id, r)
                 if after > before:
-                    yield ("vip-tiers", customer_id, r.day, "tier_change")
+                    yield fired("vip-tiers", customer_id, r.day, "tier_change")
 
     def held_after(self, customer: str, receipt: Receipt) -> int:
         year = receipt.day.year
@@ -165,21 +218,28 @@ class History:
     def _schedules(self, day: dt.date) -> Iterator[Fired]:
         for customer_id, c in self.customers.items():
             if c.birthday is not None and _is_birthday(c.birthday, day):
-                yield ("birthday-greeting", customer_id, day, "sms")
-                if self.held_tier(customer_id, day) >= 1:
-                    yield ("birthday-greeting", customer_id, day, "discount")
+                yield fired("birthday-greeting", customer_id, day, "sms")
+                if self.held_tier(customer_id, day) >= VIPS:
+                    yield fired("birthday-greeting", customer_id, day, "discount")
             positives = [
                 r.day for r in self.by_customer[customer_id] if r.amount > 0 and r.day <= day
             ]
             if positives and (day - max(positives)).days == 90:
-                yield ("lapsed-contact", customer_id, day, "sms")
+                yield fired("lapsed-contact", customer_id, day, "sms")
             new_year = (day.month, day.day) == (1, 1)
             if new_year and self.held_tier(customer_id, day) < self.held_tier(
                 customer_id, day - dt.timedelta(days=1)
             ):
-                yield ("vip-tiers", customer_id, day, "tier_change")
+                yield fired("vip-tiers", customer_id, day, "tier_change")
         if (day.month, day.day) == (1, 1):
             yield from self._top_spenders(day)
+        yield from self._calendar_days(day)
+        if day.day == 1 and day.month in (1, 4, 7, 10):
+            yield from self._gatherings(day)
+        if day.month == 5 and day.weekday() == 6 and 8 <= day.day <= 14:  # 2nd Sunday
+            for customer_id in self.customers:
+                if self.held_tier(customer_id, day) >= VIPS:
+                    yield fired("mothers-day-gift", customer_id, day, "gift")
 
     def _top_spenders(self, day: dt.date) -> Iterator[Fired]:
         spend: dict[str, dict[str, Decimal]] = defaultdict(dict)
@@ -189,4 +249,48 @@ class History:
             best = max(by_customer.values(), default=Decimal(0))
             for customer_id, value in by_customer.items():
                 if value == best and value > 0:
-                    yield ("top-spender-flowers", customer_id, day, "visit")
+                    yield fired("top-spender-flowers", customer_id, day, "visit", 0, 30)
+
+    # -- docs/pack.md: holidays and seasons, complaints, e-mails, gatherings ---------
+    def _bought_by(self, customer: str, day: dt.date) -> bool:
+        return any(r.day <= day for r in self.by_customer[customer])
+
+    def _calendar_days(self, day: dt.date) -> Iterator[Fired]:
+        """One greeting per customer who has bought and per name of the day's holidays
+        (seasons) held everywhere or in the customer's region; case does not count."""
+        for policy, kind in (("holiday-greeting", "holiday"), ("season-greeting", "season")):
+            rows = [c for c in self.calendar if c.day == day and c.kind.lower() == kind]
+            for customer_id, c in self.customers.items():
+                names = {r.name.lower() for r in rows if r.region in (None, "", c.region)}
+                if self._bought_by(customer_id, day):
+                    for _name in names:
+                        yield fired(policy, customer_id, day, "sms")
+
+    def _complaints_and_emails(self, start: dt.date, end: dt.date) -> Iterator[Fired]:
+        """A reply task within 24 hours of each complaint of a known customer; an
+        e-mail answered the same day."""
+        for k in {k.complaint_id: k for k in self.complaints}.values():
+            if k.customer_id in self.customers and start <= k.at.date() <= end:
+                due = (k.at + dt.timedelta(hours=24)).date()
+                yield ("complaint-reply", k.customer_id, k.at.date(), "task", k.at.date(), due)
+        for e in {e.event_id: e for e in self.events}.values():
+            known = e.customer_id in self.customers and e.kind.lower() == "email"
+            if known and start <= e.at.date() <= end:
+                assert e.customer_id is not None
+                yield fired("email-reply", e.customer_id, e.at.date(), "email")
+
+    def _gatherings(self, day: dt.date) -> Iterator[Fired]:
+        """The VIPs of each store (home store, else the store of the last receipt
+        above zero), the highest lifetime spend first (ties: the smaller id), as
+        many as the seats."""
+        by_store: dict[str, list[tuple[Decimal, str]]] = defaultdict(list)
+        for customer_id in self.customers:
+            positives = [r for r in self.by_customer[customer_id] if r.amount > 0 and r.day <= day]
+            if self.held_tier(customer_id, day) >= VIPS and positives:
+                spend = sum((r.amount for r in self.by_customer[customer_id] if r.day <= day),
+                            Decimal(0))
+                store = self.customers[customer_id].home_store or positives[-1].store_id
+                by_store[store].append((-spend, customer_id))
+        for guests in by_store.values():
+            for _spend, customer_id in sorted(guests)[:SEATS]:
+                yield fired("vip-gathering", customer_id, day, "invitation", 0, 14)

@@ -70,7 +70,10 @@ def test_referral_birthday_and_open_actions(engine: Engine) -> None:
     assert {a["policy"] for a in engine.open_actions("C2")} == {"referral-thanks"}
     complaint = {"complaint_id": "K1", "customer_id": "C2", "topic": "fit",
                  "received_at": f"{DAY}T10:00:00"}
-    assert engine.on_complaint(complaint) == []  # no complaint policy in this set
+    (reply,) = engine.on_complaint(complaint)  # the pack answers every complaint
+    next_day = DAY + dt.timedelta(days=1)
+    assert (reply["policy"], reply["type"], reply["due_at"][:16]) == (
+        "complaint-reply", "task", f"{next_day}T10:00")  # within 24 hours
     with pytest.raises(EventError) as missing:
         engine.on_complaint({"customer_id": "C2", "topic": "fit"})
     assert missing.value.code == "missing-field"

@@ -124,7 +124,7 @@ def test_a_day_event_by_event_equals_the_nightly_run(
 NORTH = """kind: override
 target: {region: north}
 policies:
-  big-purchase-call: {params: {threshold: 1500, due_days: 3d, keep_days: 12d}}
+  big-purchase-call: {params: {threshold: 1500, call_after: 2d, due_days: 3d, keep_days: 12d}}
   cumulative-thanks: {params: {threshold: 9000}}
   vip-tiers: {params: {silver_points: 4000}}
 """

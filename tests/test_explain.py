@@ -37,12 +37,13 @@ def test_each_action_shows_what_the_contact_rules_recorded(example_store: Path,
          "--out", str(tmp_path / "o"), "--quiet")
     text = _explain(example_store, state)
     calls = [line for line in text.splitlines() if "=> call for C0173" in line]
-    big = next(line for line in calls if "due 2025-03-15" in line)
+    big = next(line for line in calls if "due 2025-03-18" in line)  # a week later, D+10
     survivor = big.rsplit("[", 1)[1].rstrip("]")
     assert "contact rules: emitted; recorded on 2025-03-08" in text
     assert f"contact rules: merged into task {survivor}; recorded on 2025-03-08" in text
     assert "contact rules: expired (no-consent:sms); recorded on 2025-03-08" in text
     assert "params.threshold = 2000.00 (HQ: " in text and "big-purchase-call.yaml)" in text
+    assert "params.call_after = 7d (HQ: " in text and "params.due_days = 10d (HQ: " in text
 
 
 def test_without_a_decision_it_shows_what_a_run_of_that_night_would_do(
@@ -69,7 +70,7 @@ def test_params_name_the_file_that_set_them(example_store: Path, tmp_path: Path)
     (policies / "overrides").mkdir()
     (policies / "overrides" / "south.yaml").write_text(
         "kind: override\ntarget: {region: south}\npolicies:\n"
-        "  big-purchase-call: {params: {threshold: 1500, due_days: 3d}}\n", encoding="utf-8")
+        "  big-purchase-call: {params: {threshold: 1500, due_days: 9d}}\n", encoding="utf-8")
     (policies / "overrides" / "s3.yaml").write_text(
         "kind: override\ntarget: {store: S3}\npolicies:\n"
         "  big-purchase-call:\n    params:\n      threshold: 3000\n", encoding="utf-8")
@@ -77,13 +78,13 @@ def test_params_name_the_file_that_set_them(example_store: Path, tmp_path: Path)
                     "--policies", str(policies))
     assert "purchase.amount >= params.threshold: 3544.93 >= 3000.00 -> true" in text
     assert "params.threshold = 3000.00 (store S3: " in text and "s3.yaml:6:18)" in text
-    assert "params.due_days = 3d (region south: " in text and "south.yaml:4:" in text
+    assert "params.due_days = 9d (region south: " in text and "south.yaml:4:" in text
     report: list[dict[str, Any]] = json.loads(_cli(
         "explain", "--customer", CUSTOMER, "--as-of", DAY, "--data", str(example_store),
         "--state", str(tmp_path / "s.sqlite"), "--policies", str(policies),
         "--policy", "big-purchase-call", "--format", "json"))
     [candidate] = report[0]["candidates"]
     assert {p["name"]: p["origin"].split(":")[0] for p in candidate["params"]} == {
-        "threshold": "store S3", "due_days": "region south"}
+        "threshold": "store S3", "due_days": "region south", "call_after": "HQ"}
     [story] = candidate["contact"].values()
     assert (story["status"], story["recorded"]) == ("emitted", False)

@@ -17,7 +17,7 @@ from loyaltyrules.engine.batch import evaluate
 from loyaltyrules.plan import Plan
 from loyaltyrules.sources import open_source
 
-from pack_oracle import Customer, History, Receipt
+from pack_oracle import CalendarDay, Complaint, Customer, History, HostEvent, Receipt
 
 START, END = dt.date(2024, 12, 24), dt.date(2025, 1, 8)
 AMOUNTS = [
@@ -47,6 +47,28 @@ BIRTHDAYS = [
     dt.date(1980, 1, 5),
 ]
 IDS = ["C1", "C2", "C3", "C4", "C5"]
+
+
+Occasions = tuple[list[CalendarDay], list[Complaint], list[HostEvent]]
+
+
+@st.composite
+def occasions(draw: st.DrawFn) -> Occasions:
+    """Calendar days, complaints and host events in and around the evaluated window."""
+    day = st.builds(lambda n: START + dt.timedelta(days=n), st.integers(-2, (END - START).days))
+    moment = st.builds(lambda d, h, m: dt.datetime.combine(d, dt.time(h, m)), day,
+                       st.integers(0, 23), st.sampled_from([0, 59]))
+    calendar = draw(st.lists(st.builds(
+        CalendarDay, day, st.sampled_from(["Christmas", "christmas", "Lunar New Year", "Winter"]),
+        st.sampled_from(["holiday", "Holiday", "season", "closed"]),
+        st.sampled_from([None, "north", "south"])), max_size=4))
+    who = st.sampled_from([*IDS, None, "C9"])
+    complaints = [Complaint(f"K{i}", draw(who), draw(moment))
+                  for i in range(draw(st.integers(0, 3)))]
+    kinds = st.sampled_from(["email", "EMAIL", "visit", "inquiry"])
+    events = [HostEvent(f"M{i}", draw(kinds), draw(who), draw(moment))
+              for i in range(draw(st.integers(0, 3)))]
+    return calendar, complaints, events
 
 
 @st.composite
@@ -87,8 +109,29 @@ def histories(draw: st.DrawFn) -> tuple[list[Customer], list[Receipt]]:
     return customers, receipts
 
 
+def _jsonl(path: Path, rows: list[dict[str, object]]) -> None:
+    if rows:
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _write_occasions(folder: Path, calendar: list[CalendarDay], complaints: list[Complaint],
+                     events: list[HostEvent]) -> None:
+    _jsonl(folder / "calendar.jsonl", [
+        {"date": c.day.isoformat(), "name": c.name, "kind": c.kind, "region": c.region}
+        for c in calendar])
+    _jsonl(folder / "complaints.jsonl", [
+        {"complaint_id": k.complaint_id, "customer_id": k.customer_id,
+         "received_at": k.at.isoformat(), "channel": "phone"} for k in complaints])
+    _jsonl(folder / "events.jsonl", [
+        {"event_id": e.event_id, "kind": e.kind, "customer_id": e.customer_id,
+         "store_id": "S1", "occurred_at": e.at.isoformat()} for e in events])
+
+
 def _load(
-    folder: Path, customers: list[Customer], receipts: list[Receipt]
+    folder: Path,
+    customers: list[Customer],
+    receipts: list[Receipt],
+    occasions: Occasions | None = None,
 ) -> duckdb.DuckDBPyConnection:
     rows = [
         {
@@ -113,6 +156,8 @@ def _load(
         for r in receipts
     ]
     (folder / "purchases.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines) or "")
+    if occasions is not None:
+        _write_occasions(folder, *occasions)
     if not lines:
         (folder / "purchases.jsonl").unlink()
         (folder / "purchases.csv").write_text(
@@ -124,23 +169,33 @@ def _load(
 
 def _fired(actions: list[dict[str, object]]) -> Counter[tuple[object, ...]]:
     return Counter(
-        (a["policy"], a["customer_id"], dt.date.fromisoformat(str(a["as_of"])), a["type"])
+        (a["policy"], a["customer_id"], *(_day(a[k]) for k in ("as_of",)), a["type"],
+         _day(a["not_before"]), _day(a["due_by"]))
         for a in actions
     )
+
+
+def _day(value: object) -> dt.date:
+    return dt.date.fromisoformat(str(value))
 
 
 SLOW = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=SLOW)
-@given(histories())
+@given(histories(), occasions())
 def test_engine_agrees_with_the_playbook_model(
-    pack_plan: Plan, tmp_path_factory: object, history: tuple[list[Customer], list[Receipt]]
+    pack_plan: Plan,
+    tmp_path_factory: object,
+    history: tuple[list[Customer], list[Receipt]],
+    occasions: Occasions,
 ) -> None:
     customers, receipts = history
-    con = _load(tmp_path_factory.mktemp("h"), customers, receipts)  # type: ignore[attr-defined]
+    folder = tmp_path_factory.mktemp("h")  # type: ignore[attr-defined]
+    con = _load(folder, customers, receipts, occasions)
     in_one_pass = evaluate(con, pack_plan, START, END).actions
-    assert _fired(in_one_pass) == Counter(History(customers, receipts).fired(START, END))
+    model = History(customers, receipts, *occasions)
+    assert _fired(in_one_pass) == Counter(model.fired(START, END))
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=SLOW)

@@ -99,7 +99,7 @@ def test_health_and_bundle(client: TestClient) -> None:
     assert client.get("/v1/health").json() == {"status": "ok", "bundle": engine.bundle}
     bundle = client.get("/v1/bundle").json()
     assert bundle["bundle"] == engine.bundle and bundle["reload_error"] is None
-    assert {"id": "big-purchase-call", "version": 1} in bundle["policies"]
+    assert {"id": "big-purchase-call", "version": 2} in bundle["policies"]
     engine.close()
 
 

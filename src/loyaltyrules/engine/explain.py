@@ -151,10 +151,15 @@ def param_traces(policy: CompiledPolicy, store: str | None, region: str | None
                        origins.get(name, f"HQ: {policy.source}")) for name in specs]
 
 
+_UNITS = {"duration": "d", "hours": "h"}
+
+
 def _shown(kind: str, value: Any) -> str:
-    # HQ's defaults arrive typed (a duration as its days), overrides as written ("10d")
-    typed = value if kind == "duration" and isinstance(value, int) else as_typed(kind, value)
-    return f"{typed}d" if kind == "duration" else format_value(typed)
+    """A param as HQ writes it. Compiled defaults of durations and hours are ints
+    already (days, hours); override values still their text ('3d')."""
+    unit = _UNITS.get(kind)
+    typed = value if unit and isinstance(value, int) else as_typed(kind, value)
+    return format_value(typed) if unit is None or typed is None else f"{typed}{unit}"
 
 
 def explain(

@@ -81,7 +81,8 @@ def _days(rng: random.Random, count: int) -> list[dt.date]:
 
 
 def _moment(rng: random.Random, day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(rng.randint(9, 21), rng.randrange(60), rng.randrange(60)))
+    hour, minute, second = rng.randint(9, 21), rng.randrange(60), rng.randrange(60)
+    return dt.datetime.combine(day, dt.time(hour, minute, second))
 
 
 def _buyers_by(purchases: Iterable[Purchase], day: dt.date) -> list[str]:
