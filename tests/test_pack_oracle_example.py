@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 from collections import Counter
 from decimal import Decimal
 
@@ -81,3 +82,29 @@ def test_the_engine_fires_what_the_model_does(pack_plan: Plan, start: dt.date, e
     new = {"holiday-greeting", "season-greeting", "complaint-reply", "email-reply",
            "vip-gathering", "mothers-day-gift"}
     assert {policy for policy, *_ in expected} & new  # each window holds new work
+
+
+# The action ids of the seven first policies over the example store's two years, as
+# the pack gave them before the calendar, complaint and gathering policies joined it
+# and before big-purchase-call's window moved (count, sha256 of the sorted ids).
+FIRST_SEVEN = {
+    "big-purchase-call": (168, "389afdcbb1f765ce"),
+    "birthday-greeting": (600, "5a58160aa54fddf5"),
+    "cumulative-thanks": (29, "98aedd53dd959206"),
+    "lapsed-contact": (257, "a525de8f00df2eaf"),
+    "referral-thanks": (99, "05de113ff0b050b1"),
+    "top-spender-flowers": (3, "cd321ceacca62d25"),
+    "vip-tiers": (57, "7efe322fe9f4a335"),
+}
+
+
+def test_the_first_seven_policies_keep_their_action_ids(pack_plan: Plan) -> None:
+    source = open_source(example_data_dir(), as_of_limit=dt.date(2025, 12, 31))
+    actions = evaluate(source.connection, pack_plan, dt.date(2024, 1, 1),
+                       dt.date(2025, 12, 31)).actions
+    ids: dict[str, list[str]] = {policy: [] for policy in FIRST_SEVEN}
+    for action in actions:
+        ids.get(str(action["policy"]), []).append(str(action["action_id"]))
+    digests = {policy: (len(found), hashlib.sha256("\n".join(sorted(found)).encode())
+                        .hexdigest()[:16]) for policy, found in ids.items()}
+    assert digests == FIRST_SEVEN

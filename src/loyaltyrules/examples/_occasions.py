@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from collections.abc import Iterable
+from collections.abc import Iterator
 
 from loyaltyrules.examples._people import Customer
 from loyaltyrules.examples._purchases import LAPSE_DATE, Purchase
@@ -72,63 +72,53 @@ def calendar_rows() -> list[dict[str, str]]:
     return sorted(rows, key=lambda r: (r["date"], r["name"]))
 
 
-def _days(rng: random.Random, count: int) -> list[dt.date]:
-    """`count` days of 2025 (after January, so most customers have bought), plus the
-    scenario dates twice each."""
+def _occasions(
+    rng: random.Random, customers: list[Customer], purchases: list[Purchase], count: int
+) -> Iterator[tuple[int, dt.datetime, str, str]]:
+    """`count` moments of 2025 (after January, so most customers have bought) plus two
+    on each scenario date, in time order: (number, moment, customer, their home store).
+    The customer is one who had a receipt before that day."""
     start = dt.date(2025, 2, 1)
     drawn = [start + dt.timedelta(days=rng.randrange(330)) for _ in range(count)]
-    return sorted(drawn + [d for d in SCENARIO_DATES for _ in range(2)])
-
-
-def _moment(rng: random.Random, day: dt.date) -> dt.datetime:
-    hour, minute, second = rng.randint(9, 21), rng.randrange(60), rng.randrange(60)
-    return dt.datetime.combine(day, dt.time(hour, minute, second))
-
-
-def _buyers_by(purchases: Iterable[Purchase], day: dt.date) -> list[str]:
-    """Customers with a receipt before `day`, in id order."""
-    return sorted({p.customer_id for p in purchases if p.customer_id and p.at.date() < day})
-
-
-def _home(customers: dict[str, Customer], customer_id: str) -> str:
-    return customers[customer_id].home_store
+    home = {c.customer_id: c.home_store for c in customers}
+    for number, day in enumerate(sorted([*drawn, *SCENARIO_DATES, *SCENARIO_DATES]), 1):
+        buyers = sorted({p.customer_id for p in purchases if p.customer_id and p.at.date() < day})
+        customer_id = rng.choice(buyers)
+        hour, minute, second = rng.randint(9, 21), rng.randrange(60), rng.randrange(60)
+        moment = dt.datetime.combine(day, dt.time(hour, minute, second))
+        yield number, moment, customer_id, home[customer_id]
 
 
 def complaint_rows(
     rng: random.Random, customers: list[Customer], purchases: list[Purchase]
 ) -> list[dict[str, str]]:
     """About 30 complaints of 2025; one has no customer (it fires nothing)."""
-    by_id = {c.customer_id: c for c in customers}
-    rows = []
-    for number, day in enumerate(_days(rng, 22), start=1):
-        customer_id = rng.choice(_buyers_by(purchases, day))
-        rows.append({
+    return [
+        {
             "complaint_id": f"K{number:04d}",
             "customer_id": customer_id if number != 7 else "",
-            "store_id": _home(by_id, customer_id),
-            "received_at": _moment(rng, day).isoformat(),
+            "store_id": store_id,
+            "received_at": at.isoformat(),
             "channel": rng.choice(CHANNELS),
             "topic": rng.choice(TOPICS),
             "severity": rng.choice(SEVERITIES),
-        })  # fmt: skip
-    return rows
+        }
+        for number, at, customer_id, store_id in _occasions(rng, customers, purchases, 22)
+    ]
 
 
 def event_rows(
     rng: random.Random, customers: list[Customer], purchases: list[Purchase]
 ) -> list[dict[str, str]]:
     """About 60 host events of 2025: mostly e-mails, some store visits and inquiries."""
-    by_id = {c.customer_id: c for c in customers}
-    rows = []
-    for number, day in enumerate(_days(rng, 52), start=1):
-        customer_id = rng.choice(_buyers_by(purchases, day))
-        kind = "email" if number % 5 else rng.choice(("visit", "inquiry"))
-        rows.append({
+    return [
+        {
             "event_id": f"M{number:04d}",
-            "kind": kind,
+            "kind": "email" if number % 5 else rng.choice(("visit", "inquiry")),
             "customer_id": customer_id,
-            "store_id": _home(by_id, customer_id),
-            "occurred_at": _moment(rng, day).isoformat(),
+            "store_id": store_id,
+            "occurred_at": at.isoformat(),
             "attributes": json.dumps({"subject": rng.choice(SUBJECTS)}),
-        })  # fmt: skip
-    return rows
+        }
+        for number, at, customer_id, store_id in _occasions(rng, customers, purchases, 52)
+    ]
