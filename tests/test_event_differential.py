@@ -47,7 +47,11 @@ def _nightly(con: Any, plan: Plan, day: dt.date, triggers: set[str] = PURCHASE_D
              ) -> list[dict[str, Any]]:
     actions = evaluate(con, plan, day, day).actions
     return _sorted([a for a in actions if a["reason"]["trigger"] in triggers
-                    and a["policy"] != "top-spender-flowers"])  # ranks: nightly only
+                    and a["policy"] not in NIGHTLY_ONLY])
+
+
+# a rank, and seats shared by a store's customers: the nightly run's alone
+NIGHTLY_ONLY = {"top-spender-flowers", "vip-gathering"}
 
 
 def _day_receipts(con: Any, day: dt.date) -> list[dict[str, Any]]:
