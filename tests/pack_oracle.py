@@ -168,6 +168,10 @@ class History:
                 continue
             if r.amount >= 2000:  # a week after the purchase: from D+7, due by D+10
                 yield fired("big-purchase-call", r.customer_id, r.day, "call", 7, 10)
+            if r.amount >= 2000 and self.abc_class(r.customer_id, r.day) == "A":
+                c = self.customers[r.customer_id]
+                card = "letter" if c.has_address and c.consent_mail else "sms"
+                yield fired("a-class-thanks-card", r.customer_id, r.day, card, 0, 7)
             customer = self.customers[r.customer_id]
             first = self.by_customer[r.customer_id][0] is r
             if first and customer.referred_by in self.customers:
@@ -236,6 +240,7 @@ class History:
         yield from self._calendar_days(day)
         if day.day == 1 and day.month in (1, 4, 7, 10):
             yield from self._gatherings(day)
+        yield from self._a_class_calls(day)
         if day.month == 5 and day.weekday() == 6 and 8 <= day.day <= 14:  # 2nd Sunday
             for customer_id in self.customers:
                 if self.held_tier(customer_id, day) >= VIPS:
@@ -294,3 +299,40 @@ class History:
         for guests in by_store.values():
             for _spend, customer_id in sorted(guests)[:SEATS]:
                 yield fired("vip-gathering", customer_id, day, "invitation", 0, 14)
+
+    # -- DESIGN 2b: ABC classes by 12-month spend within the home store ----------------
+    def spend_365d(self, customer: str, day: dt.date) -> Decimal:
+        """Receipts dated in (D-365, D]."""
+        since = day - dt.timedelta(days=365)
+        return sum((r.amount for r in self.by_customer[customer] if since < r.day <= day),
+                   Decimal(0))
+
+    def abc_class(self, customer: str, day: dt.date) -> str | None:
+        """A: the customers above make less than 80% of the store's positive spend; B:
+        less than 95%; else C (and C for no spend). None without a home store."""
+        store = self.customers[customer].home_store
+        if store is None:
+            return None
+        spends = [self.spend_365d(c, day) for c, k in self.customers.items()
+                  if k.home_store == store]
+        mine = self.spend_365d(customer, day)
+        total = sum((s for s in spends if s > 0), Decimal(0))
+        above = sum((s for s in spends if s > mine), Decimal(0))
+        if mine <= 0:
+            return "C"
+        return "A" if above < total * Decimal("0.8") else "B" if above < total * Decimal(
+            "0.95") else "C"
+
+    def _a_class_calls(self, day: dt.date) -> Iterator[Fired]:
+        """A monthly relationship call on the 1st (due in 14 days); a pre-season call
+        on 20 February and 20 August (due in 7)."""
+        preseason = (day.month, day.day) in ((2, 20), (8, 20))
+        if day.day != 1 and not preseason:
+            return
+        for customer_id in self.customers:
+            if self.abc_class(customer_id, day) != "A":
+                continue
+            if day.day == 1:
+                yield fired("a-class-monthly-call", customer_id, day, "call", 0, 14)
+            if preseason:
+                yield fired("a-class-preseason-call", customer_id, day, "call", 0, 7)

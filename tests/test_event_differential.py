@@ -50,8 +50,9 @@ def _nightly(con: Any, plan: Plan, day: dt.date, triggers: set[str] = PURCHASE_D
                     and a["policy"] not in NIGHTLY_ONLY])
 
 
-# a rank, and seats shared by a store's customers: the nightly run's alone
-NIGHTLY_ONLY = {"top-spender-flowers", "vip-gathering"}
+# a rank, seats shared by a store's customers, ABC classes: the nightly run's alone
+NIGHTLY_ONLY = {"top-spender-flowers", "vip-gathering", "a-class-thanks-card",
+                "a-class-monthly-call", "a-class-preseason-call"}
 
 
 def _day_receipts(con: Any, day: dt.date) -> list[dict[str, Any]]:

@@ -67,6 +67,7 @@ WINDOWS = [
     (dt.date(2024, 12, 20), dt.date(2025, 1, 5)),  # Christmas, New Year, Q1, top spenders
     (dt.date(2025, 5, 1), dt.date(2025, 5, 14)),  # Mother's Day (11 May)
     (dt.date(2025, 7, 30), dt.date(2025, 8, 3)),  # a festival of the south only
+    (dt.date(2025, 8, 19), dt.date(2025, 8, 21)),  # A-class pre-season calls
     (dt.date(2025, 9, 28), dt.date(2025, 10, 8)),  # Q4's gathering, Chuseok
     (dt.date(2025, 11, 18), dt.date(2025, 12, 2)),  # the lapse night, winter
 ]
@@ -80,7 +81,7 @@ def test_the_engine_fires_what_the_model_does(pack_plan: Plan, start: dt.date, e
     expected = Counter(_history().fired(start, end))
     assert _fired(actions) == expected
     new = {"holiday-greeting", "season-greeting", "complaint-reply", "email-reply",
-           "vip-gathering", "mothers-day-gift"}
+           "vip-gathering", "mothers-day-gift", "a-class-preseason-call"}
     assert {policy for policy, *_ in expected} & new  # each window holds new work
 
 
