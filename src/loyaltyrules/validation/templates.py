@@ -128,8 +128,10 @@ def _text_path(ref: TemplateRef, locale: str) -> tuple[str, ...]:
 
 def check_placeholders(index: Mapping[str, TemplateRef], uses: Sequence[TemplateUse],
                        known: frozenset[str]) -> Iterator[Diagnostic]:
-    """Each placeholder must be a name every action sending the template gives; an
-    unused template is held to every name some action of the set gives (`known`)."""
+    """Each placeholder must be a name every action sending the template gives (an
+    error). An unused template is held to every name some action of the set gives
+    (`known`), as a warning: a set that ships part of a templates file (a store's
+    subset, one backend's policies) must still load, and nothing can send it here."""
     for ref in index.values():
         mine = [u for u in uses if u.template_id == ref.template_id]
         for locale, text in ref.texts.items():
@@ -142,7 +144,7 @@ def check_placeholders(index: Mapping[str, TemplateRef], uses: Sequence[Template
                         f"template {ref.template_id!r} ({locale}): {message}",
                         ref.doc.scalar_location(_text_path(ref, locale), placeholder.offset),
                         did_you_mean(placeholder.name, names) or _listed(names),
-                        related=related)
+                        Severity.ERROR if mine else Severity.WARNING, related=related)
 
 
 def _unknown(placeholder: Placeholder, uses: Sequence[TemplateUse], known: frozenset[str]
