@@ -40,8 +40,11 @@ _COUNT = "CASE WHEN {p} IS NOT NULL THEN count({m}) OVER (PARTITION BY as_of, {p
 _ABC = """CASE WHEN {p} IS NULL THEN NULL WHEN {m} IS NULL OR {m} <= 0 THEN 'C'
     WHEN 5 * {g} < 4 * {s} THEN 'A' WHEN 20 * {g} < 19 * {s} THEN 'B' ELSE 'C' END"""
 _TOTAL = "sum({m}) FILTER (WHERE {m} > 0) OVER (PARTITION BY as_of, {p})"
+# The spend above the customer's: down to theirs, less theirs and their equals' (no
+# EXCLUDE GROUP, which Spark lacks and would drop, counting the equals as above).
 _ABOVE = """coalesce(sum({m}) OVER (PARTITION BY as_of, {p} ORDER BY {m} DESC NULLS LAST
-    RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP), 0)"""
+    RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    - sum({m}) OVER (PARTITION BY as_of, {p}, {m}), 0)"""
 _LOWEST = "min({m}) FILTER (WHERE \"{key}\" = '{cls}') OVER (PARTITION BY as_of, {p})"
 
 

@@ -237,6 +237,26 @@ def _spark_functions(tree: exp.Expr) -> exp.Expr:
     return tree.transform(fix, copy=False)
 
 
+def _nested_ctes(tree: exp.Expr) -> exp.Expr:
+    """A WITH inside a query gets names of its own: Spark lifts every CTE to the top,
+    where a context built over candidates that are a context themselves would define
+    `lr_candidates` twice. Innermost first, so each reference keeps its scope; a table
+    read without an alias keeps its old name as one (columns are qualified by it)."""
+    withs = [w for w in tree.find_all(exp.With) if w.parent is not tree]
+    for number, with_ in enumerate(reversed(withs), start=1):
+        query = with_.parent
+        assert query is not None
+        for cte in with_.expressions:
+            old, new = cte.alias, f"{cte.alias}_{number}"
+            cte.set("alias", exp.TableAlias(this=exp.to_identifier(new)))
+            for table in query.find_all(exp.Table):
+                if table.name == old and not table.db:
+                    if not table.alias:
+                        table.set("alias", exp.TableAlias(this=exp.to_identifier(old)))
+                    table.set("this", exp.to_identifier(new))
+    return tree
+
+
 def _no_materialized(tree: exp.Expr) -> exp.Expr:
     for cte in tree.find_all(exp.CTE):
         cte.set("materialized", None)
@@ -244,6 +264,6 @@ def _no_materialized(tree: exp.Expr) -> exp.Expr:
 
 
 REWRITES = (_asof_joins, _named_windows, _unique_names, _series_tables,
-            _casts_of_generators, _spark_functions, _no_materialized)
+            _casts_of_generators, _spark_functions, _nested_ctes, _no_materialized)
 
 __all__ = ["Macro", "Translator"]

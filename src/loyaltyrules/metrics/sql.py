@@ -154,10 +154,11 @@ class Aggregate:
             return f"count(*){self.filter}"
         return self.group()
 
-    def over_buckets(self, days: int, as_of: str) -> str:
-        """The value at `as_of` from the buckets `d.<col>` of (as_of - days, as_of]."""
+    def over_buckets(self, days: int) -> str:
+        """The value at the evaluated date from the buckets `d.<col>` of its last `days`
+        days (`d.age`: the bucket's days before that date)."""
         col, kind = f"d.{column(self.metric)}", self.kind
-        inside = f"d.day > {as_of} - {days}"
+        inside = f"d.age < {days}"
         if kind == "last":
             return f"arg_max({col}, d.day) FILTER (WHERE {inside} AND {col} IS NOT NULL)"
         if kind == "count_days":
@@ -347,12 +348,18 @@ class Point:
         return "\n".join(found)
 
     def _buckets(self, rolling: list[Aggregate]) -> str:
-        """One lateral join for every rolling metric: the buckets of the longest window."""
+        """One lateral join for every rolling metric: the buckets of the longest window.
+
+        The evaluated date enters only the inner SELECT (each bucket's age), so no
+        aggregate mixes it with the buckets' columns: Spark refuses such correlated
+        aggregates, DuckDB computes the same values either way."""
         cols = ", ".join(
-            f"{a.value(a.over_buckets(a.metric.window.days, self.as_of))} AS {column(a.metric)}"
+            f"{a.value(a.over_buckets(a.metric.window.days))} AS {column(a.metric)}"
             for a in rolling if a.metric.window is not None)
         longest = self.history.longest()
         last = "<" if self.moment else "<="
-        return (f"LEFT JOIN LATERAL (SELECT {cols} FROM lr_days AS d "
-                f"WHERE d.customer_id = {self.customer} AND d.day > {self.as_of} - {longest} "
-                f"AND d.day {last} {self.as_of}) AS {self.prefix}_days ON TRUE")
+        buckets = (f"SELECT b.*, date_diff('day', b.day, {self.as_of}) AS age FROM lr_days AS b "
+                   f"WHERE b.customer_id = {self.customer} AND b.day > {self.as_of} - {longest} "
+                   f"AND b.day {last} {self.as_of}")
+        return (f"LEFT JOIN LATERAL (SELECT {cols} FROM ({buckets}) AS d) "
+                f"AS {self.prefix}_days ON TRUE")
