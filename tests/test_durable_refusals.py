@@ -85,7 +85,13 @@ def test_the_whole_pack_is_refused_with_every_reason_at_once() -> None:
     with pytest.raises(DiagnosticError) as err:
         StatelessEngine.load(PACK, backend="durable_rules")
     names = sorted(Path(d.location.file).name for d in err.value.diagnostics)
-    assert names == ["birthday-greeting.yaml", "lapsed-contact.yaml", "top-spender-flowers.yaml"]
+    assert names == [
+        "a-class-monthly-call.yaml", "a-class-preseason-call.yaml", "a-class-thanks-card.yaml",
+        "birthday-greeting.yaml", "complaint-reply.yaml", "email-reply.yaml",
+        "holiday-greeting.yaml", "lapsed-contact.yaml", "mothers-day-gift.yaml",
+        "season-greeting.yaml", "top-spender-flowers.yaml", "vip-gathering.yaml"]
+    card = next(d for d in err.value.diagnostics if "thanks-card" in d.location.file)
+    assert "abc_class()" in card.message  # a receipt trigger, refused for its class
 
 
 def test_the_subset_compiles(tmp_path: Path) -> None:

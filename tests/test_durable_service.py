@@ -95,4 +95,4 @@ def test_serve_refuses_a_policy_set_outside_the_subset(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "birthday-greeting.yaml" in done.stderr
     assert "trigger kind 'schedule'" in done.stderr
-    assert "the durable_rules backend cannot run 3 of these policies" in done.stderr
+    assert "the durable_rules backend cannot run 12 of these policies" in done.stderr

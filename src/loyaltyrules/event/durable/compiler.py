@@ -183,8 +183,9 @@ def _check_trigger(policy: CompiledPolicy) -> None:
                else "only receipt-triggered policies are in the subset")
         raise Refused(f"trigger kind {kind!r}", why)
     if reads_rank(policy):
-        raise Refused("rank_in_region()", "a rank needs the whole population, which a "
-                      "per-event rules engine never sees (it is left to the nightly run)")
+        raise Refused("rank_in_region(), percentile_in() or abc_class()",
+                      "a rank or class needs the whole population, which a per-event rules "
+                      "engine never sees (it is left to the nightly run)")
     for action in policy.actions:
         if action.spec.invitation is not None and action.spec.invitation.capacity is not None:
             raise Refused("an invitation with a capacity", "who gets the seats needs the "
