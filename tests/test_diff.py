@@ -35,7 +35,7 @@ def changed(tmp_path: Path) -> Path:
     shutil.copytree(PACK, copy)
     call = copy / "big-purchase-call.yaml"
     _edit(call, "default: 2000", "default: 1500")
-    _edit(call, "\nversion: 1", "\nversion: 2")
+    _edit(call, "\nversion: 2", "\nversion: 3")
     added = copy / "lapsed-call.yaml"
     shutil.copy(copy / "lapsed-contact.yaml", added)
     _edit(added, "id: lapsed-contact", "id: lapsed-call")
@@ -49,8 +49,8 @@ def test_diff_shows_exactly_the_changed_threshold_and_the_added_policy(changed: 
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["policies"] == [
-        {"policy": "big-purchase-call", "status": "re-versioned", "old_version": 1,
-         "new_version": 2, "version_not_bumped": False,
+        {"policy": "big-purchase-call", "status": "re-versioned", "old_version": 2,
+         "new_version": 3, "version_not_bumped": False,
          "changes": [{"path": "params.threshold.default", "old": 2000, "new": 1500}]},
         {"policy": "lapsed-call", "status": "added", "old_version": None, "new_version": 1,
          "version_not_bumped": False, "changes": []},
@@ -61,21 +61,21 @@ def test_diff_shows_exactly_the_changed_threshold_and_the_added_policy(changed: 
 def test_table_and_markdown(changed: Path) -> None:
     table = invoke("diff", str(PACK), str(changed))
     assert table.exit_code == 0, table.output
-    assert "re-versioned  big-purchase-call v1 -> v2" in table.output
+    assert "re-versioned  big-purchase-call v2 -> v3" in table.output
     assert "params.threshold.default: 2000 -> 1500" in table.output
     assert "added         lapsed-call v1" in table.output
     assert "birthday" not in table.output
     markdown = invoke("diff", str(PACK), str(changed), "--format", "markdown")
-    assert "| big-purchase-call | re-versioned | v1 -> v2 |" in markdown.output
+    assert "| big-purchase-call | re-versioned | v2 -> v3 |" in markdown.output
     assert "| params.threshold.default | `2000` | `1500` |" in markdown.output
 
 
 def test_a_changed_policy_without_a_version_bump_fails(changed: Path) -> None:
-    _edit(changed / "big-purchase-call.yaml", "\nversion: 2", "\nversion: 1")
+    _edit(changed / "big-purchase-call.yaml", "\nversion: 3", "\nversion: 2")
     result = invoke("diff", str(PACK), str(changed))
     assert result.exit_code == 1
-    assert "big-purchase-call v1 (version not bumped)" in result.output
-    assert "changed without a version bump: big-purchase-call v1" in result.output
+    assert "big-purchase-call v2 (version not bumped)" in result.output
+    assert "changed without a version bump: big-purchase-call v2" in result.output
     allowed = invoke("diff", str(PACK), str(changed), "--allow-same-version")
     assert allowed.exit_code == 0, allowed.output
 

@@ -29,7 +29,7 @@ def with_overrides(tmp_path: Path) -> Path:
         "  big-purchase-call: {params: {threshold: 1800}}\n", encoding="utf-8")
     (folder / "overrides" / "s2.yaml").write_text(
         "kind: override\ntarget: {store: S2}\npolicies:\n"
-        "  big-purchase-call: {params: {due_days: 10d}}\n"
+        "  big-purchase-call: {params: {due_days: 12d}}\n"
         "  birthday-greeting: {enabled: false}\n", encoding="utf-8")
     (folder / "overrides" / "s9.yaml").write_text(
         "kind: override\ntarget: {store: S9}\npolicies:\n"
@@ -49,7 +49,7 @@ def test_effective_params_and_their_sources(with_overrides: Path) -> None:
     call = {p["name"]: p for p in found["big-purchase-call"]["params"]}  # type: ignore[union-attr]
     assert call["threshold"]["value"] == "1800.00"
     assert call["threshold"]["source"].startswith("region north: ")
-    assert call["due_days"]["value"] == "10d"
+    assert call["due_days"]["value"] == "12d"
     assert call["due_days"]["source"].startswith("store S2: ")
     assert found["birthday-greeting"]["enabled"] is False
     assert found["lapsed-contact"]["enabled"] is True
@@ -59,7 +59,7 @@ def test_effective_params_and_their_sources(with_overrides: Path) -> None:
                                  "--policies", str(with_overrides), "--format",
                                  "json").output)
     assert {p["name"]: p["value"] for p in elsewhere["big-purchase-call"]["params"]} == {
-        "threshold": "2000.00", "due_days": "7d"}
+        "threshold": "2000.00", "call_after": "7d", "due_days": "10d"}
 
 
 def test_the_region_from_the_data_and_unknown_targets(with_overrides: Path) -> None:
@@ -70,7 +70,7 @@ def test_the_region_from_the_data_and_unknown_targets(with_overrides: Path) -> N
     assert report["region"] == "north"  # the example store's stores table
     assert any("store 'S9'" in w and "changes nothing" in w for w in report["warnings"])
     table = invoke("inspect", "--store", "S2", "--policies", str(with_overrides), "--example")
-    assert "big-purchase-call v1: enabled" in table.output
+    assert "big-purchase-call v2: enabled" in table.output
     assert "birthday-greeting v1: disabled here" in table.output
 
 

@@ -68,8 +68,8 @@ def test_a_failure_prints_the_produced_actions_beside_the_expected(pack: Path) -
     assert "a deliberately wrong expectation" in block
     expected, produced = block.split("expected (1):")[1].split("produced (1):")
     assert '"due_by": "2025-03-12"' in expected
-    assert '"due_by": "2025-03-17"' in produced and '"policy": "big-purchase-call"' in produced
-    assert result.output.rstrip().splitlines()[-1].startswith("8 passed, 1 failed")
+    assert '"due_by": "2025-03-20"' in produced and '"policy": "big-purchase-call"' in produced
+    assert result.output.rstrip().splitlines()[-1].startswith("9 passed, 1 failed")
 
 
 def test_k_chooses_before_anything_is_evaluated(pack: Path,
@@ -85,7 +85,7 @@ def test_k_chooses_before_anything_is_evaluated(pack: Path,
 
     monkeypatch.setattr(runner, "run_case", counting)
     _break(pack)
-    result = invoke("test", str(pack), "-k", "one cent below", "-j", "1", "-v")
+    result = invoke("test", str(pack), "-k", "one cent below the threshold", "-j", "1", "-v")
     assert result.exit_code == 0, result.output
     assert evaluated == ["one cent below the threshold earns nothing"]
     assert "1 passed, 0 failed" in result.output
