@@ -124,21 +124,13 @@ actions:
     window: {due_by: 7d}
     template: cumulative-thanks-letter
 """
-SPEND_365D = """  spend_365d:
-    description: Net spend of the last 365 days.
-    aggregate: sum
-    of: purchase.amount
-    window: 365d
-"""
 
 
 @pytest.fixture()
 def a_class_set(tmp_path: Path) -> Path:
     policies = tmp_path / "policies"
     shutil.copytree(PACK, policies)
-    (policies / "a-class-thanks.yaml").write_text(A_CLASS)
-    with (policies / "metrics.yaml").open("a") as out:
-        out.write(SPEND_365D)
+    (policies / "a-class-thanks.yaml").write_text(A_CLASS)  # spend_365d: the pack's
     data = tmp_path / "data"
     data.mkdir()
     (data / "customers.csv").write_text(
@@ -164,7 +156,9 @@ def test_the_nightly_run_fires_the_point_of_sale_leaves_it(a_class_set: Path) ->
     assert reasons["C2"]["percentile_in:franchise:customer.spend_365d"] == "50.00"
     engine = Engine.load(a_class_set / "policies", state=a_class_set / "state.db")
     try:
-        assert engine.stateless.evaluator.nightly_only == ("a-class-thanks", "top-spender-flowers")
+        assert engine.stateless.evaluator.nightly_only == (
+            "a-class-monthly-call", "a-class-preseason-call", "a-class-thanks",
+            "a-class-thanks-card", "top-spender-flowers", "vip-gathering")
         engine.on_customer({"customer_id": "C1", "region": "north", "home_store": "S1"})
         at_checkout = engine.on_purchase({"purchase_id": "P1", "customer_id": "C1",
                                           "store_id": "S1", "staff_id": "E1",
