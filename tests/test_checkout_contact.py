@@ -126,8 +126,11 @@ def test_a_deferral_at_checkout_is_carried_on_by_the_nightly_run(
     data = tmp_path / "data"
     data.mkdir()
     (data / "customers.csv").write_text(
-        "customer_id,home_store,referred_by\nC1,S1,\nC2,S1,C1\n", encoding="utf-8")
-    rows = ["P1,C2,S1,E7,2025-03-10T10:00:00,50",  # thank-you sms to C2 (and C1)
+        "customer_id,home_store,referred_by\nC1,S1,\nC2,S1,C1\nC3,S1,\n", encoding="utf-8")
+    # C3 makes most of the store's year (its A class), so C2's big purchase earns no
+    # A-class thank-you card, whose sms would take the capped day from the deferred one
+    rows = ["P0,C3,S1,E7,2025-02-01T10:00:00,90000",
+            "P1,C2,S1,E7,2025-03-10T10:00:00,50",  # thank-you sms to C2 (and C1)
             "P2,C2,S1,E7,2025-03-10T12:00:00,12000"]  # crosses 10,000: an sms, capped
     (data / "purchases.csv").write_text(
         "purchase_id,customer_id,store_id,staff_id,purchased_at,amount\n"
