@@ -15,7 +15,9 @@ from loyaltyrules.validation.pipeline import validate_paths
 
 from _paths import PACK
 
-EXTRA = """  spend_365d:
+# the first line appended to the pack's metrics file
+FIRST = len((PACK / "metrics.yaml").read_text(encoding="utf-8").splitlines()) + 1
+EXTRA = """  net_365d:
     description: Net spend of the last 365 days.
     aggregate: sum
     of: purchase.amount
@@ -57,9 +59,9 @@ def _found(pack: Path) -> list[tuple[str, str, int, int, str]]:
 
 def test_a_metric_no_policy_reads_is_a_warning_where_it_is_declared(pack: Path) -> None:
     _add(pack, EXTRA)
-    assert _found(pack) == [("metric.unused", "metrics.yaml", 70, 3, "warning")]
+    assert _found(pack) == [("metric.unused", "metrics.yaml", FIRST, 3, "warning")]
     result = CliRunner().invoke(cli, ["validate", str(pack), "--strict"])
-    assert result.exit_code == 1 and "[metric.unused] customer.spend_365d" in result.output
+    assert result.exit_code == 1 and "[metric.unused] customer.net_365d" in result.output
     assert "publish: true" in result.output  # the hint says how to keep it
 
 
@@ -69,12 +71,12 @@ def test_a_published_or_read_metric_is_used(pack: Path, published: bool) -> None
         _add(pack, EXTRA.replace("window: 365d", "window: 365d\n    publish: true"))
     else:
         _add(pack, EXTRA, big_year=("{kind: schedule, every: day}",
-                                    "customer.spend_365d > 10000"))
+                                    "customer.net_365d > 10000"))
     assert _found(pack) == []
 
 
 def test_an_expression_metric_uses_what_it_reads(pack: Path) -> None:
-    _add(pack, EXTRA + "  points_365d: {expression: floor(customer.spend_365d)}\n",
+    _add(pack, EXTRA + "  points_365d: {expression: floor(customer.net_365d)}\n",
          points=("{kind: schedule, every: day}", "customer.points_365d > 10"))
     assert _found(pack) == []
 
@@ -84,8 +86,8 @@ def test_a_broken_declaration_does_not_hide_the_others(pack: Path) -> None:
     that reads the broken metric is not reported again."""
     _add(pack, EXTRA + "  broken: {aggregate: sum}\n",
          uses_both=("{kind: schedule, every: day}",
-                    "customer.spend_365d > 1 && customer.broken > 1"))
-    assert _found(pack) == [("schema.required", "metrics.yaml", 75, 11, "error")]
+                    "customer.net_365d > 1 && customer.broken > 1"))
+    assert _found(pack) == [("schema.required", "metrics.yaml", FIRST + 5, 11, "error")]
 
 
 def test_without_a_metrics_file_the_pack_metrics_apply(tmp_path: Path) -> None:
@@ -105,8 +107,8 @@ def test_without_a_metrics_file_the_pack_metrics_apply(tmp_path: Path) -> None:
                                             ("this_month", False)])
 def test_a_crossing_watches_a_running_value(pack: Path, window: str, ok: bool) -> None:
     _add(pack, EXTRA.replace("window: 365d", f"window: {window}"),
-         spend_note=("{kind: crossing, metric: customer.spend_365d, threshold: '100'}",
-                     "customer.spend_365d > 0"))
+         spend_note=("{kind: crossing, metric: customer.net_365d, threshold: '100'}",
+                     "customer.net_365d > 0"))
     found = [f for f in _found(pack) if f[4] == "error"]
     assert found == ([] if ok else [("trigger.metric-window", "spend-note.yaml", 4, 35,
                                      "error")])
@@ -127,8 +129,8 @@ def test_metrics_cannot_read_the_receipt_or_a_population(pack: Path) -> None:
     _add(pack, "  odd: {expression: purchase.amount, publish: true}\n"
                "  place: {expression: 'abc_class(customer.lifetime_spend, \"store\")', "
                "publish: true}\n")
-    assert [(f[0], f[2]) for f in _found(pack)] == [("expr.fact-not-available", 70),
-                                                    ("expr.population", 71)]
+    assert [(f[0], f[2]) for f in _found(pack)] == [("expr.fact-not-available", FIRST),
+                                                    ("expr.population", FIRST + 1)]
 
 
 def test_the_schema_is_published() -> None:
