@@ -233,7 +233,13 @@ class Engine:
         in the group, before anything is written."""
         parsed = [_parse_one(index, receipt) for index, receipt in enumerate(receipts)]
         keys = sorted({key for one in parsed for key in _purchase_keys(one)})
-        return self.store.write(lambda tx: [self._purchase(tx, one) for one in parsed], *keys)
+
+        def work(tx: Tx) -> list[Answer]:
+            tx.prefetch([one.purchase_id for one in parsed],
+                        [one.customer_id for one in parsed if one.customer_id is not None])
+            return [self._purchase(tx, one) for one in parsed]
+
+        return self.store.write(work, *keys)
 
     def _purchase(self, tx: Tx, parsed: Receipt) -> Answer:
         if not tx.claim(parsed.purchase_id):

@@ -83,7 +83,7 @@ class Crossing:
         states = self.views.states(after)
         if self.name in fold.slot:
             return fold.aggregate(states, self.name, day)
-        facts = fold.values(states, day, fold.metrics.closure({self.name}),
+        facts = fold.values(states, day, fold.closures[self.name],
                             record=record_facts("customer", after.record))
         return facts[self.metric]
 

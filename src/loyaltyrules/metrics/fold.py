@@ -43,6 +43,7 @@ class _Unknown:
 
 UNKNOWN: Any = _Unknown()
 Facts = Mapping[str, Any]
+_NO_PARAMS: Mapping[str, Any] = {}  # shared, never written
 Test = Callable[[Facts], bool]
 
 
@@ -134,17 +135,28 @@ class Acc:
         return () if self.shape == "days" else None
 
     def add(self, state: Any, x: Any, day: dt.date) -> Any:
-        ordinal = day.toordinal()
+        return self.adder()(state, x, day)
+
+    def adder(self) -> Callable[[Any, Any, dt.date], Any]:
+        """`add` specialised to this accumulator's shape and aggregate (per receipt, the
+        fold calls it for every accumulator: no dispatch left for the call)."""
         op = self.op
-        if self.shape == "all":
-            return op.add(state, x, ordinal)
-        if self.shape == "days":
-            return self._add_day(state, x, ordinal)
-        pid = period_id(self.shape, day)
-        if state is None or pid > state[0]:
-            previous = state[1] if state is not None and pid == state[0] + 1 else op.empty
-            state = (pid, op.empty, previous)
-        return (state[0], op.add(state[1], x, ordinal), state[2])
+        add, empty, shape = op.add, op.empty, self.shape
+        if shape == "all" and self.kind != "count_days":
+            return add  # the other aggregates do not read the day
+        if shape == "all":
+            return lambda state, x, day: add(state, x, day.toordinal())
+        if shape == "days":
+            return lambda state, x, day: self._add_day(state, x, day.toordinal())
+
+        def period(state: Any, x: Any, day: dt.date) -> Any:
+            pid = day.year if shape == "year" else period_id(shape, day)
+            if state is None or pid > state[0]:
+                previous = state[1] if state is not None and pid == state[0] + 1 else empty
+                state = (pid, empty, previous)
+            return (state[0], add(state[1], x, day.toordinal()), state[2])
+
+        return period
 
     def _add_day(self, state: Any, x: Any, ordinal: int) -> Any:
         op = OPS["count"] if self.kind == "count_days" else self.op
@@ -208,6 +220,10 @@ class Fold:
         self.empty = tuple(a.empty() for a in self.accs)
         self._tests = self._compile_tests(aggregates)
         self._fields = tuple(_receipt_value(a.of) if a.of else None for a in self.accs)
+        self._steps = tuple(zip((a.adder() for a in self.accs), self._tests, self._fields,
+                                strict=True))
+        # each metric with what it reads, dependencies first (read on every receipt)
+        self.closures = {name: metrics.closure({name}) for name in metrics.metrics}
         self._derived = {m.name: compile_python(m.expression).fn
                          for m in metrics.metrics.values() if m.expression is not None}
         self.needs = {name: frozenset(self.slot[m.name] for m in metrics.closure({name})
@@ -227,15 +243,11 @@ class Fold:
     # -- advancing -------------------------------------------------------------------
     def advance(self, states: tuple[Any, ...], facts: Facts, day: dt.date) -> tuple[Any, ...]:
         """The states after one receipt (`facts`: its purchase.* values)."""
-        passed = [f(facts, {}) is True for f in self.filters] if self.filters else ()
-        out = []
-        for acc, state, test, read in zip(self.accs, states, self._tests, self._fields,
-                                          strict=True):
-            if state is UNKNOWN or (test is not None and not passed[test]):
-                out.append(state)
-            else:
-                out.append(acc.add(state, read(facts) if read else None, day))
-        return tuple(out)
+        passed = [f(facts, _NO_PARAMS) is True for f in self.filters] if self.filters else ()
+        return tuple(
+            state if state is UNKNOWN or (test is not None and not passed[test])
+            else add(state, read(facts) if read else None, day)
+            for (add, test, read), state in zip(self._steps, states, strict=True))
 
     # -- reading -----------------------------------------------------------------------
     def aggregate(self, states: tuple[Any, ...], name: str, day: dt.date) -> Any:
@@ -253,8 +265,8 @@ class Fold:
         if name in self.slot:
             return self.aggregate(states, name, day)
         if facts is None:
-            facts = self.values(states, day, self.metrics.closure({name}))
-        return self._derived[name](facts, {})
+            facts = self.values(states, day, self.closures[name])
+        return self._derived[name](facts, _NO_PARAMS)
 
     def values(self, states: tuple[Any, ...], day: dt.date, metrics: list[Metric] | None = None,
                record: Facts | None = None, group: str = "customer") -> dict[str, Any]:
