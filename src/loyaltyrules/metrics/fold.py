@@ -24,7 +24,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, cast
 
 from ..conditions import compile_python
 from ..conditions.types import DATE, DECIMAL, Type
@@ -143,7 +143,8 @@ class Acc:
         op = self.op
         add, empty, shape = op.add, op.empty, self.shape
         if shape == "all" and self.kind != "count_days":
-            return add  # the other aggregates do not read the day
+            # only count_days reads the day: the others take the aggregate's own add
+            return cast(Callable[[Any, Any, dt.date], Any], add)
         if shape == "all":
             return lambda state, x, day: add(state, x, day.toordinal())
         if shape == "days":
