@@ -34,7 +34,7 @@ from ..engine.windows import Zones
 from ..model import ScheduleTrigger
 from ..plan import CompiledPolicy, Plan
 from ..validation.metrics import metric_uses
-from .facts import Ladder, PurchaseFacts, Readers, record_facts, state_facts
+from .facts import Ladder, PurchaseFacts, Readers, WithGroup, record_facts, state_facts
 from .occasions import Calendar, HostEvent
 from .policy import PolicyPlan, Trigger
 from .view import CENTS3, UNKNOWN, CustomerView, Receipt, Views, marks_at
@@ -214,10 +214,9 @@ class EventEvaluator:
 
     def _first(self, facts: PurchaseFacts, trig: Trigger, referrer: CustomerView | None,
                unknown: frozenset[int]) -> list[dict[str, Any]]:
-        record = referrer.record if referrer is not None else None
-        with_referrer = facts.extended(
-            self.no_referrer if referrer is None
-            else state_facts("referrer", referrer, record, facts["as_of"], self.readers))
+        with_referrer = WithGroup(facts, "referrer.", self.no_referrer.copy) if referrer is None \
+            else WithGroup(facts, "referrer.", lambda: state_facts(
+                "referrer", referrer, referrer.record, facts["as_of"], self.readers))
         first = trig._replace(event="first_purchase")
         return [a for p in self.firsts if not (unknown and self._stale(p, unknown))
                 for a in p.fire(with_referrer, first)]

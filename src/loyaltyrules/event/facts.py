@@ -196,6 +196,41 @@ class PurchaseFacts(Mapping[str, Any]):
         return PurchaseFacts(self.after, self.receipt, self.readers, {**self.known, **extra})
 
 
+class WithGroup(Mapping[str, Any]):
+    """A row with one more group of facts (`referrer.*`), laid out when first read.
+
+    A first purchase's conditions read one referrer fact, if any, and most first
+    purchases fire nothing; laying out the referrer's every metric per first
+    purchase cost more than the rest of the receipt. Facts of the group come from
+    `make()` (called once), the others from `base`."""
+
+    __slots__ = ("_values", "base", "make", "prefix")
+
+    def __init__(self, base: Mapping[str, Any], prefix: str,
+                 make: Callable[[], Mapping[str, Any]]) -> None:
+        self.base, self.prefix, self.make = base, prefix, make
+        self._values: Mapping[str, Any] | None = None
+
+    def _group(self) -> Mapping[str, Any]:
+        if self._values is None:
+            self._values = self.make()
+        return self._values
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key.startswith(self.prefix):
+            return self._group().get(key, default)
+        return self.base.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._group()[key] if key.startswith(self.prefix) else self.base[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(self.base), **dict.fromkeys(self._group())})
+
+    def __len__(self) -> int:
+        return len({**dict.fromkeys(self.base), **dict.fromkeys(self._group())})
+
+
 def state_facts(group: str, view: CustomerView | None, record: CustomerRecord | None,
                 day: dt.date, readers: Readers) -> dict[str, Any]:
     """A customer's facts at `day` from their view so far (schedule context)."""

@@ -160,12 +160,10 @@ class Tx:
         """Mark a purchase seen; False when it was seen before (a duplicate)."""
         if purchase_id in self._seen:
             return False
-        if purchase_id not in self._asked:
-            self._asked.add(purchase_id)
-            if self.conn.execute(_SEEN_ONE, (purchase_id,)).fetchone() is not None:
-                self._seen.add(purchase_id)
-                return False
         self._seen.add(purchase_id)
+        if purchase_id not in self._asked:  # not looked up ahead: claimed at once
+            self._asked.add(purchase_id)
+            return self.conn.execute(_SEEN, (purchase_id,)).rowcount == 1
         self._claims.append((purchase_id,))
         return True
 
@@ -200,7 +198,6 @@ class Tx:
 
 
 IN_CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's limits
-_SEEN_ONE = "SELECT 1 FROM seen_purchases WHERE purchase_id = ?"
 _SEEN_IN = "SELECT purchase_id FROM seen_purchases WHERE purchase_id IN ({})"
 _VIEWS_IN = "SELECT customer_id, view FROM customer_views WHERE customer_id IN ({})"
 
