@@ -20,6 +20,7 @@ evaluated at the point of sale until the rebuild.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -223,6 +224,7 @@ class Fold:
         self._fields = tuple(_receipt_value(a.of) if a.of else None for a in self.accs)
         self._steps = tuple(zip((a.adder() for a in self.accs), self._tests, self._fields,
                                 strict=True))
+        self._codecs = tuple(state_codec(a) for a in self.accs)
         # each metric with what it reads, dependencies first (read on every receipt)
         self.closures = {name: metrics.closure({name}) for name in metrics.metrics}
         self._derived = {m.name: compile_python(m.expression).fn
@@ -291,12 +293,12 @@ class Fold:
 
     # -- persistence (the view's JSON) ------------------------------------------------
     def to_json(self, states: tuple[Any, ...]) -> dict[str, Any]:
-        return {key: _state_json(acc, state) for key, acc, state
-                in zip(self.keys, self.accs, states, strict=True) if state is not UNKNOWN}
+        return {key: to(state) for key, (to, _back), state
+                in zip(self.keys, self._codecs, states, strict=True) if state is not UNKNOWN}
 
     def from_json(self, data: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(_state_from_json(acc, data[key]) if key in data else UNKNOWN
-                     for key, acc in zip(self.keys, self.accs, strict=True))
+        return tuple(back(data[key]) if key in data else UNKNOWN
+                     for key, (_to, back) in zip(self.keys, self._codecs, strict=True))
 
 
 def field_type(acc: Acc) -> Type | None:
@@ -307,36 +309,60 @@ def field_type(acc: Acc) -> Type | None:
 
 
 def encode(value: Any, kind: Type | None) -> Any:
-    if value is None:
-        return None
-    if kind == DECIMAL:
-        return f"{value:f}"
-    if kind == DATE:
-        return value.isoformat()
-    return value
+    return _encoder(kind)(value)
 
 
 def decode(value: Any, kind: Type | None) -> Any:
-    if value is None:
-        return None
-    if kind == DECIMAL:
-        return Decimal(value)
-    if kind == DATE:
-        return dt.date.fromisoformat(value)
+    return _decoder(kind)(value)
+
+
+Codec = Callable[[Any], Any]
+
+
+def _same(value: Any) -> Any:
     return value
 
 
-def _value_json(acc: Acc, value: Any) -> Any:
-    if acc.kind == "count_days":
-        count, last = value
-        return {"d": dt.date.fromordinal(last).isoformat() if last else None, "n": count}
-    return encode(value, DECIMAL if acc.kind == "sum" else field_type(acc))
+def _encoder(kind: Type | None) -> Codec:
+    """A value of `kind` as the view's JSON holds it (None stays None)."""
+    if kind == DECIMAL:
+        return lambda value: None if value is None else f"{value:f}"
+    if kind == DATE:
+        return lambda value: None if value is None else value.isoformat()
+    return _same
 
 
-def _value_from_json(acc: Acc, data: Any) -> Any:
+def _decoder(kind: Type | None) -> Codec:
+    if kind == DECIMAL:
+        return lambda value: None if value is None else Decimal(value)
+    if kind == DATE:
+        return lambda value: None if value is None else dt.date.fromisoformat(value)
+    return _same
+
+
+@functools.lru_cache(maxsize=8192)
+def _iso_day(ordinal: int) -> str:
+    return dt.date.fromordinal(ordinal).isoformat()
+
+
+@functools.lru_cache(maxsize=8192)
+def _day_ordinal(text: str) -> int:
+    return dt.date.fromisoformat(text).toordinal()
+
+
+def _value_codec(acc: Acc) -> tuple[Codec, Codec]:
+    """One value of an accumulator (a running value, a period's) to and from JSON."""
     if acc.kind == "count_days":
-        return (data["n"], dt.date.fromisoformat(data["d"]).toordinal() if data["d"] else 0)
-    return decode(data, DECIMAL if acc.kind == "sum" else field_type(acc))
+        def days_to(value: Any) -> Any:
+            count, last = value
+            return {"d": _iso_day(last) if last else None, "n": count}
+
+        def days_from(data: Any) -> Any:
+            return (data["n"], _day_ordinal(data["d"]) if data["d"] else 0)
+
+        return days_to, days_from
+    kind = DECIMAL if acc.kind == "sum" else field_type(acc)
+    return _encoder(kind), _decoder(kind)
 
 
 def _bucket_type(acc: Acc) -> Type | None:
@@ -346,26 +372,24 @@ def _bucket_type(acc: Acc) -> Type | None:
     return None if acc.kind in ("count", "count_days") else field_type(acc)
 
 
-def _state_json(acc: Acc, state: Any) -> Any:
+def state_codec(acc: Acc) -> tuple[Codec, Codec]:
+    """An accumulator's state to and from the view's JSON, built once per fold (a
+    view is encoded on every write: no type tests per value)."""
     if acc.shape == "all":
-        return _value_json(acc, state)
+        return _value_codec(acc)
     if acc.shape == "days":
-        kind = _bucket_type(acc)
-        return [{"d": dt.date.fromordinal(day).isoformat(), "v": encode(b, kind)}
-                for day, b in state]
-    if state is None:
-        return None
-    pid, current, previous = state
-    return {"c": _value_json(acc, current), "l": _value_json(acc, previous), "p": pid}
+        put, get = _encoder(_bucket_type(acc)), _decoder(_bucket_type(acc))
+        return (lambda state: [{"d": _iso_day(day), "v": put(b)} for day, b in state],
+                lambda data: tuple((_day_ordinal(b["d"]), get(b["v"])) for b in data))
+    to, back = _value_codec(acc)
 
+    def period_to(state: Any) -> Any:
+        if state is None:
+            return None
+        pid, current, previous = state
+        return {"c": to(current), "l": to(previous), "p": pid}
 
-def _state_from_json(acc: Acc, data: Any) -> Any:
-    if acc.shape == "all":
-        return _value_from_json(acc, data)
-    if acc.shape == "days":
-        kind = _bucket_type(acc)
-        return tuple((dt.date.fromisoformat(b["d"]).toordinal(), decode(b["v"], kind))
-                     for b in data)
-    if data is None:
-        return None
-    return (data["p"], _value_from_json(acc, data["c"]), _value_from_json(acc, data["l"]))
+    def period_from(data: Any) -> Any:
+        return None if data is None else (data["p"], back(data["c"]), back(data["l"]))
+
+    return period_to, period_from
