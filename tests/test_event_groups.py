@@ -83,3 +83,29 @@ def test_a_bad_receipt_in_a_group_writes_nothing(tmp_path: Path) -> None:
     (answer,) = engine.on_purchases(good[:1])
     assert "big-purchase-call" in [a["policy"] for a in answer]
     engine.close()
+
+
+def test_a_group_looked_up_in_chunks_keeps_what_one_by_one_keeps(
+        state_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group's purchases and views are looked up in IN lists of IN_CHUNK ids: over
+    several lists, with ids sent twice inside the group and ids of an earlier group,
+    the receipts, seen marks, views and ledger are those of one call per receipt."""
+    monkeypatch.setattr("loyaltyrules.event.store.IN_CHUNK", 7)
+    receipts = _stream(5, 60)
+    receipts += [dict(receipts[10]), dict(receipts[40])]  # again, inside the group
+    tables = ("SELECT purchase_id, customer_id, store_id, staff_id, purchased_at, amount "
+              "FROM pos_receipts ORDER BY purchase_id",
+              "SELECT purchase_id, source FROM seen_purchases ORDER BY purchase_id",
+              "SELECT customer_id, view FROM customer_views ORDER BY customer_id")
+    with new_state(state_kind, tmp_path, "one.sqlite") as one, \
+            new_state(state_kind, tmp_path, "group.sqlite") as grouped:
+        single, batched = _engine(one), _engine(grouped)
+        expected = [single.on_purchase(r) for r in [*receipts[:20], *receipts]]
+        answers = batched.on_purchases(receipts[:20]) + batched.on_purchases(receipts)
+        assert [a.decisions for a in answers] == [a.decisions for a in expected]
+        assert answers[20:40] == [[]] * 20 and answers[-2:] == [[], []]
+        for query in tables:
+            assert rows(grouped, query) == rows(one, query)
+        assert _ledger(grouped) == _ledger(one)
+        single.close()
+        batched.close()
