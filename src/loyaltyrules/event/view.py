@@ -119,6 +119,11 @@ class CustomerView(NamedTuple):
 
 
 _RECORD_FIELDS = tuple(f.name for f in fields(CustomerRecord))
+_new_view = tuple.__new__  # Views.advance builds views positionally, in this order:
+if CustomerView._fields != ("customer_id", "record", "purchase_count", "last_purchased_at",
+                            "last_receipt_store", "last_positive_store", "metrics", "ladder",
+                            "crossed"):  # pragma: no cover - a field added without updating it
+    raise ImportError("CustomerView's fields changed: update Views.advance")
 
 
 def marks_at(view: CustomerView, year: int) -> frozenset[str]:
@@ -157,11 +162,10 @@ class Views:
             ladder = self._climb(ladder, states, day)
         positive = receipt.store_id if receipt.amount > 0 else view.last_positive_store
         crossed = marks_at(view, day.year)
-        return view._replace(purchase_count=view.purchase_count + 1,
-                             last_purchased_at=receipt.purchased_at,
-                             last_receipt_store=receipt.store_id,
-                             last_positive_store=positive, metrics=states, ladder=ladder,
-                             crossed=crossed)
+        # positionally, in field order: _replace costs more than the rest of this line
+        return _new_view(CustomerView, (view.customer_id, view.record, view.purchase_count + 1,
+                                        receipt.purchased_at, receipt.store_id, positive,
+                                        states, ladder, crossed))
 
     def _climb(self, ladder: Points | None, states: tuple[Any, ...], day: dt.date) -> Points:
         assert self.ladder_metric is not None
