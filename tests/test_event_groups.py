@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from loyaltyrules import Engine, EventError
+from loyaltyrules.event.receipts import parse_receipt
 
 from _paths import PACK
 from _states import new_state, rows
@@ -109,3 +110,34 @@ def test_a_group_looked_up_in_chunks_keeps_what_one_by_one_keeps(
         assert _ledger(grouped) == _ledger(one)
         single.close()
         batched.close()
+
+
+def test_a_purchase_claimed_meanwhile_by_another_writer_keeps_nothing() -> None:
+    """On PostgreSQL two writers hold different locks when one purchase id comes with
+    different stores and customers: a group whose purchase another connection claimed
+    between the group's lookup and its writes raises Busy and keeps nothing; sent
+    again, that purchase answers [] (seen) and the others are applied once."""
+    from loyaltyrules.event.store import Busy
+    from loyaltyrules.ledger import connect_state
+    from loyaltyrules.statefile import as_state
+
+    from _states import new_schema
+
+    with new_schema() as url:
+        engine = _engine(url)
+        group = [{"purchase_id": f"Q{i}", "customer_id": "C1", "store_id": "S1",
+                  "purchased_at": "2025-03-01T10:00:00", "amount": "2500"} for i in range(3)]
+        other = connect_state(as_state(url), "full")
+
+        def claimed_meanwhile(tx: Any) -> Any:
+            tx.prefetch([r["purchase_id"] for r in group], ["C1"])
+            other.execute("INSERT INTO seen_purchases (purchase_id, source) VALUES ('Q1', 'x')")
+            return [engine._purchase(tx, parse_receipt(r)) for r in group]
+
+        with pytest.raises(Busy):
+            engine.store.write(claimed_meanwhile, "store:S1", "customer:C1")
+        assert rows(url, "SELECT count(*) FROM actions") == [(0,)]
+        answers = engine.on_purchases(group)
+        assert answers[1] == [] and all(answers[0::2])
+        other.close()
+        engine.close()

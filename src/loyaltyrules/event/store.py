@@ -186,8 +186,12 @@ class Tx:
 
     def flush(self) -> None:
         """Write what waits: claims, receipts, then each changed view once."""
-        if self._claims:
-            self.conn.executemany(_SEEN, self._claims)
+        if self._claims and self.conn.executemany(_SEEN, self._claims).rowcount \
+                != len(self._claims):
+            # Another connection claimed one of them since the lookup (possible only
+            # on PostgreSQL, for a purchase id sent with another store and customer):
+            # nothing of this transaction is kept, and a retry finds it seen.
+            raise Busy("a purchase of this call was claimed by another writer meanwhile")
         if self._receipts:
             self.conn.executemany(_RECEIPT, self._receipts)
         if self._changed:

@@ -135,9 +135,6 @@ class Acc:
             return self.op.empty
         return () if self.shape == "days" else None
 
-    def add(self, state: Any, x: Any, day: dt.date) -> Any:
-        return self.adder()(state, x, day)
-
     def adder(self) -> Callable[[Any, Any, dt.date], Any]:
         """`add` specialised to this accumulator's shape and aggregate (per receipt, the
         fold calls it for every accumulator: no dispatch left for the call)."""
@@ -229,7 +226,7 @@ class Fold:
         self.closures = {name: metrics.closure({name}) for name in metrics.metrics}
         self._derived = {m.name: compile_python(m.expression).fn
                          for m in metrics.metrics.values() if m.expression is not None}
-        self.needs = {name: frozenset(self.slot[m.name] for m in metrics.closure({name})
+        self.needs = {name: frozenset(self.slot[m.name] for m in self.closures[name]
                                       if m.name in self.slot) for name in metrics.metrics}
 
     def _compile_tests(self, aggregates: list[Metric]) -> tuple[int | None, ...]:
@@ -306,14 +303,6 @@ def field_type(acc: Acc) -> Type | None:
     if acc.kind in ("count", "count_days"):
         return None
     return RECEIPT_FIELDS.get(acc.of or "")
-
-
-def encode(value: Any, kind: Type | None) -> Any:
-    return _encoder(kind)(value)
-
-
-def decode(value: Any, kind: Type | None) -> Any:
-    return _decoder(kind)(value)
 
 
 Codec = Callable[[Any], Any]
