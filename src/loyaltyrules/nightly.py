@@ -35,6 +35,7 @@ from .engine.batch import Evaluation, evaluate
 from .engine.bulk import collector_paused
 from .engine.occasions import occasion_table
 from .event import rebuild
+from .event.evaluator import decided_at_close
 from .ledger import Ledger, RunRecord
 from .lifecycle import escalations, routing_actions
 from .plan import Plan
@@ -173,7 +174,8 @@ def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.dat
     summary.candidates = Counter({p.id: 0 for p in plan.policies}) + evaluation.per_policy
     summary.candidates.update({p.id: 0 for p in plan.policies if p.id not in summary.candidates})
     if state is None:
-        result = in_memory(plan.contact, source.connection, evaluation.actions, as_of, through)
+        result = in_memory(plan.contact, source.connection, evaluation.actions, as_of, through,
+                           decided_at_close(plan))
     else:
         progress(f"applying the contact rules and recording in the ledger {state}")
         with Ledger.open(state, store) as ledger:
@@ -183,7 +185,8 @@ def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.dat
                 delivered_on=through,  # a run is delivered on the night of its last date
                 follow_ups=lambda conn, start, end: escalations(conn, start, end, config,
                                                                 plan.contact, store),
-                also=lambda conn, run_id: _owe(conn, run_id, target, summary))
+                also=lambda conn, run_id: _owe(conn, run_id, target, summary),
+                at_close=decided_at_close(plan))
     summary.actions = result.emitted
     summary.contact, summary.contact_reasons = result.counts, result.reasons
     summary.new = Counter(a["policy"] for a in summary.actions)

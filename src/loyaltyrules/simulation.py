@@ -29,6 +29,7 @@ from typing import Any
 from .contact import in_memory
 from .engine.batch import evaluate
 from .engine.bulk import collector_paused
+from .event.evaluator import decided_at_close
 from .plan import CompiledPolicy, Plan
 from .release.diff import metrics_content
 from .sources import LoadedSource
@@ -170,8 +171,10 @@ def simulate(source: LoadedSource, baseline: Plan, candidate: Plan, start: dt.da
             after += [dict(a, bundle=candidate.bundle) for a in before
                       if a["policy"] not in changed]
             after.sort(key=lambda a: (a["as_of"], a["policy"], a["customer_id"], a["action_id"]))
-        return (in_memory(baseline.contact, con, before, start, end).emitted,
-                in_memory(candidate.contact, con, after, start, end).emitted)
+        return (in_memory(baseline.contact, con, before, start, end,
+                          decided_at_close(baseline)).emitted,
+                in_memory(candidate.contact, con, after, start, end,
+                          decided_at_close(candidate)).emitted)
 
 
 def changed_policies(baseline: Plan, candidate: Plan) -> frozenset[str] | None:

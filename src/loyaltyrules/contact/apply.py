@@ -185,10 +185,12 @@ def receipt_moments(con: duckdb.DuckDBPyConnection, actions: Iterable[Action]
 
 
 def rules_for(contact: ContactRules, con: duckdb.DuckDBPyConnection,
-              customers: Iterable[str], actions: Iterable[Action] = ()) -> Rules:
+              customers: Iterable[str], actions: Iterable[Action] = (),
+              at_close: frozenset[str] = frozenset()) -> Rules:
     """The rules bound to the run's data: consent flags, the store calendar, and the
-    moments of the receipts that fired `actions`."""
+    moments of the receipts that fired `actions` (but those of the policies
+    `at_close`: Rules)."""
     calendar = build_calendar(contact.calendar,
                               table_closures(con) if contact.calendar.from_table else ())
     return Rules(contact, consent_lookup(con, customers), calendar,
-                 receipt_moments(con, actions))
+                 receipt_moments(con, actions), at_close)

@@ -51,12 +51,16 @@ class Decision:
 @dataclass(frozen=True)
 class Rules:
     """The contact rules with what they read from the data. `moments` gives each
-    receipt's time (purchase_id -> purchased_at), the order of a day's decisions."""
+    receipt's time (purchase_id -> purchased_at), the order of a day's decisions;
+    `at_close` names the policies decided at the day's close even when a receipt
+    fired them: those the point of sale leaves to the night (a rank, a class, seats),
+    so the till's decisions at each receipt are the night's too."""
 
     contact: ContactRules
     consent: ConsentLookup
     calendar: StoreCalendar
     moments: Mapping[str, dt.datetime] = field(default_factory=dict)
+    at_close: frozenset[str] = frozenset()
 
 
 SurvivorKey = tuple[str, str, str | None, dt.date]  # customer, role, staff id, day
@@ -148,12 +152,12 @@ def moved(action: Action, day: dt.date) -> Action:
     return record
 
 
-def moment(action: Mapping[str, Any], day: dt.date, moments: Mapping[str, dt.datetime]
-           ) -> Moment:
+def moment(action: Mapping[str, Any], day: dt.date, rules: Rules) -> Moment:
     """When on `day` the action is decided: at its receipt (an action generated for that
-    day by a receipt), else at the close of the day."""
+    day by a receipt of a policy the till decides too), else at the close of the day."""
     purchase = action["reason"].get("purchase_id")
-    at = moments.get(purchase) if purchase and action["as_of"] == day.isoformat() else None
+    at = (rules.moments.get(purchase) if purchase and action["as_of"] == day.isoformat()
+          and action["policy"] not in rules.at_close else None)
     return CLOSE if at is None else (0, at, str(purchase))
 
 
@@ -162,7 +166,7 @@ def decide_day(day: dt.date, candidates: Iterable[Action], known: Known, rules: 
     """Every candidate's decision for `day`, moment by moment; `known` gains the
     emitted ones. `delivery`: when the outputs reach the host (default `day`)."""
     def when(action: Action) -> Moment:
-        return moment(action, day, rules.moments)
+        return moment(action, day, rules)
 
     decisions: list[Decision] = []
     for _moment, together in groupby(sorted(candidates, key=when), key=when):

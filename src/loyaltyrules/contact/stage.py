@@ -22,9 +22,12 @@ from .store import load_history, load_survivors, load_waiting, write_decisions
 
 
 def in_memory(contact: ContactRules, con: duckdb.DuckDBPyConnection, actions: Sequence[Action],
-              start: dt.date, end: dt.date) -> ContactResult:
-    """A backtest: nights simulated from an empty history, each date delivered on itself."""
-    rules = rules_for(contact, con, (str(a["customer_id"]) for a in actions), actions)
+              start: dt.date, end: dt.date, at_close: frozenset[str] = frozenset()
+              ) -> ContactResult:
+    """A backtest: nights simulated from an empty history, each date delivered on itself.
+    `at_close`: the policies decided at a day's close (Rules)."""
+    rules = rules_for(contact, con, (str(a["customer_id"]) for a in actions), actions,
+                      at_close)
     return apply_range(start, end, actions, (), History(), rules)
 
 
@@ -36,15 +39,15 @@ def recorded(contact: ContactRules, con: duckdb.DuckDBPyConnection, actions: Seq
              make_run: Callable[[ContactResult], RunRecord], *,
              delivered_on: dt.date | None = None,
              follow_ups: FollowUpsAt | None = None,
-             also: Callable[[Connection, str], object] = lambda _c, _r: None
-             ) -> ContactResult:
+             also: Callable[[Connection, str], object] = lambda _c, _r: None,
+             at_close: frozenset[str] = frozenset()) -> ContactResult:
     """Decide the range against the ledger's state and record it; atomically.
 
     `delivered_on`: when the outputs reach the host (a run: its last date); None
     delivers each date on itself. `follow_ups` builds the escalations of the range
     from the ledger inside the transaction. `also(conn, run_id)` runs last inside the
     same transaction (the run's outbox). A ledger opened for one store decides against
-    that store's rows alone."""
+    that store's rows alone. `at_close`: the policies decided at a day's close (Rules)."""
     store = ledger.store
     with ledger.transaction() as conn:
         waiting = load_waiting(conn, end, store=store)
@@ -52,7 +55,7 @@ def recorded(contact: ContactRules, con: duckdb.DuckDBPyConnection, actions: Seq
         new = [a for a in actions if str(a["action_id"]) not in known]
         customers = [str(a["customer_id"]) for a in new] + [str(a["customer_id"])
                                                             for a, _ in waiting]
-        rules = rules_for(contact, con, customers, new)
+        rules = rules_for(contact, con, customers, new, at_close)
         result = apply_range(
             start, end, new, waiting, load_history(conn, contact, start, end, store=store),
             rules, survivors=load_survivors(conn, contact, start, end, store=store),

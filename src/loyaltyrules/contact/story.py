@@ -60,7 +60,8 @@ def _story(status: str, reason: str | None, day: str, deferred_to: str | None,
 
 def contact_stories(contact: ContactRules, con: duckdb.DuckDBPyConnection, day: dt.date,
                     actions: Sequence[Action], day_candidates: Callable[[], list[Action]],
-                    state: StateStore | Path | None) -> dict[str, Story]:
+                    state: StateStore | Path | None, at_close: frozenset[str] = frozenset()
+                    ) -> dict[str, Story]:
     """action id -> what the contact rules did (`recorded`: from the ledger) or would do
     if the night of `day` ran now. `day_candidates` gives the evaluator's actions of
     that day (called only when some action is not recorded)."""
@@ -79,7 +80,7 @@ def contact_stories(contact: ContactRules, con: duckdb.DuckDBPyConnection, day: 
         waiting = [] if conn is None else load_waiting(conn, day, missing)
         history = History() if conn is None else load_history(conn, contact, day, day, missing)
         survivors = None if conn is None else load_survivors(conn, contact, day, day, missing)
-    rules = rules_for(contact, con, missing, fresh)
+    rules = rules_for(contact, con, missing, fresh, at_close)
     result = apply_range(day, day, fresh, waiting, history, rules, survivors=survivors,
                          delivered_on=day)
     for aid, d in result.decisions.items():

@@ -21,6 +21,7 @@ import duckdb
 
 from ..conditions.ast import Node
 from ..contact.story import contact_stories
+from ..event.evaluator import decided_at_close
 from ..plan import CompiledPolicy, Plan
 from ..state import StateStore
 from ..validation.overrides import provenance
@@ -196,6 +197,7 @@ def _contact(con: duckdb.DuckDBPyConnection, plan: Plan, day: dt.date,
     if not fired:
         return
     stories = contact_stories(plan.contact, con, day, [a for _c, a in fired],
-                              lambda: evaluate(con, plan, day, day).actions, state)
+                              lambda: evaluate(con, plan, day, day).actions, state,
+                              decided_at_close(plan))
     for cand, action in fired:
         cand.contact[action["action_id"]] = stories[action["action_id"]]

@@ -360,6 +360,12 @@ def _event_kinds(plan: PolicyPlan) -> set[str]:
     return {k.lower() for k in plan.policy.spec.trigger.kinds}  # type: ignore[union-attr]
 
 
+def decided_at_close(plan: Plan) -> frozenset[str]:
+    """The policies the till leaves to the night: the contact rules decide their
+    actions at the day's close, after every receipt's (contact/decide.py, Rules)."""
+    return frozenset(p.id for p in plan.policies if nightly_only(p))
+
+
 def nightly_only(policy: CompiledPolicy) -> bool:
     """Policies the per-event path leaves to the nightly run: a rank needs the whole
     population, and so does an invitation's capacity (who has the seats)."""
