@@ -56,3 +56,59 @@ def pack_with_edge_metrics(folder: Path) -> Path:
     with (target / "metrics.yaml").open("a", encoding="utf-8") as out:
         out.write(EDGE_METRICS.read_text(encoding="utf-8"))
     return target
+
+
+# The pack's lifetime crossing, plus this-year, count and rolling crossings, with
+# overrides per region and per store (a threshold resolved at a receipt's scope).
+_NOTE = """id: {id}
+title: A note when a running value reaches a level
+description: A crossing for the rebuild tests.
+version: 1
+trigger: {{kind: crossing, metric: {metric}, threshold: "{threshold}"}}
+{params}actions:
+  - type: sms
+    recipient: customer
+    assignee: {{role: store_staff}}
+    window: {{due_by: 7d}}
+    template: cumulative-thanks-sms
+    priority: 40
+"""
+_PARAM = """params:
+  {name}: {{type: {type}, default: {default}, overridable: true, min: 1,
+    description: The level.}}
+"""
+NOTES = {  # this-year metrics with an int and a decimal threshold, a count with a literal
+    "points-note": ("customer.points_this_year", "params.points",
+                    _PARAM.format(name="points", type="int", default=3000)),
+    "spend-note": ("customer.spend_this_year", "params.amount * 2",
+                   _PARAM.format(name="amount", type="decimal", default=1250.25)),
+    "count-note": ("customer.purchase_count", "3", ""),
+    # a rolling window (once ever per threshold) and an expression over one
+    "rolling-note": ("customer.spend_365d", "5000", ""),
+    "points-365d-note": ("customer.points_365d", "2500", ""),
+}
+OVERRIDES = {
+    "north": """kind: override
+target: {region: north}
+policies:
+  cumulative-thanks: {params: {threshold: 9000}}
+  points-note: {params: {points: 2000}}
+""",
+    "s2": """kind: override
+target: {store: S2}
+policies:
+  cumulative-thanks: {params: {threshold: 12000.5}}
+  spend-note: {params: {amount: 100.125}}
+""",
+}
+
+
+def with_crossing_notes(policies: Path) -> Path:
+    """`policies` with the crossing notes and their overrides added."""
+    for name, (metric, threshold, params) in NOTES.items():
+        (policies / f"{name}.yaml").write_text(
+            _NOTE.format(id=name, metric=metric, threshold=threshold, params=params))
+    (policies / "overrides").mkdir()
+    for name, text in OVERRIDES.items():
+        (policies / "overrides" / f"{name}.yaml").write_text(text)
+    return policies

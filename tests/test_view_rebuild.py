@@ -33,68 +33,17 @@ from loyaltyrules.plan import Plan, compile_paths
 
 from _paths import PACK
 from _tables import clean_schema as clean_schema_sql
-from _tables import load_tables, pack_with_edge_metrics
+from _tables import load_tables, pack_with_edge_metrics, with_crossing_notes
 
 SLOW = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 RECEIPT_COLUMNS = ("purchase_id, customer_id, store_id, staff_id, purchased_at, amount, "
                    "currency, return_of")
 
-# -- the plan: the pack's lifetime crossing, plus this-year and count crossings, with
-#    overrides per region and per store -----------------------------------------------
-_NOTE = """id: {id}
-title: A note when a running value reaches a level
-description: A crossing for the rebuild tests.
-version: 1
-trigger: {{kind: crossing, metric: {metric}, threshold: "{threshold}"}}
-{params}actions:
-  - type: sms
-    recipient: customer
-    assignee: {{role: store_staff}}
-    window: {{due_by: 7d}}
-    template: cumulative-thanks-sms
-    priority: 40
-"""
-_PARAM = """params:
-  {name}: {{type: {type}, default: {default}, overridable: true, min: 1,
-    description: The level.}}
-"""
-NOTES = {  # this-year metrics with an int and a decimal threshold, a count with a literal
-    "points-note": ("customer.points_this_year", "params.points",
-                    _PARAM.format(name="points", type="int", default=3000)),
-    "spend-note": ("customer.spend_this_year", "params.amount * 2",
-                   _PARAM.format(name="amount", type="decimal", default=1250.25)),
-    "count-note": ("customer.purchase_count", "3", ""),
-    # a rolling window (once ever per threshold) and an expression over one
-    "rolling-note": ("customer.spend_365d", "5000", ""),
-    "points-365d-note": ("customer.points_365d", "2500", ""),
-}
-OVERRIDES = {
-    "north": """kind: override
-target: {region: north}
-policies:
-  cumulative-thanks: {params: {threshold: 9000}}
-  points-note: {params: {points: 2000}}
-""",
-    "s2": """kind: override
-target: {store: S2}
-policies:
-  cumulative-thanks: {params: {threshold: 12000.5}}
-  spend-note: {params: {amount: 100.125}}
-""",
-}
-
-
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
     """The pack with every kind of declared metric, crossings and overrides."""
-    policies = pack_with_edge_metrics(tmp_path_factory.mktemp("policies"))
-    for name, (metric, threshold, params) in NOTES.items():
-        (policies / f"{name}.yaml").write_text(
-            _NOTE.format(id=name, metric=metric, threshold=threshold, params=params))
-    (policies / "overrides").mkdir()
-    for name, text in OVERRIDES.items():
-        (policies / "overrides" / f"{name}.yaml").write_text(text)
-    return compile_paths([policies])
+    return compile_paths([with_crossing_notes(
+        pack_with_edge_metrics(tmp_path_factory.mktemp("policies")))])
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +151,7 @@ def test_the_sql_fold_equals_the_per_event_fold(
     con = _tables(clean_schema, history)
     state = tmp_path_factory.mktemp("state") / "state.db"
     rebuild(state, con, history.earlier, plan)  # the night before: swapped out below
-    count = rebuild(state, con, history.through, plan)
+    count = rebuild(state, con, history.through, plan, full=True)
     expected = python_fold(con, history.through, plan)
     stored = _stored(state)
     views = _views(plan)
@@ -263,11 +212,11 @@ def test_an_engine_open_across_the_swap_sees_the_new_views(
 
 
 BIG_YEAR = """id: big-year
-title: A call when the last 365 days reach 3,000
+title: A call when the last 180 days reach 3,000
 version: 1
 trigger: {kind: purchase}
 conditions:
-  - customer.spend_365d >= 3000
+  - customer.spend_180d >= 3000
 actions:
   - type: call
     assignee: {role: store_staff}
@@ -300,16 +249,17 @@ def test_views_of_other_metrics_wait_for_the_rebuild(
     shutil.copytree(PACK, policies)
     (policies / "big-year.yaml").write_text(BIG_YEAR)
     with (policies / "metrics.yaml").open("a") as out:
-        out.write("  spend_365d: {aggregate: sum, of: purchase.amount, window: 365d}\n")
+        out.write("  spend_180d: {aggregate: sum, of: purchase.amount, window: 180d, "
+                  "where: purchase.amount > 0}\n")
     plan = compile_paths([policies])
     engine = Engine.load(policies, state=state)
     try:
         second = {**receipt, "purchase_id": "P2", "purchased_at": "2025-03-02T10:00:00",
                   "amount": "1000"}
-        fired = engine.on_purchase(second).decisions  # spend_365d unknown: nothing
+        fired = engine.on_purchase(second).decisions  # spend_180d unknown: nothing
         assert [d["action"]["policy"] for d in fired] == []
         metrics = engine.metrics("C1")
-        assert metrics is not None and "spend_365d" not in metrics
+        assert metrics is not None and "spend_180d" not in metrics
         assert metrics["lifetime_spend"] == Decimal("3500.000")
         at = dt.datetime(2025, 3, 1, 10)
         rows = [(pid, "C1", "S1", None, when, when.date(), Decimal(amount), None, None, False)
@@ -318,7 +268,7 @@ def test_views_of_other_metrics_wait_for_the_rebuild(
         con = load_tables(clean_schema, [("C1", *[None] * 13)], rows, STORES)
         rebuild(state, con, dt.date(2025, 3, 2), plan)
         metrics = engine.metrics("C1")
-        assert metrics is not None and metrics["spend_365d"] == Decimal("3500.000")
+        assert metrics is not None and metrics["spend_180d"] == Decimal("3500.000")
         third = {**second, "purchase_id": "P3", "purchased_at": "2025-03-03T10:00:00"}
         fired = engine.on_purchase(third).decisions  # decided: emitted, or not (consent)
         assert [d["action"]["policy"] for d in fired] == ["big-year"]

@@ -194,7 +194,7 @@ def _run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.dat
         reached("after-commit")
         _deliver(plan, state, as_of, through, target, summary, progress,
                  lambda: sheet_directory(source, config))
-        progress("rebuilding the customer views for the point of sale")
+        progress("refreshing the customer views for the point of sale")
         rebuild(state, source.connection, through, plan, source.config.timezone, store)
     return summary
 

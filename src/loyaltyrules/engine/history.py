@@ -101,14 +101,12 @@ def build_history(con: duckdb.DuckDBPyConnection, through: dt.date, plan: Plan, 
     in the evaluated range) are included: their histories are complete, the others'
     are not needed, so a night costs far less than the whole history.
     """
-    history = history_sql(plan)
-    con.execute(events_sql(history, whole=whole), {"through": through})
-    con.execute(DAY_STATE)
-    con.execute(YEARS)
-    for unit in ("year", "quarter", "month"):
-        create = history.periods(unit)
-        if create is not None:
-            con.execute(create)
-    days = history.days()
-    if days is not None:
-        con.execute(days)
+    for statement in history_statements(history_sql(plan), whole=whole):
+        con.execute(statement, {"through": through} if "$through" in statement else {})
+
+
+def history_statements(history: HistorySql, *, whole: bool) -> list[str]:
+    """The statements that build the history tables, in order (`through` a parameter)."""
+    periods = [history.periods(unit) for unit in ("year", "quarter", "month")]
+    return [events_sql(history, whole=whole), DAY_STATE, YEARS,
+            *[p for p in (*periods, history.days()) if p is not None]]

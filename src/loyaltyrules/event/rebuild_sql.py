@@ -24,17 +24,16 @@ Plan values enter the SQL as SQLGlot nodes, `through` as a parameter.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import duckdb
-import sqlglot
 from sqlglot import exp
 
 from ..conditions.types import DATE, DECIMAL, Type
 from ..engine.compile import _Compiler
 from ..engine.contexts import metric_columns
-from ..engine.history import build_history, history_sql
+from ..engine.history import build_history, history_sql, history_statements
 from ..engine.scope import column
 from ..engine.triggers import crossing
 from ..metrics.fold import Acc, field_type
@@ -85,7 +84,7 @@ WITH marks AS (
                'referred_by': c.referred_by, 'region': c.region, 'staff_id': c.staff_id}
            END AS record
     FROM lr_view_last AS l
-    FULL JOIN customers AS c ON c.customer_id = l.customer_id
+    FULL JOIN {customers} AS c ON c.customer_id = l.customer_id
     LEFT JOIN lr_years AS ly ON ly.customer_id = l.customer_id AND ly.year = l.year - 1
     LEFT JOIN lr_years AS l2 ON l2.customer_id = l.customer_id AND l2.year = l.year - 2
     LEFT JOIN marks AS m ON m.customer_id = l.customer_id
@@ -212,12 +211,6 @@ def _filter(acc: Acc) -> str:
     return Aggregate(acc.metric).filter
 
 
-def _parse(text: str) -> exp.Query:
-    tree = sqlglot.parse_one(text, dialect="duckdb")
-    assert isinstance(tree, exp.Query)
-    return tree
-
-
 def _receipt_scope(history: HistorySql) -> str:
     """Per receipt: the running metrics a crossing reads, named by fact path as in the
     batch's purchase context, and the scope its params resolve at."""
@@ -231,74 +224,75 @@ def _receipt_scope(history: HistorySql) -> str:
 
 
 def _marks(plan: Plan, history: HistorySql, crossings: Sequence[Crossing],
-           through: dt.date) -> exp.Query:
+           through: dt.date) -> str:
     """(customer_id, year, mark) of every receipt that reaches a crossing's threshold.
 
     `year` is set for this-year metrics only (their marks are kept for one year).
+    Built as text: SQLGlot copies a tree at every union, seconds for a big plan.
     """
-    scope = _parse(_receipt_scope(history)).subquery("receipts")
-    parts: list[exp.Query] = []
+    receipts = f"({_receipt_scope(history)}) AS receipts"
+    parts = []
     for c in crossings:
         policy = c.plan.policy
         threshold = _Compiler(policy).sql(policy.trigger_nodes["threshold"])
         # the batch's key of this crossing's actions: the threshold as text (":year")
         key = crossing(plan, policy, through, through, threshold)[0].key
-        mark = exp.func("concat", exp.Literal.string(f"{c.metric}|"), key)
-        year = column("year") if c.yearly else exp.cast(exp.Null(), "BIGINT")
-        scoped = exp.select("*", exp.alias_(threshold, "lr_threshold")).from_(scope.copy())
+        mark = exp.func("concat", exp.Literal.string(f"{c.metric}|"), key).sql("duckdb")
+        year = column("year").sql("duckdb") if c.yearly else "NULL::BIGINT"
         parts.append(
-            exp.select(column("customer_id"), exp.alias_(year, "year"), exp.alias_(mark, "mark"))
-            .from_(scoped.subquery("scoped"))
-            .where(exp.GTE(this=column(c.metric), expression=column("lr_threshold"))))
-    if not parts:
-        return _parse(_NO_MARKS)
-    union = parts[0]
-    for part in parts[1:]:
-        union = exp.union(union, part, distinct=False)
-    return union
+            f"SELECT customer_id, {year} AS year, {mark} AS mark "
+            f"FROM (SELECT *, {threshold.sql('duckdb')} AS lr_threshold FROM {receipts}) "
+            f"AS scoped WHERE {column(c.metric).sql('duckdb')} >= lr_threshold")
+    return "\nUNION ALL\n".join(parts) or _NO_MARKS
 
 
-# The customers whose view a store's rebuild may keep (event/rebuild.py): those of its
-# home, and those who bought there (one without a home store may be the store's).
-_STORE_SCOPE = """
-CREATE OR REPLACE TEMP TABLE lr_scope AS
-SELECT customer_id FROM customers WHERE home_store = $store
-UNION SELECT customer_id FROM purchases
-WHERE store_id = $store AND customer_id IS NOT NULL AND purchase_date <= $through
-"""
+def _json(views: Views, scoped: bool) -> str:
+    """CREATE of lr_view_json (of the customers in lr_scope only, if `scoped`)."""
+    ladder = "NULL" if views.ladder_key is None else _LADDER.replace(
+        ":key", f"'{views.ladder_key}'")
+    customers = ("(SELECT * FROM customers WHERE customer_id IN "
+                 "(SELECT customer_id FROM lr_scope))") if scoped else "customers"
+    return _JSON.replace("{ladder}", ladder).replace("{customers}", customers)
+
+
+def definition_sql(through: dt.date, plan: Plan, views: Views,
+                   crossings: Sequence[Crossing]) -> list[str]:
+    """The statements that compute every view (event/refresh.py: what views share)."""
+    history = history_sql(plan)
+    marks = _marks(plan, history, crossings, through)
+    return [_RECORDS, *history_statements(history, whole=True), _LAST, _states(views), marks,
+            _json(views, scoped=False)]
 
 
 @contextmanager
 def view_rows(con: duckdb.DuckDBPyConnection, through: dt.date, plan: Plan,
-              views: Views, crossings: Sequence[Crossing], store: str | None = None
-              ) -> Iterator[str]:
+              views: Views, crossings: Sequence[Crossing], scope: str | None = None,
+              params: Mapping[str, object] | None = None) -> Iterator[str]:
     """The SELECT of (customer_id, view JSON): one row per customer with a record or a
     receipt dated up to `through`, over temp tables that live for the `with` block.
-    With a `store`, only the customers who may be the store's (a superset: the
-    caller keeps the store's own), whose histories are folded whole.
+    With a `scope` (a SELECT of customer ids, with `params`), only those customers,
+    whose histories are folded whole.
 
     Builds the history's running values with the batch's own builder, and leaves no
     history tables behind (the batch builds its own each time it evaluates).
     """
     try:
-        if store is not None:
-            con.execute(_STORE_SCOPE, {"store": store, "through": through})
+        if scope is not None:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE lr_scope AS {scope}", params or {})
         con.execute(_RECORDS)  # the record fields expression metrics may read
-        build_history(con, through, plan, whole=store is None)
+        build_history(con, through, plan, whole=scope is None)
         history = history_sql(plan)
         con.execute(_LAST)
         con.execute(_states(views))
-        marks = _marks(plan, history, crossings, through).subquery("marks").sql("duckdb")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE lr_view_marks AS SELECT DISTINCT * FROM {marks}")
+        marks = _marks(plan, history, crossings, through)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE lr_view_marks AS SELECT DISTINCT * "
+                    f"FROM ({marks}) AS marks")
         # done with the receipts: free them before DuckDB sorts the views
         for kind, table in (("VIEW", "lr_day_state"), ("TABLE", "lr_events"),
                             ("TABLE", "lr_days")):
             con.execute(f"DROP {kind} IF EXISTS {table}")
-        ladder = "NULL" if views.ladder_key is None else _LADDER.replace(
-            ":key", f"'{views.ladder_key}'")
-        con.execute(_JSON.replace("{ladder}", ladder))
+        con.execute(_json(views, scoped=scope is not None))
         yield "SELECT customer_id, view FROM lr_view_json"
     finally:
         for statement in _DROP:
             con.execute(statement)
-

@@ -79,6 +79,8 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS pos_customers (customer_id TEXT PRIMARY KEY, record TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS view_stores (store_id TEXT PRIMARY KEY, region TEXT)",
     "CREATE TABLE IF NOT EXISTS view_meta (key TEXT PRIMARY KEY, value TEXT)",
+    # What each view was last computed from (event/refresh.py), for the next night.
+    "CREATE TABLE IF NOT EXISTS view_inputs (customer_id TEXT PRIMARY KEY, digest BIGINT NOT NULL)",
     CLOSURES_DDL,
     # The stores' time zones and the calendar, for windows in hours and calendar
     # schedules at the point of sale; written by the nightly rebuild.
