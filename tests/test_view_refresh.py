@@ -93,7 +93,7 @@ def seasons(draw: st.DrawFn) -> Season:
     pos: dict[int, list[tuple[tuple[Any, ...], bool]]] = {}
     for n, night in enumerate(draw(st.lists(st.integers(1, len(NIGHTS) - 1), max_size=3))):
         at = dt.datetime.combine(NIGHTS[night], dt.time(9, n))
-        receipt = _receipt(f"POS{n}", draw(st.sampled_from([*IDS, "X1"])), "S1", None, at,
+        receipt = _receipt(f"POS{n}", draw(st.sampled_from([*IDS, "X1", None])), "S1", None, at,
                            draw(st.sampled_from(AMOUNTS[2:])))
         pos.setdefault(night, []).append((receipt, draw(st.booleans())))
     return Season(records, receipts, _record(draw, changed) if draw(st.booleans()) else None,

@@ -123,9 +123,12 @@ class _Scope:
         self.whole = store is None and not self.some
         self.staging = "customer_views_next" if self.whole else "staged_views"
         # the POS's rows this rebuild replays: all of them, or its customers' only
-        listed = "staged_views" if store is not None else "refresh_customers"
-        self.among = "" if self.whole else \
-            f" AND customer_id IN (SELECT customer_id FROM {listed})"
+        listed = "customer_id IN (SELECT customer_id FROM {})".format(
+            "staged_views" if store is not None else "refresh_customers")
+        self.among = "" if self.whole else f" AND {listed}"
+        # the POS's receipts the history now has: a refresh's customers', and the
+        # anonymous ones (never replayed; a store's run leaves them to the others)
+        self.dated = f" AND (customer_id IS NULL OR {listed})" if self.some else self.among
 
     def write(self) -> AbstractContextManager[Connection]:
         """A transaction under the store's lock, or (every view) the whole ledger's."""
@@ -256,7 +259,7 @@ def _replay_pos(scope: _Scope, con: duckdb.DuckDBPyConnection, through: dt.date,
         _put(conn, ev.views, view._replace(record=record_from_json(text)))
     conn.executemany("DELETE FROM pos_customers WHERE customer_id = ?", known)
     limit = (through + dt.timedelta(days=1)).isoformat()
-    conn.execute(f"DELETE FROM pos_receipts WHERE purchased_at < ?{among}", (limit,))
+    conn.execute(f"DELETE FROM pos_receipts WHERE purchased_at < ?{scope.dated}", (limit,))
     rows = conn.execute("SELECT purchase_id, customer_id, store_id, staff_id, purchased_at, "
                         "amount, currency, return_of FROM pos_receipts "
                         f"WHERE customer_id IS NOT NULL{among} "
