@@ -4,12 +4,12 @@
            -> contact rules, date by date (emitted, deferred, merged or expired)
            -> ledger (every decision and the outbox, one transaction with the run record)
            -> delivery (each date's files rebuilt from the ledger, then marked delivered)
-           -> the point-of-sale views rebuilt
+           -> the point-of-sale views refreshed (those whose inputs changed)
 
 A range of dates is one set-based pass of the evaluator; the contact rules then go
 through its dates in order, so a range and its nights agree. Re-running any date
 emits nothing new and writes its files again, the same bytes. The views come last:
-a crash there leaves every action delivered, and the next run rebuilds them.
+a crash there leaves every action delivered, and the next run refreshes them.
 
 A run for one store (`store`, several stores sharing a ledger) keeps the candidates
 of that store (its `store_id`), decides them against the store's own rows, delivers
@@ -134,7 +134,7 @@ def run_range(plan: Plan, source: LoadedSource, as_of: dt.date, through: dt.date
               config: Config | None = None, target: Target | None = None, *,
               store: str | None = None, evaluator: Evaluator = on_duckdb) -> RunSummary:
     """Evaluate every date from as_of to through, apply the contact rules, record,
-    deliver to `target`, rebuild the point-of-sale views.
+    deliver to `target`, refresh the point-of-sale views (event/rebuild.py).
 
     With a ledger, escalations of overdue follow-ups and routed feedback (from the
     ledger and the outcomes as they stand when the run starts) join the candidates,
