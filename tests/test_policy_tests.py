@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 from loyaltyrules.cli import cli
 from loyaltyrules.plan import Plan
 from loyaltyrules.policytests import Case, CaseResult, cases_of, run_case, select
+from loyaltyrules.policytests.workspace import case_connection
 from loyaltyrules.validation.discover import LoadedFile, discover, load
 
 from _paths import PACK, REPO
@@ -117,6 +118,30 @@ def test_a_birthday_case_still_sees_the_tier_ladder(pack_plan: Plan) -> None:
     results = [run_case(pack_plan, c) for c in cases_of(file)]
     assert all(r.passed for r in results), [r.failures for r in results if not r.passed]
     assert {a["policy"] for r in results for a in r.produced} == {"birthday-greeting"}
+
+
+def test_a_case_sees_nothing_an_earlier_case_made() -> None:
+    """Cases of one process share a database, each on a catalog of its own: the tables,
+    temporary views and macros one case made are gone for the next."""
+    with case_connection() as con:
+        con.execute("CREATE TABLE stores AS SELECT 'S1' AS store_id, 'north' AS region")
+        con.execute("CREATE TEMP VIEW lr_scope AS SELECT 'C1' AS customer_id")
+        con.execute("CREATE TEMP MACRO lr_tier_name(i) AS 'gold'")
+    with case_connection() as con:
+        assert con.execute("SELECT table_name FROM information_schema.tables").fetchall() == []
+        macros = "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'lr_tier_name'"
+        assert con.execute(macros).fetchall() == [(0,)]
+
+
+def test_a_case_gives_the_same_actions_whatever_ran_before_it(pack_plan: Plan) -> None:
+    """Cases with stores, calendars and complaints, and cases without them, run in one
+    order and in the reverse one: each produces the same actions both times."""
+    files = ("complaint-reply.yaml", "holiday-greeting.yaml", "big-purchase-call.yaml")
+    cases = [c for name in files for c in cases_of(_loaded(PACK / "tests" / name))]
+    forward = {(c.file, c.name): run_case(pack_plan, c).produced for c in cases}
+    backward = {(c.file, c.name): run_case(pack_plan, c).produced for c in reversed(cases)}
+    assert forward == backward
+    assert len(forward) == len(cases) and sum(map(bool, forward.values())) > len(cases) // 2
 
 
 def test_coverage_per_policy_and_fail_under(pack: Path) -> None:

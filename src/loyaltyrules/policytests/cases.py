@@ -3,7 +3,7 @@
 A case gives a few rows of each input table and a business date, and expects
 actions (a subset match on the fields it names), optionally exactly those, and
 actions that must not appear. Each case runs through the same source checks and
-the same engine as a nightly run, on its own small in-memory data set.
+the same engine as a nightly run, on its own small in-memory data set (workspace.py).
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..engine.batch import evaluate
 from ..plan import Plan
@@ -26,6 +24,7 @@ from ..sources import UnusableInput, open_source
 from ..validation.discover import LoadedFile, discover, load
 from ..validation.schema import check_schema
 from .coverage import Coverage, cover
+from .workspace import case_connection
 
 
 def matches(expected: Any, actual: Any) -> bool:
@@ -125,33 +124,22 @@ def _needed(case: Mapping[str, Any], policy: Any) -> frozenset[str] | None:
     return frozenset(named) or None
 
 
-def _connection() -> duckdb.DuckDBPyConnection:
-    """One thread: a case's few rows gain nothing from more, and cases run side by side
-    on worker processes already."""
-    con = duckdb.connect(config={"threads": 1})
-    con.execute("SET enable_progress_bar = false")
-    return con
-
-
 def run_case(plan: Plan, case: Case, covering: bool = False) -> CaseResult:
     """Evaluate the case's policies on its data, and check what they produced."""
     result = CaseResult(case.file, case.name)
     start, end = case.dates
-    with tempfile.TemporaryDirectory(prefix="loyaltyrules-case-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="loyaltyrules-case-") as tmp, \
+            case_connection() as con:
         folder = Path(tmp)
         _write_tables(folder, case.data.get("given") or {})
         try:
-            source = open_source(folder, as_of_limit=max(end, dt.date.today()),
-                                 connection=_connection())
+            open_source(folder, as_of_limit=max(end, dt.date.today()), connection=con)
         except UnusableInput as err:
             result.failures.append(f"the case's data is unusable: {err}")
             return result
-        try:
-            actions = evaluate(source.connection, plan, start, end, only=case.needed).actions
-            if covering:
-                result.coverage = cover(source.connection, plan, start, end, case.needed)
-        finally:
-            source.connection.close()
+        actions = evaluate(con, plan, start, end, only=case.needed).actions
+        if covering:
+            result.coverage = cover(con, plan, start, end, case.needed)
     result.failures.extend(_check(case.data, actions, case.policy))
     result.produced = actions
     return result
