@@ -26,9 +26,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..diagnostics import Diagnostic, DiagnosticError, Location
@@ -37,6 +35,9 @@ from ..resources import schemas_dir
 from ..validation.discover import LoadedFile
 from ..validation.pipeline import shipped, validate_paths
 from . import signing
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 FORMAT = "loyaltyrules-bundle"
 FORMAT_VERSION = 1

@@ -3,6 +3,9 @@
 HQ keeps the private key; stores configure the public key (`[bundle] public_key` in
 loyaltyrules.toml) and then accept only bundles it signed. Keys are PEM files:
 PKCS#8 for the private key, SubjectPublicKeyInfo for the public one.
+
+`cryptography` is imported when a key is first made or read, not when the command
+line starts: most commands never sign or verify.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ import base64
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 
 class BadKey(ValueError):
@@ -28,6 +34,9 @@ def generate(private_path: Path) -> Path:
     for path in (private_path, public_path):
         if path.exists():
             raise BadKey(f"{path} exists; not overwritten")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
@@ -39,17 +48,25 @@ def generate(private_path: Path) -> Path:
 
 
 def _public_pem(key: Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.PEM,
                             serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def key_id(key: Ed25519PublicKey) -> str:
     """A short name for a public key, shown so a store can tell which key signed."""
+    from cryptography.hazmat.primitives import serialization
+
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def load_private(path: Path) -> Ed25519PrivateKey:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(_read(path), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as err:
@@ -60,6 +77,10 @@ def load_private(path: Path) -> Ed25519PrivateKey:
 
 
 def load_public(path: Path) -> Ed25519PublicKey:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     data = _read(path)
     try:
         key = serialization.load_pem_public_key(data)
@@ -93,6 +114,8 @@ def comment(key: Ed25519PrivateKey, message: bytes) -> bytes:
 def verifies_comment(key: Ed25519PublicKey, message: bytes, text: bytes) -> bool:
     if len(text) != COMMENT_LENGTH or text[:-88] != MARK + key_id(key).encode() + b":":
         return False  # another key's signature, or a damaged one
+    from cryptography.exceptions import InvalidSignature
+
     try:
         key.verify(base64.b64decode(text[-88:], validate=True), message)
     except (InvalidSignature, ValueError):
