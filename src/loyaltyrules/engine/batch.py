@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,17 +136,19 @@ def fetch_rows(
 
 def evaluate(
     con: duckdb.DuckDBPyConnection, plan: Plan, start: dt.date, end: dt.date,
-    timezone: str | None = None, only: frozenset[str] | None = None
+    timezone: str | None = None, only: frozenset[str] | None = None,
+    built: Sequence[PolicyQuery] | None = None
 ) -> Evaluation:
     """Candidate actions of every date from start to end, ordered by date.
 
     `timezone` is the source's: the zone of stores whose own is not known, for
-    windows in hours. `only` limits the evaluation to the policies it names."""
+    windows in hours. `only` limits the evaluation to the policies it names. `built`
+    are `queries(plan, start, end, only)` made before, for another input."""
     prepare(con, plan, start, end, only=only)
     zones = store_zones(con, timezone)
     result = Evaluation()
     with collector_paused():  # the records are acyclic: see engine/bulk.py
-        for query in queries(plan, start, end, only):
+        for query in queries(plan, start, end, only) if built is None else built:
             names, rows = fetch_rows(con, query)
             cand = query.candidates
             assemble = Assembler(

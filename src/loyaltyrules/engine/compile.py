@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlglot import exp
 
@@ -35,8 +36,13 @@ class PolicyQuery:
     select: exp.Select
     reason_paths: tuple[str, ...]
 
-    def sql(self) -> str:
+    @cached_property
+    def text(self) -> str:
+        """The SELECT as DuckDB text, made once (a query may run on several inputs)."""
         return self.select.sql("duckdb")
+
+    def sql(self) -> str:
+        return self.text
 
 
 def _with_ranks(policy: CompiledPolicy, relation: exp.Query) -> exp.Query:

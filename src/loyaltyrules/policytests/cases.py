@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..diagnostics import Diagnostic, DiagnosticError
-from ..engine.batch import evaluate
+from ..engine.batch import evaluate, queries
+from ..engine.compile import PolicyQuery
 from ..plan import Plan
 from ..sources import UnusableInput, open_source
 from ..validation.discover import LoadedFile, discover, load
@@ -124,6 +125,22 @@ def _needed(case: Mapping[str, Any], policy: Any) -> frozenset[str] | None:
     return frozenset(named) or None
 
 
+# The queries of the last plan, by (first date, last date, policies needed): cases
+# alike in those share them (building one is most of a case's Python time).
+_built: tuple[Plan | None, dict[Any, list[PolicyQuery]]] = (None, {})
+
+
+def _queries(plan: Plan, case: Case) -> list[PolicyQuery]:
+    global _built
+    if _built[0] is not plan:
+        _built = (plan, {})
+    key = (*case.dates, case.needed)
+    made = _built[1].get(key)
+    if made is None:
+        made = _built[1][key] = queries(plan, *case.dates, case.needed)
+    return made
+
+
 def run_case(plan: Plan, case: Case, covering: bool = False) -> CaseResult:
     """Evaluate the case's policies on its data, and check what they produced."""
     result = CaseResult(case.file, case.name)
@@ -137,7 +154,8 @@ def run_case(plan: Plan, case: Case, covering: bool = False) -> CaseResult:
         except UnusableInput as err:
             result.failures.append(f"the case's data is unusable: {err}")
             return result
-        actions = evaluate(con, plan, start, end, only=case.needed).actions
+        actions = evaluate(con, plan, start, end, only=case.needed,
+                           built=_queries(plan, case)).actions
         if covering:
             result.coverage = cover(con, plan, start, end, case.needed)
     result.failures.extend(_check(case.data, actions, case.policy))

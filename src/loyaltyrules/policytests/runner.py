@@ -1,9 +1,11 @@
 """Choosing the cases to run and running them, on several processes when it pays.
 
 Cases are chosen before anything is evaluated (by name, file and policy), and each
-evaluates only the policies it needs. Every case is independent (its own data, its
-own in-memory database), so they run on worker processes forked after the plan is
-compiled: the workers inherit the plan instead of compiling it again.
+evaluates only the policies it needs. Every case is independent (its own data, on a
+catalog of its own: workspace.py), so they run on worker processes forked after the
+plan is compiled: the workers inherit the plan instead of compiling it again. Cases
+with the same dates and policies go to the same worker, which builds their queries
+once.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ..plan import Plan
 from .cases import Case, CaseResult, run_case
@@ -46,16 +49,33 @@ def run(plan: Plan, cases: Sequence[Case], *, jobs: int = 1, covering: bool = Fa
         return
     global _plan, _covering
     _plan, _covering = plan, covering
+    groups = _alike(cases)
+    done: dict[int, CaseResult] = {}
     try:
-        with multiprocessing.get_context("fork").Pool(min(jobs, len(cases))) as pool:
-            yield from pool.imap(_run_in_worker, cases)
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(groups))) as pool:
+            shown = 0
+            tasks = [[cases[i] for i in group] for group in groups]
+            for group, results in zip(groups, pool.imap(_run_in_worker, tasks), strict=True):
+                done.update(zip(group, results, strict=True))
+                while shown in done:
+                    yield done.pop(shown)
+                    shown += 1
     finally:
         _plan = None
 
 
-def _run_in_worker(case: Case) -> CaseResult:
+def _alike(cases: Sequence[Case]) -> list[list[int]]:
+    """The cases' positions, grouped by dates and policies needed: a group runs on one
+    worker, which builds its queries once."""
+    groups: dict[Any, list[int]] = {}
+    for i, case in enumerate(cases):
+        groups.setdefault((case.dates, case.needed), []).append(i)
+    return list(groups.values())
+
+
+def _run_in_worker(cases: list[Case]) -> list[CaseResult]:
     assert _plan is not None
-    return run_case(_plan, case, _covering)
+    return [run_case(_plan, case, _covering) for case in cases]
 
 
 def _can_fork() -> bool:
