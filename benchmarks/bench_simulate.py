@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -46,8 +47,9 @@ def _lowered(folder: Path) -> Path:
     shutil.copytree(REPO / "policies", folder)
     call = folder / "big-purchase-call.yaml"
     text = call.read_text(encoding="utf-8")
+    version = int(re.search(r"^version: (\d+)$", text, re.MULTILINE)[1])  # type: ignore[index]
     call.write_text(text.replace("default: 2000", "default: 1500").replace(
-        "\nversion: 1", "\nversion: 2"), encoding="utf-8")
+        f"\nversion: {version}\n", f"\nversion: {version + 1}\n"), encoding="utf-8")
     return folder
 
 
