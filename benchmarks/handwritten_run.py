@@ -25,26 +25,35 @@ HERE = Path(__file__).resolve().parent
 BASELINE_SQL = HERE / "baseline.sql"
 
 # The canonical tables baseline.sql reads; the generator's files already use the
-# canonical names, and the purchase date is the store-local date.
-LOAD_SQL = (
-    "CREATE TEMP TABLE stores AS SELECT store_id, region FROM read_parquet($stores)",
-    "CREATE TEMP TABLE customers AS "
-    "SELECT customer_id, CAST(birthday AS DATE) AS birthday, "
-    "CAST(joined_on AS DATE) AS joined_on, referred_by, region FROM read_parquet($customers)",
-    "CREATE TEMP TABLE purchases AS "
-    "SELECT purchase_id, customer_id, store_id, "
+# canonical names, and the purchase date is the store-local date. The calendar,
+# complaints and events are optional: without their file baseline.sql finds none.
+LOAD_SQL = {
+    "stores": "SELECT store_id, region FROM read_parquet($path)",
+    "customers": "SELECT customer_id, CAST(birthday AS DATE) AS birthday, "
+    "CAST(joined_on AS DATE) AS joined_on, referred_by, region, home_store "
+    "FROM read_parquet($path)",
+    "purchases": "SELECT purchase_id, customer_id, store_id, "
     "CAST(purchased_at AS TIMESTAMP) AS purchased_at, "
     "CAST(purchased_at AS DATE) AS purchase_date, CAST(amount AS DECIMAL(18, 3)) AS amount "
-    "FROM read_parquet($purchases)",
-)
+    "FROM read_parquet($path)",
+    "calendar": "SELECT CAST(date AS DATE) AS date, name, kind, region "
+    "FROM read_parquet($path)",
+    "complaints": "SELECT complaint_id, customer_id, "
+    "CAST(received_at AS TIMESTAMP) AS received_at FROM read_parquet($path)",
+    "events": "SELECT event_id, kind, customer_id, "
+    "CAST(occurred_at AS TIMESTAMP) AS occurred_at FROM read_parquet($path)",
+}
+OPTIONAL = ("calendar", "complaints", "events")
 
 
 def run(data: Path, first: dt.date, last: dt.date, out: Path) -> dict[str, int]:
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
-    for statement in LOAD_SQL:
-        name = statement.split("$")[1].split(")")[0]
-        con.execute(statement, {name: str(data / f"{name}.parquet")})
+    for name, query in LOAD_SQL.items():
+        path = data / f"{name}.parquet"
+        if name in OPTIONAL and not path.exists():
+            continue
+        con.execute(f"CREATE TEMP TABLE {name} AS {query}", {"path": str(path)})
     con.execute("SET VARIABLE first_day = $d", {"d": first})
     con.execute("SET VARIABLE last_day = $d", {"d": last})
     script = BASELINE_SQL.read_text(encoding="utf-8")
