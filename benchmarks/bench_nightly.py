@@ -59,6 +59,18 @@ LOAD_SQL = (
     # as loyaltyrules.sources leaves the clean table: in event order
     "ORDER BY purchased_at, purchase_id",
 )
+# Optional tables (generate.py writes them; without one the policies reading it fire
+# nothing on either side).
+OPTIONAL_SQL = {
+    "calendar": "CREATE OR REPLACE TABLE calendar AS "
+    "SELECT CAST(date AS DATE) AS date, name, kind, region FROM read_parquet($calendar)",
+    "complaints": "CREATE OR REPLACE TABLE complaints AS "
+    "SELECT complaint_id, customer_id, store_id, CAST(received_at AS TIMESTAMP) AS received_at, "
+    "channel, topic, severity FROM read_parquet($complaints)",
+    "events": "CREATE OR REPLACE TABLE events AS "
+    "SELECT event_id, kind, customer_id, store_id, "
+    "CAST(occurred_at AS TIMESTAMP) AS occurred_at, attributes FROM read_parquet($events)",
+}
 
 
 @dataclass(frozen=True)
@@ -112,7 +124,11 @@ def load(data_dir: str, db: str) -> Loaded:
         for name in ("stores", "customers", "purchases")
     }
     started = time.perf_counter()
-    for statement in LOAD_SQL:
+    for name in OPTIONAL_SQL:
+        if (Path(data_dir) / f"{name}.parquet").exists():
+            files[name] = str(Path(data_dir) / f"{name}.parquet")
+    statements = [*LOAD_SQL, *(OPTIONAL_SQL[name] for name in files if name in OPTIONAL_SQL)]
+    for statement in statements:
         con.execute(statement, {k: v for k, v in files.items() if f"${k}" in statement})
     con.execute("CHECKPOINT")
     seconds = time.perf_counter() - started

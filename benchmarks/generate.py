@@ -11,6 +11,12 @@ so the data is deterministic (for a given DuckDB version) and no Python loop tou
 a row. Purchases pick customers with a skew (a few buy very often, so the tier ladder
 reaches gold and diamond), amounts are lognormal (median about 120, some >= 2,000),
 about 3% of receipts are returns (negative amount) and 2% are anonymous.
+
+Beside them, the optional tables the pack's calendar and service policies read: a
+calendar (the same dozen-odd holidays and season days every scale, one of them held
+in the first region only, plus 1 January after the data), complaints (one per 1,000
+receipts) and host events (one per 500 receipts, about half of kind email, the kind's
+case varying), each from a known customer or, for 5%, from no customer at all.
 """
 
 from __future__ import annotations
@@ -70,6 +76,10 @@ def _macros(seed: int, sizes: Sizes) -> list[str]:
         "WHEN u(i, salt) < 0.96 THEN false ELSE NULL END",
         "CREATE MACRO maybe(i, salt, share, value) AS CASE WHEN u(i, salt) < share "
         "THEN value ELSE NULL END",
+        # a moment of the data's two years, in store hours (complaints, host events)
+        f"CREATE MACRO moment(i, salt) AS TIMESTAMP '{FIRST_DAY}' "
+        f"+ to_days(floor(u(i, salt || '-day') * {DAYS:d})::INTEGER) "
+        "+ to_seconds(36000 + floor(u(i, salt || '-time') * 39600)::BIGINT)",
     ]
 
 
@@ -134,12 +144,75 @@ FROM placed
 """
 
 
+# Fixed days, whatever the scale: holidays (Lunar New Year and Chuseok move each year),
+# one festival held in the first region only, and the first days of the seasons.
+CALENDAR_SQL = """
+SELECT CAST(date AS DATE) AS date, name, kind, region FROM (VALUES
+    ('2024-01-01', 'New Year', 'holiday', NULL),
+    ('2024-02-10', 'Lunar New Year', 'holiday', NULL),
+    ('2024-03-01', 'Spring', 'season', NULL),
+    ('2024-06-01', 'Summer', 'season', NULL),
+    ('2024-08-02', 'Harbor Festival', 'holiday', 'R01'),
+    ('2024-09-01', 'Autumn', 'season', NULL),
+    ('2024-09-17', 'Chuseok', 'holiday', NULL),
+    ('2024-12-01', 'Winter', 'season', NULL),
+    ('2024-12-25', 'Christmas', 'holiday', NULL),
+    ('2025-01-01', 'New Year', 'holiday', NULL),
+    ('2025-01-29', 'Lunar New Year', 'holiday', NULL),
+    ('2025-03-01', 'Spring', 'season', NULL),
+    ('2025-06-01', 'Summer', 'season', NULL),
+    ('2025-08-02', 'Harbor Festival', 'holiday', 'R01'),
+    ('2025-09-01', 'Autumn', 'season', NULL),
+    ('2025-10-06', 'Chuseok', 'holiday', NULL),
+    ('2025-12-01', 'Winter', 'season', NULL),
+    ('2025-12-25', 'Christmas', 'holiday', NULL),
+    ('2026-01-01', 'New Year', 'holiday', NULL)
+) AS t(date, name, kind, region)
+ORDER BY date, name
+"""
+
+COMPLAINTS_SQL = """
+WITH picked AS (
+    SELECT i, 1 + floor(u(i, 'complaint-who') * {customers})::BIGINT AS c
+    FROM range(1, {complaints} + 1) AS t(i)
+)
+SELECT pad('K', i, 7) AS complaint_id,
+       CASE WHEN u(i, 'complaint-anonymous') >= 0.05 THEN pad('C', c, 7) END AS customer_id,
+       pad('S', home_store(c), 3) AS store_id,
+       moment(i, 'complaint') AS received_at,
+       ['phone', 'email', 'in_store'][1 + floor(u(i, 'channel') * 3)::INTEGER] AS channel,
+       ['fit', 'quality', 'service', 'delivery'][1 + floor(u(i, 'topic') * 4)::INTEGER]
+           AS topic,
+       ['low', 'medium', 'high'][1 + floor(u(i, 'severity') * 3)::INTEGER] AS severity
+FROM picked
+
+"""
+
+EVENTS_SQL = """
+WITH picked AS (
+    SELECT i, 1 + floor(u(i, 'event-who') * {customers})::BIGINT AS c
+    FROM range(1, {events} + 1) AS t(i)
+)
+SELECT pad('V', i, 8) AS event_id,
+       ['email', 'email', 'Email', 'visit', 'inquiry'][1 + floor(u(i, 'kind') * 5)::INTEGER]
+           AS kind,
+       CASE WHEN u(i, 'event-anonymous') >= 0.05 THEN pad('C', c, 7) END AS customer_id,
+       pad('S', home_store(c), 3) AS store_id,
+       moment(i, 'event') AS occurred_at,
+       NULL::VARCHAR AS attributes
+FROM picked
+
+"""
+
+
 def _sql(template: str, sizes: Sizes) -> str:
     timezones = "[" + ", ".join(f"'{tz}'" for tz in TIMEZONES) + "]"
     return template.format(
         stores=sizes.stores,
         customers=sizes.customers,
         purchases=sizes.purchases,
+        complaints=max(1, sizes.purchases // 1000),
+        events=max(1, sizes.purchases // 500),
         spread=SPREAD_PRIME,
         first_day=FIRST_DAY,
         days=DAYS,
@@ -159,7 +232,8 @@ def generate(
     outdir: Path, scale: float = 1.0, seed: int = 0, threads: int | None = None,
     stores: int | None = None,
 ) -> dict[str, int]:
-    """Write stores/customers/purchases.parquet into outdir; return rows per table."""
+    """Write the tables (stores, customers, purchases, calendar, complaints, events) as
+    Parquet into outdir; return rows per table."""
     sizes = Sizes.at(scale, stores)
     outdir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
@@ -173,6 +247,9 @@ def generate(
             ("stores", STORES_SQL),
             ("customers", CUSTOMERS_SQL),
             ("purchases", PURCHASES_SQL),
+            ("calendar", CALENDAR_SQL),
+            ("complaints", COMPLAINTS_SQL),
+            ("events", EVENTS_SQL),
         ):
             started = time.perf_counter()
             written[name] = _copy(con, _sql(template, sizes), outdir / f"{name}.parquet")
