@@ -14,7 +14,7 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "generate.py"
 SCALE = 0.0005
-TABLES = ("stores", "customers", "purchases")
+TABLES = ("stores", "customers", "purchases", "calendar", "complaints", "events")
 COLUMNS = {
     "stores": ["store_id", "region", "name", "timezone"],
     "customers": [
@@ -26,6 +26,11 @@ COLUMNS = {
         "purchase_id", "customer_id", "store_id", "staff_id", "purchased_at", "amount",
         "currency", "return_of",
     ],
+    "calendar": ["date", "name", "kind", "region"],
+    "complaints": [
+        "complaint_id", "customer_id", "store_id", "received_at", "channel", "topic", "severity",
+    ],
+    "events": ["event_id", "kind", "customer_id", "store_id", "occurred_at", "attributes"],
 }  # fmt: skip
 
 
@@ -62,7 +67,8 @@ def checksum(path: Path, table: str) -> Any:
 
 def test_row_counts_follow_the_scale(outdir: Path) -> None:
     counts = {t: query(f"SELECT count(*) FROM '{outdir / t}.parquet'")[0][0] for t in TABLES}
-    assert counts == {"stores": 10, "customers": 500, "purchases": 5000}
+    assert counts == {"stores": 10, "customers": 500, "purchases": 5000, "calendar": 19,
+                      "complaints": 5, "events": 10}
 
 
 def test_sizes_at_full_scale(generator: ModuleType) -> None:
@@ -140,4 +146,4 @@ def test_command_line_prints_rows_and_time(tmp_path: Path) -> None:
         check=True,
     )
     assert "purchases: 5,000 rows in" in result.stdout
-    assert "wrote 5,510 rows" in result.stdout
+    assert "wrote 5,544 rows" in result.stdout  # 5,510 + calendar 19, complaints 5, events 10
