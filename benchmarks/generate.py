@@ -76,7 +76,9 @@ def _macros(seed: int, sizes: Sizes) -> list[str]:
         "WHEN u(i, salt) < 0.96 THEN false ELSE NULL END",
         "CREATE MACRO maybe(i, salt, share, value) AS CASE WHEN u(i, salt) < share "
         "THEN value ELSE NULL END",
-        # a moment of the data's two years, in store hours (complaints, host events)
+        # a customer picked uniformly, and a moment of the data's two years in store
+        # hours (complaints, host events)
+        f"CREATE MACRO anyone(i, salt) AS 1 + floor(u(i, salt) * {sizes.customers:d})::BIGINT",
         f"CREATE MACRO moment(i, salt) AS TIMESTAMP '{FIRST_DAY}' "
         f"+ to_days(floor(u(i, salt || '-day') * {DAYS:d})::INTEGER) "
         "+ to_seconds(36000 + floor(u(i, salt || '-time') * 39600)::BIGINT)",
@@ -172,35 +174,29 @@ ORDER BY date, name
 """
 
 COMPLAINTS_SQL = """
-WITH picked AS (
-    SELECT i, 1 + floor(u(i, 'complaint-who') * {customers})::BIGINT AS c
-    FROM range(1, {complaints} + 1) AS t(i)
-)
 SELECT pad('K', i, 7) AS complaint_id,
-       CASE WHEN u(i, 'complaint-anonymous') >= 0.05 THEN pad('C', c, 7) END AS customer_id,
-       pad('S', home_store(c), 3) AS store_id,
+       CASE WHEN u(i, 'complaint-anonymous') >= 0.05
+            THEN pad('C', anyone(i, 'complaint-who'), 7) END AS customer_id,
+       pad('S', home_store(anyone(i, 'complaint-who')), 3) AS store_id,
        moment(i, 'complaint') AS received_at,
        ['phone', 'email', 'in_store'][1 + floor(u(i, 'channel') * 3)::INTEGER] AS channel,
        ['fit', 'quality', 'service', 'delivery'][1 + floor(u(i, 'topic') * 4)::INTEGER]
            AS topic,
        ['low', 'medium', 'high'][1 + floor(u(i, 'severity') * 3)::INTEGER] AS severity
-FROM picked
+FROM range(1, {complaints} + 1) AS t(i)
 
 """
 
 EVENTS_SQL = """
-WITH picked AS (
-    SELECT i, 1 + floor(u(i, 'event-who') * {customers})::BIGINT AS c
-    FROM range(1, {events} + 1) AS t(i)
-)
 SELECT pad('V', i, 8) AS event_id,
        ['email', 'email', 'Email', 'visit', 'inquiry'][1 + floor(u(i, 'kind') * 5)::INTEGER]
            AS kind,
-       CASE WHEN u(i, 'event-anonymous') >= 0.05 THEN pad('C', c, 7) END AS customer_id,
-       pad('S', home_store(c), 3) AS store_id,
+       CASE WHEN u(i, 'event-anonymous') >= 0.05
+            THEN pad('C', anyone(i, 'event-who'), 7) END AS customer_id,
+       pad('S', home_store(anyone(i, 'event-who')), 3) AS store_id,
        moment(i, 'event') AS occurred_at,
        NULL::VARCHAR AS attributes
-FROM picked
+FROM range(1, {events} + 1) AS t(i)
 
 """
 

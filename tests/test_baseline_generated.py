@@ -6,12 +6,9 @@ the policies reading them fire nothing."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
-import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import duckdb
 import pytest
@@ -19,30 +16,22 @@ import pytest
 from loyaltyrules.engine.batch import evaluate
 from loyaltyrules.plan import Plan
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from _paths import benchmark_module
+
 FIRST, LAST = dt.date(2024, 1, 1), dt.date(2026, 1, 1)  # the data's days and the night after
 OPTIONAL = ("calendar", "complaints", "events")
 READING_THEM = {"holiday-greeting", "season-greeting", "complaint-reply", "email-reply"}
 
 
-def _module(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("franchise")
-    _module("generate").generate(path, scale=0.0005)
+    benchmark_module("generate").generate(path, scale=0.0005)
     return path
 
 
 def _handwritten(data: Path, out: Path) -> Counter[tuple[str, str, str]]:
-    _module("handwritten_run").run(data, FIRST, LAST, out)
+    benchmark_module("handwritten_run").run(data, FIRST, LAST, out)
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     return Counter((r["policy"], r["customer_id"], r["as_of"]) for r in rows)
 
@@ -50,7 +39,7 @@ def _handwritten(data: Path, out: Path) -> Counter[tuple[str, str, str]]:
 def test_the_baseline_fires_what_the_engine_does(pack_plan: Plan, data: Path,
                                                  tmp_path: Path) -> None:
     db = str(tmp_path / "canonical.duckdb")
-    _module("bench_nightly").load(str(data), db)
+    benchmark_module("bench_nightly").load(str(data), db)
     with duckdb.connect(db) as con:
         engine = Counter((str(a["policy"]), str(a["customer_id"]), str(a["as_of"]))
                          for a in evaluate(con, pack_plan, FIRST, LAST).actions)

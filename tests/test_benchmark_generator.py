@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import Any
 
 import duckdb
 import pytest
+
+from _paths import benchmark_module
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "generate.py"
 SCALE = 0.0005
@@ -34,18 +35,9 @@ COLUMNS = {
 }  # fmt: skip
 
 
-def load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("benchmark_generate", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def generator() -> ModuleType:
-    return load_generator()
+    return benchmark_module("generate")
 
 
 @pytest.fixture(scope="module")
