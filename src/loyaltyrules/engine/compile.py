@@ -137,6 +137,17 @@ def _all_hold(c: _Compiler, policy: CompiledPolicy) -> exp.Expr:
                         expressions=[exp.false()])
 
 
+def _narrowing(c: _Compiler, policy: CompiledPolicy, gates: list[exp.Expr]) -> exp.Expr:
+    """The gates and the conditions that read no population segment, as one test: a
+    candidate failing it fails the whole filter, so it may be dropped before the
+    segments are ranked (engine/segments.py)."""
+    plain = [c.sql(checked) for _text, checked in policy.conditions
+             if checked.node is not None
+             and not any(population_key(n) for n in ast.walk(checked.node))]
+    return exp.and_(*gates, exp.Coalesce(this=exp.Paren(this=exp.and_(exp.true(), *plain)),
+                                         expressions=[exp.false()]))
+
+
 # Triggers whose rows are not receipts: no purchase_id, and a moment of their own.
 NOT_RECEIPTS = ("schedule", "downgrade", "complaint", "event")
 DAY_STARTS = ("schedule", "downgrade")  # windows in hours count from midnight of D
@@ -207,13 +218,15 @@ def build_query(
     for test coverage."""
     c = _Compiler(policy)
     paths = reason_paths(policy)
-    relation = with_segments(plan, policy, _with_ranks(policy, cand.relation))
+    store, region = column("scope_store"), column("scope_region")
+    gates = [_effective(policy), in_scope(policy, store, region), enabled(policy, store, region)]
+    # Explain and coverage look at candidates that fail: only evaluation narrows early.
+    narrowing = _narrowing(c, policy, gates) if explain_for is None and not covering else None
+    relation = with_segments(plan, policy, _with_ranks(policy, cand.relation), narrowing)
     columns = _base_columns(cand)
     relation = _keyed(relation, cand.key)
     columns += _action_columns(c, cand)
     columns += [_alias(c.value(p), f"v.{p}") for p in paths]
-    store, region = column("scope_store"), column("scope_region")
-    gates = [_effective(policy), in_scope(policy, store, region), enabled(policy, store, region)]
     conditions = [
         _alias(c.sql(checked), f"c.{i}") for i, (_t, checked) in enumerate(policy.conditions)
     ]

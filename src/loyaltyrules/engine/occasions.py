@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from sqlglot import exp
 
@@ -36,14 +37,23 @@ HOST_TABLES = {
 
 def date_list(trigger: ScheduleTrigger, start: dt.date, end: dt.date) -> exp.Expr:
     """The rule's dates in the range as a DuckDB list of DATE constants."""
-    days = [sql_value(d, DATE) for d in dates_in(trigger, start, end)]
-    return exp.Array(expressions=days) if days else exp.cast(exp.Array(), "DATE[]")
+    return listed_dates(dates_in(trigger, start, end))
+
+
+def listed_dates(days: Iterable[dt.date]) -> exp.Expr:
+    """Dates as a DuckDB list of DATE constants."""
+    constants = [sql_value(d, DATE) for d in days]
+    return exp.Array(expressions=constants) if constants else exp.cast(exp.Array(), "DATE[]")
 
 
 def rule_dates_sql(trigger: ScheduleTrigger, start: dt.date, end: dt.date) -> str:
     """SELECT as_of FROM the rule's dates in the range."""
-    listed = date_list(trigger, start, end).sql("duckdb")
-    return f"SELECT CAST(unnest({listed}) AS DATE) AS as_of"
+    return dates_sql(dates_in(trigger, start, end))
+
+
+def dates_sql(days: Iterable[dt.date]) -> str:
+    """SELECT as_of FROM the given dates."""
+    return f"SELECT CAST(unnest({listed_dates(days).sql('duckdb')}) AS DATE) AS as_of"
 
 
 def _lowered(values: tuple[str, ...]) -> str:

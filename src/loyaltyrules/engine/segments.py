@@ -72,11 +72,18 @@ def _second_level(key: str) -> list[str]:
         f'AS "{key}#{c.lower()}_from"' for c in ("A", "B")]
 
 
-def population(plan: Plan, keys: list[str], dates: exp.Query) -> exp.Query:
-    """(customer_id, as_of, each key and its figures) for every customer on `dates`."""
+def population(plan: Plan, keys: list[str], dates: exp.Query,
+               partition: str | None = None) -> exp.Query:
+    """(customer_id, as_of, each key and its figures) for every customer on `dates`.
+
+    With `partition` (a customer-record column: home_store or region), `dates` holds
+    (as_of, part) pairs and only the customers whose column is `part` on that date
+    count: a class or percentile is computed within its partition, so the others
+    change nothing."""
+    join = ("CROSS JOIN dates AS d" if partition is None
+            else f"JOIN dates AS d ON c.{partition} = d.part")
     candidates = sqlglot.parse_one(
-        "SELECT c.customer_id, d.as_of FROM lr_customers AS c CROSS JOIN dates AS d",
-        dialect="duckdb")
+        f"SELECT c.customer_id, d.as_of FROM lr_customers AS c {join}", dialect="duckdb")
     assert isinstance(candidates, exp.Select)
     candidates = candidates.with_("dates", as_=dates)
     context = schedule_relation(plan, candidates).subquery("lr_population").sql("duckdb")
@@ -89,13 +96,25 @@ def population(plan: Plan, keys: list[str], dates: exp.Query) -> exp.Query:
     return tree
 
 
-def with_segments(plan: Plan, policy: CompiledPolicy, relation: exp.Query) -> exp.Query:
-    """The candidates with each percentile_in / abc_class column the policy reads."""
+def with_segments(plan: Plan, policy: CompiledPolicy, relation: exp.Query,
+                  narrowing: exp.Expr | None = None) -> exp.Query:
+    """The candidates with each percentile_in / abc_class column the policy reads.
+
+    `narrowing` is a test every kept candidate must pass anyway (the policy's gates and
+    the conditions that read no segment). The candidates are narrowed by it first, and
+    the population is ranked only on the dates, and within the partitions, of those
+    left: a pre-season call on two dates of a year ranks two days, not 365, and a card
+    after a big purchase ranks the buyer's home store on the day, not every store."""
     keys = segment_keys(policy)
     if not keys:
         return relation
-    dates = exp.select("as_of").distinct().from_(relation.copy().subquery("lr_dates"))
-    segments = population(plan, keys, dates).subquery("lr_segments")
+    if narrowing is not None:
+        relation = (exp.select("*").from_(relation.subquery("lr_narrowed", copy=False),
+                                          copy=False).where(narrowing, copy=False))
+    partition = _shared_partition(keys)
+    fields = ["as_of"] if partition is None else ["as_of", f'"customer.{partition}" AS part']
+    dates = exp.select(*fields).distinct().from_(relation.copy().subquery("lr_dates"))
+    segments = population(plan, keys, dates, partition).subquery("lr_segments")
     base = relation.subquery("lr_candidates_base", copy=False)
     on = "lr_candidates_base.customer_id = lr_segments.customer_id " \
         "AND lr_candidates_base.as_of = lr_segments.as_of"
@@ -104,3 +123,15 @@ def with_segments(plan: Plan, policy: CompiledPolicy, relation: exp.Query) -> ex
                                                DETAILS[key.split(":", 1)[0]])]]
     return (exp.select("lr_candidates_base.*", *cols)
             .from_(base).join(segments, on=on, join_type="left"))
+
+
+# The customer-record column of each partition that can narrow the population.
+RECORD_PARTITIONS = {"store": "home_store", "region": "region"}
+
+
+def _shared_partition(keys: list[str]) -> str | None:
+    """The record column of the partition every key ranks in, if they share one."""
+    found = {key.split(":", 2)[1] for key in keys}
+    if len(found) != 1:
+        return None
+    return RECORD_PARTITIONS.get(found.pop())

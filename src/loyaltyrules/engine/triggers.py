@@ -30,11 +30,13 @@ from ..metrics.sql import Aggregate
 from ..model import ScheduleTrigger
 from ..plan import CompiledAction, CompiledPolicy, Plan
 from .contexts import FULL, LEAN, RECEIPT_EXTRAS, schedule_context
+from .datepins import pinned_dates
 from .dates import dates_in, is_date_rule
 from .occasions import (
     NO_CALENDAR,
     calendar_context,
     calendar_days_sql,
+    dates_sql,
     host_context,
     host_scope_sql,
     rule_dates_sql,
@@ -287,7 +289,7 @@ def schedule(
         key = _as_text(column("as_of"), column("calendar.name"))
         return [Candidates(context, key, policy.actions, "schedule")]
     else:
-        pinned = _anchored(plan, policy, span) if anchored else None
+        pinned = _anchored(plan, policy, start, end) if anchored else None
         candidates = pinned or _sql(_DAILY, dates)
     return [Candidates(schedule_relation(plan, candidates, NO_CALENDAR), key, policy.actions,
                        "schedule")]
@@ -300,7 +302,7 @@ def host(plan: Plan, policy: CompiledPolicy, start: dt.date, end: dt.date) -> li
 
 
 def _anchored(
-    plan: Plan, policy: CompiledPolicy, span: dict[str, exp.Expr], *, loose: bool = False
+    plan: Plan, policy: CompiledPolicy, start: dt.date, end: dt.date, *, loose: bool = False
 ) -> exp.Query | None:
     """Candidate dates pinned by a top-level condition, or None to scan every day.
 
@@ -309,10 +311,14 @@ def _anchored(
     """
     if rank_keys(policy):
         return None  # a rank is taken over the candidates: all of each date
+    span = _range(start, end)
     for _text, checked in policy.conditions:
         for conjunct in _conjuncts(checked.node):
             if _is_birthday_today(conjunct):
                 return _sql(_BIRTHDAYS, **span)
+            days = pinned_dates(policy, conjunct, checked, start, end)
+            if days is not None:
+                return _sql(_DAILY, {"lr_dates": _sql(dates_sql(days))})
             lapse = _days_after(plan, policy, conjunct)
             if lapse is not None:
                 counts, values = lapse
@@ -419,7 +425,7 @@ def scope(plan: Plan, policy: CompiledPolicy, start: dt.date, end: dt.date
     if trigger.every == "calendar":  # everyone, when a matching calendar day is in range
         return _sql(f"SELECT customer_id FROM customers WHERE EXISTS "
                     f"(SELECT 1 FROM ({calendar_days_sql(trigger)}))", **span)
-    pinned = _anchored(plan, policy, span, loose=True)
+    pinned = _anchored(plan, policy, start, end, loose=True)
     return None if pinned is None else exp.select("customer_id").from_(pinned.subquery("pinned"))
 
 
