@@ -141,7 +141,10 @@ def test_the_candidate_equals_its_own_backtest(tmp_path: Path, policy: str, old:
                           None).actions
     assert sorted(json.dumps(a, sort_keys=True, default=str) for a in after) == sorted(
         json.dumps(a, sort_keys=True, default=str) for a in reference)
-    assert len(before) == len(run_range(baseline, load_source(example_data_dir(), end, None),
-                                        start, end, None).actions)
+    # The customers no changed policy touches are decided once for both sets.
+    own = run_range(baseline, load_source(example_data_dir(), end, None), start, end,
+                    None).actions
+    assert sorted(json.dumps(a, sort_keys=True, default=str) for a in before) == sorted(
+        json.dumps(a, sort_keys=True, default=str) for a in own)
     reused = changed_policies(baseline, candidate)
     assert reused == (frozenset({"big-purchase-call"}) if policy.startswith("big") else None)

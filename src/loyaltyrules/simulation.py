@@ -23,10 +23,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import duckdb
+
 from .contact import in_memory
+from .contact.apply import ContactResult
 from .engine.batch import evaluate
 from .engine.bulk import collector_paused
 from .event.evaluator import decided_at_close
@@ -166,15 +169,46 @@ def simulate(source: LoadedSource, baseline: Plan, candidate: Plan, start: dt.da
     with collector_paused():  # the records are acyclic: engine/bulk.py
         before = evaluate(con, baseline, start, end, zone).actions
         changed = changed_policies(baseline, candidate)
-        after = evaluate(con, candidate, start, end, zone, only=changed).actions
-        if changed is not None:
-            after += [dict(a, bundle=candidate.bundle) for a in before
-                      if a["policy"] not in changed]
-            after.sort(key=lambda a: (a["as_of"], a["policy"], a["customer_id"], a["action_id"]))
-        return (in_memory(baseline.contact, con, before, start, end,
-                          decided_at_close(baseline)).emitted,
-                in_memory(candidate.contact, con, after, start, end,
-                          decided_at_close(candidate)).emitted)
+        if changed is None or baseline.contact != candidate.contact:
+            after = evaluate(con, candidate, start, end, zone).actions
+            return (_contact(baseline, con, before, start, end).emitted,
+                    _contact(candidate, con, after, start, end).emitted)
+        return _split(baseline, candidate, con, before,
+                      evaluate(con, candidate, start, end, zone, only=changed).actions,
+                      changed, (start, end))
+
+
+def _contact(plan: Plan, con: duckdb.DuckDBPyConnection, actions: list[dict[str, Any]],
+             start: dt.date, end: dt.date) -> ContactResult:
+    return in_memory(plan.contact, con, actions, start, end, decided_at_close(plan))
+
+
+def _split(baseline: Plan, candidate: Plan, con: duckdb.DuckDBPyConnection,
+           before: list[dict[str, Any]], fresh: list[dict[str, Any]], changed: frozenset[str],
+           span: tuple[dt.date, dt.date]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Both sets' emitted actions when only the `changed` policies differ and the
+    contact rules are the same. The rules decide each customer's actions apart from
+    everyone else's (consent, caps, merges and deferrals are per customer), so a
+    customer with no action of a changed policy in either set gets the same decisions
+    in both: those are decided once, and only the other customers' twice."""
+    touched = {a["customer_id"] for a in before if a["policy"] in changed}
+    touched.update(a["customer_id"] for a in fresh)
+    shared = _contact(baseline, con, [a for a in before if a["customer_id"] not in touched],
+                      *span)
+    mine = [a for a in before if a["customer_id"] in touched]
+    theirs = [dict(a, bundle=candidate.bundle) for a in mine if a["policy"] not in changed]
+    old = _contact(baseline, con, mine, *span)
+    new = _contact(candidate, con, _by_date([*theirs, *fresh]), *span)
+    restamped = {i: replace(d, record=dict(d.record, bundle=candidate.bundle))
+                 for i, d in shared.decisions.items()}
+    return (ContactResult({**shared.decisions, **old.decisions}).emitted,
+            ContactResult({**restamped, **new.decisions}).emitted)
+
+
+def _by_date(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """In the evaluator's order."""
+    return sorted(actions, key=lambda a: (a["as_of"], a["policy"], a["customer_id"],
+                                          a["action_id"]))
 
 
 def changed_policies(baseline: Plan, candidate: Plan) -> frozenset[str] | None:
