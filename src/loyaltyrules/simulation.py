@@ -30,6 +30,7 @@ import duckdb
 
 from .contact import in_memory
 from .contact.apply import ContactResult
+from .contact.decide import EMITTED
 from .engine.batch import evaluate
 from .engine.bulk import collector_paused
 from .event.evaluator import decided_at_close
@@ -59,6 +60,8 @@ def _key(action: Mapping[str, Any]) -> Key:
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    if a.keys() == b.keys() and all(a[k] == b[k] for k in a if k not in NOT_COMPARED):
+        return True  # most are: reason values included
     return _comparable(a) == _comparable(b)
 
 
@@ -200,7 +203,7 @@ def _split(baseline: Plan, candidate: Plan, con: duckdb.DuckDBPyConnection,
     old = _contact(baseline, con, mine, *span)
     new = _contact(candidate, con, _by_date([*theirs, *fresh]), *span)
     restamped = {i: replace(d, record=dict(d.record, bundle=candidate.bundle))
-                 for i, d in shared.decisions.items()}
+                 if d.status == EMITTED else d for i, d in shared.decisions.items()}
     return (ContactResult({**shared.decisions, **old.decisions}).emitted,
             ContactResult({**restamped, **new.decisions}).emitted)
 
