@@ -7,7 +7,8 @@ policy that this relation feeds (tier ladders feed upgrades and downgrades apart
 
 Schedules are the costly kind: "every customer, every day" is a cross product. When
 a top-level condition pins the date to something per customer (a birthday, a fixed
-number of days after a purchase), only those dates are generated. That is a
+number of days after a purchase) or to dates whatever the customer (a pre-season
+call's two days a year: datepins.py), only those dates are generated. That is a
 superset of where the condition can hold, and the full conditions still run, so the
 result is the same as the cross product's.
 """
