@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -102,7 +103,15 @@ class ContactRules(_Model):
         return days(self.deferral.max_days)
 
     def caps_for(self, channel: str) -> tuple[Cap, ...]:
-        return tuple(c for c in self.caps if c.channel == channel)
+        return self.caps_by_channel.get(channel, ())
+
+    @cached_property
+    def caps_by_channel(self) -> dict[str, tuple[Cap, ...]]:
+        """Asked for every candidate of a range: worked out once (the rules are frozen)."""
+        found: dict[str, tuple[Cap, ...]] = {}
+        for cap in self.caps:
+            found[cap.channel] = (*found.get(cap.channel, ()), cap)
+        return found
 
     def is_staff_task(self, action: Mapping[str, Any]) -> bool:
         return (action["type"] in self.staff_tasks.types
