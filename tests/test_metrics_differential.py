@@ -15,10 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 import duckdb
+import sqlglot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loyaltyrules.engine.batch import prepare
+from loyaltyrules.engine.history import build_history
+from loyaltyrules.engine.segments import direct_values
 from loyaltyrules.engine.values import metric_values, receipt_values
 from loyaltyrules.event.evaluator import EventEvaluator
 from loyaltyrules.event.view import CustomerRecord, CustomerView, Receipt
@@ -72,6 +75,18 @@ def _same(got: dict[str, Any], want: dict[str, Any], where: str) -> None:
         assert got[name] == value, f"{where}: {name} is {got[name]!r}, the design says {value!r}"
 
 
+def _direct(con: duckdb.DuckDBPyConnection, plan: Plan, names: list[str]
+            ) -> dict[tuple[str, dt.date], dict[str, Any]]:
+    """The values a short range's population reads (engine/segments.py direct_values)."""
+    dates = sqlglot.parse_one(" UNION ALL ".join(f"SELECT DATE '{d}' AS as_of" for d in DAYS))
+    assert isinstance(dates, sqlglot.exp.Query)
+    cursor = con.execute(direct_values(plan, names, dates))
+    columns = [d[0] for d in cursor.description]
+    return {(row[0], row[1]): {c.removeprefix("customer."): v
+                               for c, v in zip(columns, row, strict=True)}
+            for row in cursor.fetchall()}
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=SLOW)
 @given(found=receipts())
 def test_values_at_the_end_of_a_date(edge_plan: Plan, clean_tables: list[str],
@@ -80,17 +95,25 @@ def test_values_at_the_end_of_a_date(edge_plan: Plan, clean_tables: list[str],
     prepare(con, edge_plan, DAYS[0], DAYS[-1], whole=True)
     batch = metric_values(con, edge_plan, [(cid, day) for cid in IDS for day in DAYS],
                           oracle.AGGREGATE_METRICS.keys() | oracle.DERIVED.keys())
+    direct = _direct(con, edge_plan, sorted(oracle.AGGREGATE_METRICS.keys()
+                                            | oracle.DERIVED.keys()))
     evaluator = EventEvaluator(edge_plan)
     for cid in IDS:
         mine = [r for r in _in_order(found) if r.customer_id == cid]
         for day in DAYS:
             want = oracle.values([r for r in mine if r.day <= day], day)
             _same(batch[(cid, day)], want, f"nightly {cid} {day}")
+            _same(direct[(cid, day)], want, f"straight from the receipts {cid} {day}")
             view = CustomerView(cid, CustomerRecord(cid, region="north"))
             for r in mine:
                 if r.day <= day:
                     view = evaluator.advance(view, _receipt(r))
             _same(evaluator.metric_values(view, day), want, f"point of sale {cid} {day}")
+    for since in (DAYS[0], DAYS[4], DAYS[-1]):  # running values only for the range's buyers
+        build_history(con, DAYS[-1], edge_plan, whole=True, since=since)
+        pairs = [(cid, day) for cid in IDS for day in DAYS if day >= since]
+        summarised = metric_values(con, edge_plan, pairs, batch[pairs[0]].keys())
+        assert summarised == {pair: batch[pair] for pair in pairs}, f"since {since}"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=SLOW)

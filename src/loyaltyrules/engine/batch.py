@@ -28,6 +28,7 @@ from .occasions import MOMENTS
 from .triggers import Candidates, crossing, host, purchase, schedule, scope, tier_ladder
 from .windows import Zones
 
+DIRECT_DAYS = 7  # see direct_population
 EMPTY_STORES = "CREATE TABLE IF NOT EXISTS stores (store_id VARCHAR, region VARCHAR)"
 # Optional tables a connection made by hand may lack (a source always has them).
 EMPTY_OCCASIONS = (
@@ -69,8 +70,11 @@ def prepare(
 ) -> None:
     """The running values and fact contexts for the dates from start to end.
 
-    Unless `whole`, histories are built only for customers some policy can reach in
-    the range (a yearly schedule, or a daily one not pinned to dates, reaches all).
+    Histories are built only for customers some policy can reach in the range (a
+    yearly schedule, or a daily one not pinned to dates, reaches all), and running
+    values only for those with a receipt in it, the others having one row of their
+    state (summary.py); `whole` asks for every customer's running values instead
+    (explain, and the values after every receipt).
     `only` names the policies to be evaluated (None: all of them); the tier ladder is
     built in any case, since customer.tier reads it.
     """
@@ -79,10 +83,11 @@ def prepare(
         con.execute(statement)
     build_ladder(con, plan)
     build_customers(con)
-    scopes = [scope(plan, policy, start, end) for policy in chosen(plan, only)]
-    whole = whole or any(s is None for s in scopes)
+    direct = direct_population(start, end)
+    scopes = [scope(plan, policy, start, end, direct=direct) for policy in chosen(plan, only)]
+    everyone = whole or any(s is None for s in scopes)
     con.execute("CREATE OR REPLACE TEMP TABLE lr_scope (customer_id VARCHAR)")
-    if not whole and scopes:
+    if not everyone and scopes:
         distinct = list({s.sql("duckdb"): s for s in scopes if s is not None}.values())
         union = distinct[0]
         for other in distinct[1:]:
@@ -91,7 +96,7 @@ def prepare(
             "CREATE OR REPLACE TEMP TABLE lr_scope AS SELECT DISTINCT customer_id FROM "
             + union.subquery("reached").sql("duckdb")
         )
-    build_history(con, end, plan, whole=whole)
+    build_history(con, end, plan, whole=everyone, since=None if whole else start)
     con.execute(MOMENTS)
     build_contexts(con, plan)
 
@@ -112,10 +117,18 @@ def chosen(plan: Plan, only: frozenset[str] | None) -> tuple[CompiledPolicy, ...
     return tuple(p for p in plan.policies if p.id in only)
 
 
+def direct_population(start: dt.date, end: dt.date) -> bool:
+    """Whether the range takes population values (percentile_in, abc_class) straight from
+    the receipts, one scan per date, so its history need not hold every customer: a
+    range of a few days. A longer one reads them from the history of everyone."""
+    return (end - start).days < DIRECT_DAYS
+
+
 def queries(plan: Plan, start: dt.date, end: dt.date, only: frozenset[str] | None = None
             ) -> list[PolicyQuery]:
+    direct = direct_population(start, end)
     return [
-        build_query(plan, policy, cand)
+        build_query(plan, policy, cand, direct=direct)
         for policy in chosen(plan, only)
         for cand in CANDIDATES[policy.kind](plan, policy, start, end)
     ]

@@ -210,19 +210,21 @@ def _seat(c: _Compiler, action: CompiledAction) -> exp.Expr:
 
 def build_query(
     plan: Plan, policy: CompiledPolicy, cand: Candidates, *,
-    explain_for: tuple[str, dt.date] | None = None, covering: bool = False
+    explain_for: tuple[str, dt.date] | None = None, covering: bool = False,
+    direct: bool = True
 ) -> PolicyQuery:
     """The policy's SELECT over its candidates. `explain_for` keeps one customer and date
     and projects the gates and each condition (`c.0`, `c.1`, ...) instead of testing
     them; `covering` keeps every candidate past the gates and projects each condition,
-    for test coverage."""
+    for test coverage. `direct`: population values from the receipts (segments.py)."""
     c = _Compiler(policy)
     paths = reason_paths(policy)
     store, region = column("scope_store"), column("scope_region")
     gates = [_effective(policy), in_scope(policy, store, region), enabled(policy, store, region)]
     # Explain and coverage look at candidates that fail: only evaluation narrows early.
     narrowing = _narrowing(c, policy, gates) if explain_for is None and not covering else None
-    relation = with_segments(plan, policy, _with_ranks(policy, cand.relation), narrowing)
+    relation = with_segments(plan, policy, _with_ranks(policy, cand.relation), narrowing,
+                             direct=direct)
     columns = _base_columns(cand)
     relation = _keyed(relation, cand.key)
     columns += _action_columns(c, cand)

@@ -94,15 +94,24 @@ def events_sql(history: HistorySql, *, whole: bool) -> str:
 
 
 def build_history(con: duckdb.DuckDBPyConnection, through: dt.date, plan: Plan, *,
-                  whole: bool) -> None:
+                  whole: bool, since: dt.date | None = None) -> None:
     """Create the running-value tables for every receipt dated up to `through`.
 
     Unless `whole`, only the customers listed in `lr_scope` (those a policy can reach
     in the evaluated range) are included: their histories are complete, the others'
-    are not needed, so a night costs far less than the whole history.
+    are not needed, so a night costs far less than the whole history. With `since`,
+    the first evaluated date, only the customers who bought from then on get running
+    values, the others one row of their state (summary.py), when the plan allows it.
     """
-    for statement in history_statements(history_sql(plan), whole=whole):
-        con.execute(statement, {"through": through} if "$through" in statement else {})
+    from .summary import summarisable, summary_statements  # summary reads this module
+
+    history = history_sql(plan)
+    summarised = since is not None and summarisable(history)
+    statements = (summary_statements(history, whole=whole) if summarised
+                  else history_statements(history, whole=whole))
+    values = {"through": through, "since": since}
+    for statement in statements:
+        con.execute(statement, {k: v for k, v in values.items() if f"${k}" in statement})
 
 
 def history_statements(history: HistorySql, *, whole: bool) -> list[str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
+from ..metrics.sql import column, empty_value, metric_sql, values_at
 from ..plan import CompiledPolicy, Plan
 from .triggers import schedule_relation, segment_keys
 
@@ -72,21 +73,62 @@ def _second_level(key: str) -> list[str]:
         f'AS "{key}#{c.lower()}_from"' for c in ("A", "B")]
 
 
+# Every customer's partitions and metrics at the end of a few dates, straight from the
+# receipts (metrics/sql.py values_at), without the running-value history.
+_DIRECT = """
+WITH lr_population_dates AS ({dates})
+SELECT c.customer_id, d.as_of, c.region AS "customer.region",
+       c.home_store AS "customer.home_store"{metrics}
+FROM lr_customers AS c {join}
+LEFT JOIN ({values}) AS v ON v.customer_id = c.customer_id AND v.as_of = d.as_of
+"""
+
+
+def _direct_metric(plan: Plan, name: str) -> str:
+    """A metric over the aggregates `v.m_<name>` (none: the empty value), the record
+    `c` and the date `d.as_of`."""
+    def aggregate(name: str) -> exp.Expression:
+        metric = plan.metrics[name]
+        return exp.maybe_parse(f"coalesce(v.{column(metric)}, {empty_value(metric)})",
+                               dialect="duckdb")
+
+    sql = metric_sql(plan.metrics, name, aggregate, lambda f: exp.column(f, table="c"),
+                     exp.column("as_of", table="d"))
+    return f',\n       {sql.sql("duckdb")} AS "customer.{name}"'
+
+
+def direct_values(plan: Plan, names: list[str], dates: exp.Query,
+                  join: str = "CROSS JOIN lr_population_dates AS d") -> str:
+    """SELECT of every customer's region, home store and named metrics ("customer.<name>")
+    at the end of each date of `dates` (column as_of), straight from the receipts."""
+    days = "(SELECT DISTINCT as_of FROM lr_population_dates)"
+    return _DIRECT.format(dates=dates.sql("duckdb"), join=join,
+                          metrics="".join(_direct_metric(plan, n) for n in names),
+                          values=values_at(plan.metrics, names, days))
+
+
 def population(plan: Plan, keys: list[str], dates: exp.Query,
-               partition: str | None = None) -> exp.Query:
+               partition: str | None = None, *, direct: bool = True) -> exp.Query:
     """(customer_id, as_of, each key and its figures) for every customer on `dates`.
 
     With `partition` (a customer-record column: home_store or region), `dates` holds
     (as_of, part) pairs and only the customers whose column is `part` on that date
     count: a class or percentile is computed within its partition, so the others
-    change nothing."""
-    join = ("CROSS JOIN dates AS d" if partition is None
-            else f"JOIN dates AS d ON c.{partition} = d.part")
-    candidates = sqlglot.parse_one(
-        f"SELECT c.customer_id, d.as_of FROM lr_customers AS c {join}", dialect="duckdb")
-    assert isinstance(candidates, exp.Select)
-    candidates = candidates.with_("dates", as_=dates)
-    context = schedule_relation(plan, candidates).subquery("lr_population").sql("duckdb")
+    change nothing. `direct`: the metrics straight from the receipts, one scan per
+    date (a short range, or explain); otherwise from the history tables, which must
+    hold every customer (a long range, where a scan per date would cost more)."""
+    table = "lr_population_dates" if direct else "dates"
+    join = (f"CROSS JOIN {table} AS d" if partition is None
+            else f"JOIN {table} AS d ON c.{partition} = d.part")
+    if direct:
+        names = list(dict.fromkeys(k.split(":", 2)[2].removeprefix("customer.") for k in keys))
+        context = f"({direct_values(plan, names, dates, join)}) AS lr_population"
+    else:
+        candidates = sqlglot.parse_one(
+            f"SELECT c.customer_id, d.as_of FROM lr_customers AS c {join}", dialect="duckdb")
+        assert isinstance(candidates, exp.Select)
+        candidates = candidates.with_("dates", as_=dates)
+        context = schedule_relation(plan, candidates).subquery("lr_population").sql("duckdb")
     first = ", ".join(c for key in keys for c in _first_level(key))
     second = ", ".join(c for key in keys for c in _second_level(key))
     text = (f"SELECT customer_id, as_of, {second} FROM "
@@ -97,14 +139,15 @@ def population(plan: Plan, keys: list[str], dates: exp.Query,
 
 
 def with_segments(plan: Plan, policy: CompiledPolicy, relation: exp.Query,
-                  narrowing: exp.Expr | None = None) -> exp.Query:
+                  narrowing: exp.Expr | None = None, *, direct: bool = True) -> exp.Query:
     """The candidates with each percentile_in / abc_class column the policy reads.
 
     `narrowing` is a test every kept candidate must pass anyway (the policy's gates and
     the conditions that read no segment). The candidates are narrowed by it first, and
     the population is ranked only on the dates, and within the partitions, of those
     left: a pre-season call on two dates of a year ranks two days, not 365, and a card
-    after a big purchase ranks the buyer's home store on the day, not every store."""
+    after a big purchase ranks the buyer's home store on the day, not every store.
+    `direct`: see population."""
     keys = segment_keys(policy)
     if not keys:
         return relation
@@ -114,7 +157,7 @@ def with_segments(plan: Plan, policy: CompiledPolicy, relation: exp.Query,
     partition = _shared_partition(keys)
     fields = ["as_of"] if partition is None else ["as_of", f'"customer.{partition}" AS part']
     dates = exp.select(*fields).distinct().from_(relation.copy().subquery("lr_dates"))
-    segments = population(plan, keys, dates, partition).subquery("lr_segments")
+    segments = population(plan, keys, dates, partition, direct=direct).subquery("lr_segments")
     base = relation.subquery("lr_candidates_base", copy=False)
     on = "lr_candidates_base.customer_id = lr_segments.customer_id " \
         "AND lr_candidates_base.as_of = lr_segments.as_of"

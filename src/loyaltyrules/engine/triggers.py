@@ -235,7 +235,7 @@ SELECT customer_id, as_of FROM (
 ) WHERE as_of BETWEEN :a AND :b
 """
 
-# Loose form (for the history scope, before lr_events exists): every receipt date.
+# Loose form (for the history scope): every receipt date.
 _DAYS_AFTER = """
 SELECT DISTINCT customer_id, CAST(purchase_date + CAST(:days AS INTEGER) AS DATE) AS as_of
 FROM purchases WHERE customer_id IS NOT NULL AND :counts
@@ -244,13 +244,15 @@ FROM purchases WHERE customer_id IS NOT NULL AND :counts
 """
 # Tight form (the candidates): only receipts not followed by another within the days.
 # Only receipts from `days` before the range on can be one or be the next: dates follow
-# seq (purchase_date is the date part of purchased_at), so a next receipt dated after
-# the range is past the days either way.
+# event order (purchase_date is the date part of purchased_at), so a next receipt dated
+# after the range is past the days either way. Read from the receipts: the history
+# keeps only the last row of customers without a receipt in the range (summary.py).
 _DAYS_AFTER_LAST = """
 SELECT DISTINCT customer_id, CAST(purchase_date + CAST(:days AS INTEGER) AS DATE) AS as_of
 FROM (SELECT customer_id, purchase_date,
-             lead(purchase_date) OVER (PARTITION BY customer_id ORDER BY seq) AS next_date
-      FROM lr_events WHERE :counts
+             lead(purchase_date) OVER (PARTITION BY customer_id
+                                       ORDER BY purchased_at, purchase_id) AS next_date
+      FROM purchases WHERE customer_id IS NOT NULL AND :counts
         AND purchase_date BETWEEN CAST(:a AS DATE) - CAST(:days AS INTEGER) AND :b)
 WHERE purchase_date + CAST(:days AS INTEGER) BETWEEN :a AND :b
   AND (next_date IS NULL OR next_date > purchase_date + CAST(:days AS INTEGER))
@@ -400,16 +402,22 @@ WHERE customer_id IS NOT NULL AND year(purchase_date) IN (
 """
 
 
-def scope(plan: Plan, policy: CompiledPolicy, start: dt.date, end: dt.date
-          ) -> exp.Query | None:
+def scope(plan: Plan, policy: CompiledPolicy, start: dt.date, end: dt.date, *,
+          direct: bool = False) -> exp.Query | None:
     """The customers this policy can reach from start to end, or None for everyone.
 
     The history is only built for them; each is a superset of the customers in the
     policy's candidates, so restricting changes no result. A policy that compares a
-    customer with a population (percentile_in, abc_class) needs everyone's history.
+    customer with a population (percentile_in, abc_class) needs everyone's history,
+    unless the population's values come `direct`ly from the receipts (segments.py).
+    A date rule with no date in the range reaches nobody.
     """
     span = _range(start, end)
-    if segment_keys(policy):
+    trigger = policy.spec.trigger
+    if isinstance(trigger, ScheduleTrigger) and is_date_rule(trigger) \
+            and not dates_in(trigger, start, end):
+        return _sql(_NOBODY)
+    if segment_keys(policy) and not direct:
         return None
     if policy.kind == "first_purchase":
         return _sql(_BUYERS_AND_REFERRERS, **span)
@@ -419,10 +427,9 @@ def scope(plan: Plan, policy: CompiledPolicy, start: dt.date, end: dt.date
         return exp.union(_sql(_BUYERS, **span), _sql(_LAST_TWO_YEARS, **span), distinct=False)
     if policy.kind in ("complaint", "event"):
         return _sql(host_scope_sql(policy.kind), **span)
-    trigger = policy.spec.trigger
     assert isinstance(trigger, ScheduleTrigger)
     if is_date_rule(trigger):
-        return None if dates_in(trigger, start, end) else _sql(_NOBODY)
+        return None
     if trigger.every == "calendar":  # everyone, when a matching calendar day is in range
         return _sql(f"SELECT customer_id FROM customers WHERE EXISTS "
                     f"(SELECT 1 FROM ({calendar_days_sql(trigger)}))", **span)

@@ -37,6 +37,9 @@ _PERIOD_ID = {
     "month": "(year({d}) * 12 + month({d}) - 1)",
 }
 DAY_ZERO = "DATE '2000-01-01'"  # day numbers for the RANGE frames of rolling windows
+# Event order over the receipts themselves, where there is no running seq (an
+# aggregate's ordering key: purchased_at, then purchase_id).
+EVENT_ORDER = "{'t': purchased_at, 'i': purchase_id}"
 
 
 def period_id(unit: str, day: str) -> str:
@@ -108,11 +111,12 @@ class Aggregate:
             return f"count(DISTINCT purchase_date){f} {over}"
         return f"{kind}({x}){f} {over}"
 
-    def group(self) -> str:
-        """The value over a group of receipts (GROUP BY); `last` by event order."""
+    def group(self, order: str = "seq") -> str:
+        """The value over a group of receipts (GROUP BY); `last` by event order (`order`:
+        the history's seq, or EVENT_ORDER over the receipts themselves)."""
         kind, f, x = self.kind, self.filter, self.field
         if kind == "last":
-            return f"arg_max({{'v': {x}}}, seq){f}"
+            return f"arg_max({{'v': {x}}}, {order}){f}"
         return self.window("").strip()
 
     def value(self, sql: str) -> str:
@@ -148,11 +152,11 @@ class Aggregate:
         frame = f"RANGE BETWEEN {window.days - 1} PRECEDING AND 1 PRECEDING"
         return self.window(f"OVER (PARTITION BY customer_id ORDER BY lr_day {frame})")
 
-    def bucket(self) -> str:
+    def bucket(self, order: str = "seq") -> str:
         """A day's bucket for the rolling windows (count_days: the day's receipts)."""
         if self.kind == "count_days":
             return f"count(*){self.filter}"
-        return self.group()
+        return self.group(order)
 
     def over_buckets(self, days: int) -> str:
         """The value at the evaluated date from the buckets `d.<col>` of its last `days`
@@ -233,23 +237,25 @@ class HistorySql:
         assert self.ladder is not None
         return metric_sql(self.metrics, self.ladder, values).sql("duckdb")
 
-    def periods(self, unit: str) -> str | None:
-        """CREATE of lr_period_<unit>: each last-period metric per (customer, period)."""
+    def periods(self, unit: str, source: str = "lr_events", order: str = "seq") -> str | None:
+        """CREATE of lr_period_<unit>: each last-period metric per (customer, period),
+        from the history (or `source`, receipts with pid_<unit>, in `order`)."""
         last = self.aggregates(unit, last=True)
         if not last:
             return None
-        cols = ", ".join(f"{a.value(a.group())} AS {column(a.metric)}" for a in last)
+        cols = ", ".join(f"{a.value(a.group(order))} AS {column(a.metric)}" for a in last)
         return (f"CREATE OR REPLACE TEMP TABLE lr_period_{unit} AS SELECT customer_id, "
-                f"pid_{unit} AS pid, {cols} FROM lr_events GROUP BY ALL")
+                f"pid_{unit} AS pid, {cols} FROM {source} GROUP BY ALL")
 
-    def days(self) -> str | None:
-        """CREATE of lr_days: each rolling metric's bucket per (customer, day)."""
+    def days(self, source: str = "lr_events", order: str = "seq") -> str | None:
+        """CREATE of lr_days: each rolling metric's bucket per (customer, day), from the
+        history (or `source`, receipts, in `order`)."""
         rolling = self.aggregates("days")
         if not rolling:
             return None
-        cols = ", ".join(f"{a.bucket()} AS {column(a.metric)}" for a in rolling)
+        cols = ", ".join(f"{a.bucket(order)} AS {column(a.metric)}" for a in rolling)
         return (f"CREATE OR REPLACE TEMP TABLE lr_days AS SELECT customer_id, "
-                f"purchase_date AS day, {cols} FROM lr_events GROUP BY ALL")
+                f"purchase_date AS day, {cols} FROM {source} GROUP BY ALL")
 
     def longest(self) -> int:
         return max((a.metric.window.days for a in self.aggregates("days")
@@ -363,3 +369,54 @@ class Point:
                    f"AND b.day {last} {self.as_of}")
         return (f"LEFT JOIN LATERAL (SELECT {cols} FROM ({buckets}) AS d) "
                 f"AS {self.prefix}_days ON TRUE")
+
+
+# -- the values at the end of a few dates, straight from the receipts -----------------
+def _window_test(metric: Metric, as_of: str) -> str | None:
+    """The test of the receipts in a metric's window at the end of `as_of` (None: all
+    of them, the receipts being dated up to `as_of` already)."""
+    window = metric.window
+    assert window is not None
+    if window.unit == "days":
+        return f"date_diff('day', purchase_date, {as_of}) < {window.days}"
+    if window.period is None:
+        return None
+    wanted = period_id(window.unit, as_of) + (" - 1" if window.last else "")
+    return f"{period_id(window.unit, 'purchase_date')} = {wanted}"
+
+
+def value_at(metric: Metric, as_of: str) -> str:
+    """An aggregate metric's value at the end of `as_of`, as one aggregate over the
+    customer's receipts dated up to it (no running values: a GROUP BY per date). `last`
+    takes the latest receipt in event order (purchased_at, then purchase_id)."""
+    agg = Aggregate(metric)
+    tests = [t for t in (_window_test(metric, as_of), agg.test if metric.where else None) if t]
+    where = f" FILTER (WHERE {' AND '.join(tests)})" if tests else ""
+    kind, x = agg.kind, agg.field
+    if kind == "last":
+        return f"(arg_max({{'v': {x}}}, {EVENT_ORDER}){where}).v"
+    if kind == "count":
+        return agg.value(f"count(*){where}")
+    if kind == "count_days":
+        return agg.value(f"count(DISTINCT purchase_date){where}")
+    return agg.value(f"{kind}({x}){where}")
+
+
+def lookback(metrics: list[Metric]) -> int | None:
+    """Days before a date whose receipts some of `metrics` read (None: all of them)."""
+    spans = [m.window.span_days for m in metrics if m.window is not None]
+    return None if None in spans else max((s for s in spans if s is not None), default=0)
+
+
+def values_at(metrics: MetricSet, names: list[str], dates: str) -> str:
+    """SELECT customer_id, as_of and each named metric's aggregates (`m_<name>`) at the
+    end of each date of the relation `dates` (column as_of), for every customer with a
+    receipt up to it: one scan of the receipts per date, for a few dates."""
+    aggregates = [m for m in metrics.closure(set(names)) if not m.derived]
+    cols = "".join(f",\n    {value_at(m, 'lr_d.as_of')} AS {column(m)}" for m in aggregates)
+    days = lookback(aggregates)
+    bound = "" if days is None else \
+        f" AND date_diff('day', p.purchase_date, lr_d.as_of) < {days}"
+    return (f"SELECT p.customer_id, lr_d.as_of{cols}\nFROM purchases AS p JOIN {dates} AS lr_d "
+            f"ON p.purchase_date <= lr_d.as_of{bound}\nWHERE p.customer_id IS NOT NULL "
+            "GROUP BY p.customer_id, lr_d.as_of")
