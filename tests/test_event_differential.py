@@ -10,14 +10,17 @@ import datetime as dt
 import functools
 import shutil
 import sqlite3
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from loyaltyrules import api
 from loyaltyrules.api import Engine, StatelessEngine
 from loyaltyrules.contact import ledger_state
 from loyaltyrules.contact.model import WEEKDAYS
@@ -37,6 +40,25 @@ PURCHASE_DRIVEN = {"purchase", "first_purchase", "crossing", "upgrade"}
 SCHEDULED = {"schedule", "downgrade"}
 SLOW = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 DAYS = [START + dt.timedelta(days=i) for i in range((END - START).days + 1)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _each_folder_compiled_once() -> Iterator[None]:
+    """`Engine.load` validates and compiles its folder at every example; a folder does
+    not change within this module, so its plan (immutable) is compiled once. Loading a
+    folder is tested where it is the subject (tests/test_event_api.py, test_validate_*);
+    here the subject is what the engine decides."""
+    plans: dict[tuple[Path, ...], Plan] = {}
+
+    def compiled(paths: Sequence[Path]) -> Plan:
+        key = tuple(paths)
+        if key not in plans:
+            plans[key] = compile_paths(list(paths))
+        return plans[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(api, "compile_paths", compiled)
+        yield
 
 
 def _sorted(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
