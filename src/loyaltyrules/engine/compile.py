@@ -124,15 +124,15 @@ def _effective(policy: CompiledPolicy) -> exp.Expr:
     return exp.and_(*tests)
 
 
-def _all_hold(c: _Compiler, policy: CompiledPolicy) -> exp.Expr:
+def _all_hold(c: _Compiler, conditions: list[CheckResult]) -> exp.Expr:
     """Every condition holds, missing counting as false, as ONE conjunct of the filter:
     `COALESCE(c1 AND c2 AND ..., FALSE)`. DuckDB's optimizer takes time quadratic in
     the number of top-level conjuncts of a filter (3,000 conditions each wrapped in its
     own COALESCE took 28 s and 6 GB to plan); one conjunct is planned in linear time.
     Kleene AND is true exactly when every condition is true, so the meaning is the same."""
-    if not policy.conditions:
+    if not conditions:
         return exp.true()
-    each = [c.sql(checked) for _text, checked in policy.conditions]
+    each = [c.sql(checked) for checked in conditions]
     return exp.Coalesce(this=exp.Paren(this=exp.and_(*each, copy=False)),
                         expressions=[exp.false()])
 
@@ -141,11 +141,10 @@ def _narrowing(c: _Compiler, policy: CompiledPolicy, gates: list[exp.Expr]) -> e
     """The gates and the conditions that read no population segment, as one test: a
     candidate failing it fails the whole filter, so it may be dropped before the
     segments are ranked (engine/segments.py)."""
-    plain = [c.sql(checked) for _text, checked in policy.conditions
+    plain = [checked for _text, checked in policy.conditions
              if checked.node is not None
              and not any(population_key(n) for n in ast.walk(checked.node))]
-    return exp.and_(*gates, exp.Coalesce(this=exp.Paren(this=exp.and_(exp.true(), *plain)),
-                                         expressions=[exp.false()]))
+    return exp.and_(*gates, _all_hold(c, plain))
 
 
 # Triggers whose rows are not receipts: no purchase_id, and a moment of their own.
@@ -236,7 +235,7 @@ def build_query(
         columns += conditions
         tests = gates
     elif explain_for is None:
-        tests = [*gates, _all_hold(c, policy)]
+        tests = [*gates, _all_hold(c, [checked for _t, checked in policy.conditions])]
     else:
         customer, day = explain_for
         columns += [_alias(column(f"{key}#{d}"), f"v.{key}#{d}") for key in segment_keys(policy)

@@ -117,9 +117,8 @@ def population(plan: Plan, keys: list[str], dates: exp.Query,
     change nothing. `direct`: the metrics straight from the receipts, one scan per
     date (a short range, or explain); otherwise from the history tables, which must
     hold every customer (a long range, where a scan per date would cost more)."""
-    table = "lr_population_dates" if direct else "dates"
-    join = (f"CROSS JOIN {table} AS d" if partition is None
-            else f"JOIN {table} AS d ON c.{partition} = d.part")
+    join = ("CROSS JOIN lr_population_dates AS d" if partition is None
+            else f"JOIN lr_population_dates AS d ON c.{partition} = d.part")
     if direct:
         names = list(dict.fromkeys(k.split(":", 2)[2].removeprefix("customer.") for k in keys))
         context = f"({direct_values(plan, names, dates, join)}) AS lr_population"
@@ -127,7 +126,7 @@ def population(plan: Plan, keys: list[str], dates: exp.Query,
         candidates = sqlglot.parse_one(
             f"SELECT c.customer_id, d.as_of FROM lr_customers AS c {join}", dialect="duckdb")
         assert isinstance(candidates, exp.Select)
-        candidates = candidates.with_("dates", as_=dates)
+        candidates = candidates.with_("lr_population_dates", as_=dates)
         context = schedule_relation(plan, candidates).subquery("lr_population").sql("duckdb")
     first = ", ".join(c for key in keys for c in _first_level(key))
     second = ", ".join(c for key in keys for c in _second_level(key))
