@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     phases = phases_of(args)
     if args.workdir is not None:
-        Path(args.workdir).mkdir(parents=True, exist_ok=True)  # a place of the user's choice
+        args.workdir.mkdir(parents=True, exist_ok=True)  # a place of the user's choice
     with tempfile.TemporaryDirectory(prefix="bench-run-", dir=args.workdir) as tmp:
         for phase in phases:
             measure(phase, args.data_dir, args.policies.resolve(), args.repeat, Path(tmp))
