@@ -38,8 +38,11 @@ class PolicyQuery:
 
     @cached_property
     def text(self) -> str:
-        """The SELECT as DuckDB text, made once (a query may run on several inputs)."""
-        return self.select.sql("duckdb")
+        """The SELECT as DuckDB text, made once (a query may run on several inputs).
+
+        The tree is this query's alone and nothing reads it after, so the generator may
+        work on it in place instead of on a copy (a third of the building time)."""
+        return self.select.sql("duckdb", copy=False)
 
     def sql(self) -> str:
         return self.text

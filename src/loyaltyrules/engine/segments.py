@@ -19,11 +19,11 @@ metrics file's pattern, partitions one of three words.
 
 from __future__ import annotations
 
-import sqlglot
 from sqlglot import exp
 
 from ..metrics.sql import column, empty_value, metric_sql, values_at
 from ..plan import CompiledPolicy, Plan
+from ..sqltrees import parse
 from .triggers import schedule_relation, segment_keys
 
 PARTITION_COLUMNS = {"region": '"customer.region"', "store": '"customer.home_store"',
@@ -97,14 +97,22 @@ def _direct_metric(plan: Plan, name: str) -> str:
     return f',\n       {sql.sql("duckdb")} AS "customer.{name}"'
 
 
-def direct_values(plan: Plan, names: list[str], dates: exp.Query,
+def direct_values(plan: Plan, names: list[str], dates: str,
                   join: str = "CROSS JOIN lr_population_dates AS d") -> str:
     """SELECT of every customer's region, home store and named metrics ("customer.<name>")
-    at the end of each date of `dates` (column as_of), straight from the receipts."""
+    at the end of each date of `dates` (a query's text, column as_of), straight from the
+    receipts."""
     days = "(SELECT DISTINCT as_of FROM lr_population_dates)"
-    return _DIRECT.format(dates=dates.sql("duckdb"), join=join,
+    return _DIRECT.format(dates=dates, join=join,
                           metrics="".join(_direct_metric(plan, n) for n in names),
                           values=values_at(plan.metrics, names, days))
+
+
+# Stand-ins for the relations population() puts in as trees: the text around them is
+# the same for every policy reading the same keys, so it is parsed once (sqltrees.py),
+# and the relations, large, are neither written out as text nor parsed back.
+_DATES_STAND_IN = "SELECT * FROM lr_dates_stand_in"
+_CONTEXT_STAND_IN = "lr_population_stand_in"
 
 
 def population(plan: Plan, keys: list[str], dates: exp.Query,
@@ -121,19 +129,23 @@ def population(plan: Plan, keys: list[str], dates: exp.Query,
             else f"JOIN lr_population_dates AS d ON c.{partition} = d.part")
     if direct:
         names = list(dict.fromkeys(k.split(":", 2)[2].removeprefix("customer.") for k in keys))
-        context = f"({direct_values(plan, names, dates, join)}) AS lr_population"
+        context = f"({direct_values(plan, names, _DATES_STAND_IN, join)}) AS lr_population"
     else:
-        candidates = sqlglot.parse_one(
-            f"SELECT c.customer_id, d.as_of FROM lr_customers AS c {join}", dialect="duckdb")
-        assert isinstance(candidates, exp.Select)
-        candidates = candidates.with_("lr_population_dates", as_=dates)
-        context = schedule_relation(plan, candidates).subquery("lr_population").sql("duckdb")
+        context = _CONTEXT_STAND_IN
     first = ", ".join(c for key in keys for c in _first_level(key))
     second = ", ".join(c for key in keys for c in _second_level(key))
-    text = (f"SELECT customer_id, as_of, {second} FROM "
-            f"(SELECT *, {first} FROM {context}) AS lr_ranked")
-    tree = sqlglot.parse_one(text, dialect="duckdb")
+    tree = parse(f"SELECT customer_id, as_of, {second} FROM "
+                 f"(SELECT *, {first} FROM {context}) AS lr_ranked")
     assert isinstance(tree, exp.Query)
+    if direct:
+        stand_in = next(c for c in tree.find_all(exp.CTE) if c.alias == "lr_population_dates")
+        stand_in.set("this", dates)
+    else:
+        candidates = parse(f"SELECT c.customer_id, d.as_of FROM lr_customers AS c {join}")
+        assert isinstance(candidates, exp.Select)
+        candidates = candidates.with_("lr_population_dates", as_=dates, copy=False)
+        relation = schedule_relation(plan, candidates).subquery("lr_population", copy=False)
+        next(t for t in tree.find_all(exp.Table) if t.name == _CONTEXT_STAND_IN).replace(relation)
     return tree
 
 

@@ -19,7 +19,6 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-import sqlglot
 from sqlglot import exp
 
 from ..conditions import ast, fact_paths, population_key
@@ -30,6 +29,7 @@ from ..conditions.types import DATE
 from ..metrics.sql import Aggregate
 from ..model import ScheduleTrigger
 from ..plan import CompiledAction, CompiledPolicy, Plan
+from ..sqltrees import parse
 from .contexts import FULL, LEAN, RECEIPT_EXTRAS, schedule_context
 from .datepins import pinned_dates
 from .dates import dates_in, is_date_rule
@@ -61,7 +61,7 @@ def _sql(
     `:name` placeholders take values; tables named in `tables` are replaced by the
     given relations (aliased with the table's name).
     """
-    tree = exp.replace_placeholders(sqlglot.parse_one(text, dialect="duckdb"), **values)
+    tree = exp.replace_placeholders(parse(text), copy=False, **values)  # ours: no copy
     for table in list(tree.find_all(exp.Table)):
         if tables and table.name in tables:
             table.replace(tables[table.name].subquery(table.alias_or_name))
@@ -201,9 +201,9 @@ def schedule_relation(plan: Plan, candidates: exp.Query, around: str | None = No
     text = schedule_context(plan, "lr_candidates")
     if around is not None:
         text = around.replace("{context}", text)
-    tree = exp.replace_placeholders(sqlglot.parse_one(text, dialect="duckdb"), **(values or {}))
+    tree = exp.replace_placeholders(parse(text), copy=False, **(values or {}))
     assert isinstance(tree, exp.Select)
-    return tree.with_("lr_candidates", as_=candidates, materialized=True)
+    return tree.with_("lr_candidates", as_=candidates, materialized=True, copy=False)
 
 
 _DATES = """

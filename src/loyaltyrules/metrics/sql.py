@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import sqlglot
 from sqlglot import exp
 
 from ..conditions import metric_paths
 from ..conditions.sql import to_sql
+from ..sqltrees import parse
 from .declare import RECEIPT_COLUMNS, Metric, MetricSet
 
 # Values of an aggregate over no receipts; the others are missing (NULL).
@@ -51,17 +51,11 @@ def column(metric: Metric) -> str:
     return f"m_{metric.name}"
 
 
-def _parse(text: str) -> exp.Expression:
-    tree = sqlglot.parse_one(text, dialect="duckdb")
-    assert isinstance(tree, exp.Expression)
-    return tree
-
-
 def _receipt(path: str) -> exp.Expression:
     """A receipt field as a column of the history (`purchase.is_return`: amount < 0)."""
     if path == "purchase.is_return":
-        return _parse("amount < 0")
-    return _parse(RECEIPT_COLUMNS[path])
+        return parse("amount < 0")
+    return parse(RECEIPT_COLUMNS[path])
 
 
 def receipt_sql(path: str) -> str:
@@ -337,7 +331,7 @@ class Point:
             own = f"CASE WHEN {same} THEN {self.alias}.{col} END"
         else:
             own = f"{self.alias}.{col}"
-        return _parse(f"coalesce({own}, {empty})" if empty != "NULL" else own)
+        return parse(f"coalesce({own}, {empty})" if empty != "NULL" else own)
 
     def joins(self) -> str:
         found = []
