@@ -90,11 +90,11 @@ def prepare(
     if not everyone and scopes:
         distinct = list({s.sql("duckdb"): s for s in scopes if s is not None}.values())
         union = distinct[0]
-        for other in distinct[1:]:
-            union = exp.union(union, other, distinct=False)
+        for other in distinct[1:]:  # the scopes are built for this union alone: no copies
+            union = exp.union(union, other, distinct=False, copy=False)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE lr_scope AS SELECT DISTINCT customer_id FROM "
-            + union.subquery("reached").sql("duckdb")
+            + union.subquery("reached", copy=False).sql("duckdb")
         )
     build_history(con, end, plan, whole=everyone, since=None if whole else start)
     con.execute(MOMENTS)
