@@ -481,13 +481,13 @@ def load_yaml_text(text: str, file: str = "<string>") -> YamlDocument:
 
 
 def _compose_all(text: str, alias_ids: set[int]) -> list[yaml.Node]:
-    """The documents' nodes, composed over libyaml's events when it is there (ten
-    times faster).
+    """The documents' nodes, composed over libyaml's events when it is there (the
+    parsing is then about ten times faster).
 
     A document libyaml refuses (or one too deep, or one where the two may disagree)
     is composed again by the Python loader, so every error keeps its wording and
     position whichever library is installed, and a document gives the same nodes
-    either way (tests/test_yamlsource.py).
+    either way (tests/test_yaml_libyaml.py).
     """
     if _FastComposer is not None and text.endswith("\n") and not _LIBYAML_DIFFERS.search(text):
         try:
