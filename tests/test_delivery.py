@@ -280,7 +280,7 @@ def test_a_schema_2_ledger_migrates_with_nothing_owed(tmp_path: Path) -> None:
             conn.execute(statement)
     conn.execute("PRAGMA user_version = 2")
     assert migrate(conn) == 2
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     assert conn.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0
     conn.close()
 

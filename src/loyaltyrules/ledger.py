@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .sinks.record import ActionRecordError, in_schema_order
 from .state import (
     SQLITE,
     SYNC_MODES,
@@ -49,6 +50,7 @@ __all__ = [
     "connect_state",
     "migrate",
     "record_text",
+    "stored_record",
 ]
 
 __all__ += ["BUSY_TIMEOUT_MS", "SYNC_MODES"]  # re-exported: where they were first defined
@@ -162,6 +164,10 @@ MIGRATIONS: tuple[tuple[str | Variant, ...], ...] = (
             ),
         ),
     ),
+    (  # 5: whether `record` is already the action's JSON Lines line (delivery copies it
+       # as it is); NULL for rows written before, which are parsed and re-encoded
+        "ALTER TABLE actions ADD COLUMN record_is_line BOOLEAN",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # What the shared CREATE TABLE texts above leave to each dialect.
@@ -178,8 +184,8 @@ ACTION_COLUMNS = (
     "store_id", "region", "as_of", "not_before", "due_by",
 )  # fmt: skip
 _INSERT_ACTION = (
-    f"INSERT INTO actions ({', '.join(ACTION_COLUMNS)}, record, created_run) "
-    f"VALUES ({', '.join('?' * (len(ACTION_COLUMNS) + 2))}) "
+    f"INSERT INTO actions ({', '.join(ACTION_COLUMNS)}, record, record_is_line, created_run) "
+    f"VALUES ({', '.join('?' * (len(ACTION_COLUMNS) + 3))}) "
     "ON CONFLICT (action_id) DO NOTHING"
 )
 
@@ -245,15 +251,42 @@ def _json_default(value: object) -> str:
     raise TypeError(f"cannot store a value of type {type(value).__name__} in an action record")
 
 
+# Compact JSON; keys keep their order, so a record read back (an export, a
+# re-delivery) lists `reason.values` as the policy gave them. One encoder for every
+# record: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)
+# The same, refusing NaN and infinities as the JSON Lines sink does (sinks/jsonl.py).
+_LINE_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                                 default=_json_default)
+
+
 def _dumps(value: object) -> str:
-    """Compact JSON; keys keep their order, so a record read back (an export, a
-    re-delivery) lists `reason.values` as the policy gave them."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    return _ENCODER.encode(value)
 
 
 def record_text(action: Mapping[str, Any]) -> str:
     """The `record` column of an action: how every path stores it."""
-    return _dumps(action)
+    return stored_record(action)[0]
+
+
+def stored_record(action: Mapping[str, Any]) -> tuple[str, bool]:
+    """The `record` column of an action and whether it is the action's JSON Lines line.
+
+    A record the JSON Lines sink accepts is stored with its fields in schema order
+    (sinks/record.py), which is then, byte for byte, the line that sink writes for the
+    record read back (dates and Decimals are text in both), so delivery copies it
+    without parsing. Any other is stored as given (its delivery fails as before)."""
+    try:
+        ordered = in_schema_order(action)
+    except ActionRecordError:
+        return _dumps(action), False
+    try:
+        return _LINE_ENCODER.encode(ordered), True
+    except ValueError:  # NaN or an infinity: the sink refuses it at delivery
+        return _dumps(ordered), False
+
+
+_PLAIN = (str, int, type(None))  # column values stored as they are
 
 
 def _scalar(value: object) -> object:
@@ -273,8 +306,12 @@ def _checked_id(action: Mapping[str, Any]) -> str:
 
 
 def action_row(action: Mapping[str, Any], run_id: str) -> tuple[object, ...]:
-    values = tuple(_scalar(action.get(column)) for column in ACTION_COLUMNS)
-    return (*values, record_text(action), run_id)
+    """The actions row of a record: its columns, record text, whether that is its JSON
+    Lines line, and the run."""
+    values = [action.get(column) for column in ACTION_COLUMNS]
+    if not all(type(v) in _PLAIN for v in values):  # the engine's are all plain already
+        values = [_scalar(v) for v in values]
+    return (*values, *stored_record(action), run_id)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..ledger import ACTION_COLUMNS, Ledger, action_row
+from ..ledger import ACTION_COLUMNS, Ledger, action_row, stored_record
 from ..state import Connection, dialect_of
 from .decide import EMITTED, Action, Decision, Survivors
 from .history import History
@@ -24,16 +24,18 @@ NOT_OUT = ("deferred", "merged", "expired")
 _LIFECYCLE = ("status", "status_reason", "contact_day", "deferred_to", "merged_into",
               "decided_run")
 _UPSERT = (
-    f"INSERT INTO actions ({', '.join(ACTION_COLUMNS)}, record, created_run, "
-    f"{', '.join(_LIFECYCLE)}) "
-    f"VALUES ({', '.join('?' * (len(ACTION_COLUMNS) + 2 + len(_LIFECYCLE)))}) "
+    f"INSERT INTO actions ({', '.join(ACTION_COLUMNS)}, record, record_is_line, "
+    f"created_run, {', '.join(_LIFECYCLE)}) "
+    f"VALUES ({', '.join('?' * (len(ACTION_COLUMNS) + 3 + len(_LIFECYCLE)))}) "
     "ON CONFLICT (action_id) DO UPDATE SET record = excluded.record, "
+    "record_is_line = excluded.record_is_line, "
     "not_before = excluded.not_before, due_by = excluded.due_by, "
     + ", ".join(f"{c} = excluded.{c}" for c in _LIFECYCLE)
     + " WHERE actions.status = 'deferred'"  # a decided action is never decided again
 )
 # A surviving task that later actions of its day joined: its record and due date.
-_REWRITE = "UPDATE actions SET record = ?, due_by = ? WHERE action_id = ?"
+_REWRITE = ("UPDATE actions SET record = ?, record_is_line = ?, due_by = ? "
+            "WHERE action_id = ?")
 
 
 def _among(conn: Connection, customers: Iterable[str] | None, store: str | None = None
@@ -119,13 +121,9 @@ def write_decisions(conn: Connection, decisions: Iterable[Decision], run_id: str
     )
     conn.executemany(_UPSERT, rows)
     if updated:
-        conn.executemany(_REWRITE, ((_record_json(r, run_id), r["due_by"], r["action_id"])
+        conn.executemany(_REWRITE, ((*stored_record(r), r["due_by"], r["action_id"])
                                     for r in updated.values()))
     return {d.action_id for d in decisions if d.status == EMITTED}
-
-
-def _record_json(record: Action, run_id: str) -> object:
-    return action_row(record, run_id)[-2]  # the record as the ledger encodes it
 
 
 def ledger_state(ledger: Ledger) -> list[dict[str, Any]]:

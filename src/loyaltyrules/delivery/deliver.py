@@ -14,15 +14,15 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..crashpoints import reached
 from ..ledger import connect_state
-from ..sinks import Templates, write_csv, write_jsonl, write_task_sheets
+from ..sinks import Templates, write_csv, write_lines, write_task_sheets
 from ..sinks.atomic import batched
 from ..sinks.directory import Directory
 from ..state import Connection, StateStore, transaction
 from .outbox import (
+    Stored,
     day_actions,
     mark_delivered,
     mark_runs,
@@ -34,8 +34,6 @@ from .outbox import (
 from .target import STDOUT, Target
 
 __all__ = ["Delivery", "DeliveryFailed", "SheetText", "deliver"]
-
-Action = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -115,18 +113,20 @@ def _write(conn: Connection, target: Target, days: list[dt.date], done: _Progres
     everything = [a for day in days for a in day_actions(conn, day, target.store)]
     sink = target.sinks[0]
     if sink == "csv":
-        write_csv(everything, target.place)
+        write_csv([a.record() for a in everything], target.place)
     else:
-        write_jsonl(everything, STDOUT if target.kind == "stdout" else target.place)
-    done.ids[sink] += [str(a["action_id"]) for a in everything]
+        write_lines((a.line() for a in everything),
+                    STDOUT if target.kind == "stdout" else target.place)
+    done.ids[sink] += [a.action_id for a in everything]
     done.days.update(days)
     reached("mid-delivery")
 
 
-def _write_day(target: Target, day: dt.date, actions: list[Action], done: _Progress,
+def _write_day(target: Target, day: dt.date, stored: list[Stored], done: _Progress,
                text: SheetText) -> None:
+    actions = [a.record() for a in stored] if set(target.sinks) - {"jsonl"} else []
     writers: dict[str, Callable[[Path], object]] = {
-        "jsonl": lambda path: write_jsonl(actions, path),
+        "jsonl": lambda path: write_lines((a.line() for a in stored), path),
         "csv": lambda path: write_csv(actions, path),
         "tasks": lambda path: write_task_sheets(actions, path, text.templates, text.locale,
                                                 text.titles, prune=True,
@@ -138,7 +138,7 @@ def _write_day(target: Target, day: dt.date, actions: list[Action], done: _Progr
         for sink in target.sinks:
             writers[sink](target.day_path(sink, day))
     for sink in target.sinks:
-        done.ids[sink] += [str(a["action_id"]) for a in actions]
+        done.ids[sink] += [a.action_id for a in stored]
     done.days.add(day)
     reached("mid-delivery")
 

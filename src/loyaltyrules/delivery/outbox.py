@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..contact.store import NOT_OUT, of_store
+from ..sinks import action_line
 from ..state import Connection, dialect_of
 from .target import Target
 
-__all__ = ["Owed", "dates_of", "day_actions", "enqueue", "mark_delivered", "mark_runs", "owed",
-           "owed_before", "owed_elsewhere", "runs_complete", "target_id"]
+__all__ = ["Owed", "Stored", "dates_of", "day_actions", "enqueue", "mark_delivered",
+           "mark_runs", "owed", "owed_before", "owed_elsewhere", "runs_complete", "target_id"]
 
 _OUT = f"status NOT IN ({', '.join(repr(s) for s in NOT_OUT)})"  # our own constants
 _ENQUEUE = (
@@ -43,9 +44,27 @@ _OWED_BEFORE = (  # the columns of _WRITTEN are the outbox's alone
 )
 # The order of a day's file: the order in which the contact rules emitted them.
 _DAY = (
-    f"SELECT record FROM actions WHERE contact_day = ? AND {_OUT}{{mine}} "
-    "ORDER BY as_of, policy, customer_id, action_id"
+    f"SELECT action_id, record, record_is_line FROM actions WHERE contact_day = ? "
+    f"AND {_OUT}{{mine}} ORDER BY as_of, policy, customer_id, action_id"
 )
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An action as the ledger holds it: the record's text, parsed only when a sink
+    needs the record (the JSON Lines sink copies a text that is already its line)."""
+
+    action_id: str
+    text: str
+    is_line: bool
+
+    def record(self) -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(self.text)
+        return found
+
+    def line(self) -> str:
+        """The action's JSON Lines line (sinks/jsonl.py)."""
+        return self.text + "\n" if self.is_line else action_line(self.record())
 
 
 @dataclass
@@ -124,13 +143,12 @@ def owed_elsewhere(conn: Connection, target: Target) -> dict[str, int]:
     return {str(place): int(count) for place, count in rows}
 
 
-def day_actions(conn: Connection, day: dt.date, store: str | None = None
-                ) -> list[dict[str, Any]]:
+def day_actions(conn: Connection, day: dt.date, store: str | None = None) -> list[Stored]:
     """The actions emitted on `day` (by runs and at the point of sale), in file order;
     of one store, or of all."""
     mine, who = of_store(store)
-    query = _DAY.format(mine=mine)
-    return [json.loads(record) for (record,) in conn.execute(query, (day.isoformat(), *who))]
+    rows = conn.execute(_DAY.format(mine=mine), (day.isoformat(), *who))
+    return [Stored(str(aid), str(text), bool(line)) for aid, text, line in rows]
 
 
 def _among(query: str, conn: Connection) -> str:

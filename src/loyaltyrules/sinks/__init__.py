@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .csvfile import CSV_COLUMNS, CSV_ENCODING, write_csv
 from .directory import Directory, directory_from
-from .jsonl import STDOUT, action_line, write_jsonl
+from .jsonl import STDOUT, action_line, write_jsonl, write_lines
 from .record import ACTION_FIELDS, ActionRecordError, ordered_action
 from .sink import CsvSink, JsonlSink, Sink, TaskSheetSink, sinks_for
 from .tasksheet import INDEX_NAME, Templates, write_task_sheets
@@ -33,5 +33,6 @@ __all__ = [
     "sinks_for",
     "write_csv",
     "write_jsonl",
+    "write_lines",
     "write_task_sheets",
 ]

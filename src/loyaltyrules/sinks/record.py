@@ -18,6 +18,7 @@ __all__ = [
     "MERGED_REASON_FIELDS",
     "REASON_FIELDS",
     "ActionRecordError",
+    "in_schema_order",
     "json_default",
     "merged_items",
     "ordered_action",
@@ -73,6 +74,43 @@ def ordered_action(action: Mapping[str, Any]) -> dict[str, Any]:
         reason["merged"] = _ordered_merged(reason["merged"], f"{where}, reason.merged")
     top["reason"] = reason
     return top
+
+
+# (fields, keys) pairs found in schema order: most records repeat a few key sequences.
+_TIDY: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+
+
+def _tidy(record: Any, fields: tuple[str, ...], required: frozenset[str]) -> bool:
+    """Whether `record` is an object of known fields, in schema order, with every
+    required one: what _ordered would return unchanged."""
+    if not isinstance(record, Mapping):
+        return False
+    found = (fields, tuple(record))
+    if found in _TIDY:
+        return True
+    if tuple(key for key in fields if key in record) != found[1] or not required <= set(record):
+        return False
+    _TIDY.add(found)
+    return True
+
+
+def in_schema_order(action: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`action` itself when its fields (and the nested ones) are already in schema
+    order, else `ordered_action(action)`, which raises ActionRecordError if it is not
+    an action record."""
+    if not _tidy(action, ACTION_FIELDS, _ACTION_REQUIRED):
+        return ordered_action(action)
+    reason = action["reason"]
+    merged = reason.get("merged", []) if isinstance(reason, Mapping) else None
+    tidy = (
+        _tidy(action["assignee"], ASSIGNEE_FIELDS, frozenset(ASSIGNEE_FIELDS))
+        and _tidy(reason, REASON_FIELDS, _REASON_REQUIRED)
+        and isinstance(merged, (list, tuple))
+        and all(_tidy(item, MERGED_FIELDS, _MERGED_REQUIRED)
+                and _tidy(item["reason"], MERGED_REASON_FIELDS, _REASON_REQUIRED)
+                for item in merged)
+    )
+    return action if tidy else ordered_action(action)
 
 
 def _ordered_merged(merged: Any, where: str) -> list[dict[str, Any]]:
