@@ -165,12 +165,11 @@ def decide_day(day: dt.date, candidates: Iterable[Action], known: Known, rules: 
                delivery: dt.date | None = None) -> list[Decision]:
     """Every candidate's decision for `day`, moment by moment; `known` gains the
     emitted ones. `delivery`: when the outputs reach the host (default `day`)."""
-    def when(action: Action) -> Moment:
-        return moment(action, day, rules)
-
+    timed = sorted(((moment(a, day, rules), a) for a in candidates), key=lambda m: m[0])
     decisions: list[Decision] = []
-    for _moment, together in groupby(sorted(candidates, key=when), key=when):
-        decisions += decide_moment(day, together, known, rules, delivery or day)
+    for _moment, together in groupby(timed, key=lambda m: m[0]):
+        decisions += decide_moment(day, (a for _m, a in together), known, rules,
+                                   delivery or day)
     return decisions
 
 
@@ -213,14 +212,15 @@ def _join(day: dt.date, action: Action, known: Known, rules: Rules) -> Decision 
 def _timed(day: dt.date, action: Action, history: History, rules: Rules) -> Decision | None:
     """Deferred (or expired past the limit) for a closed store or a full cap."""
     channel, customer = action["type"], action["customer_id"]
-    last = last_day(action, rules.contact)
     staff = rules.contact.is_staff_task(action)
     store, region = str(action["store_id"]), str(action["region"])
     if staff and rules.calendar.closed(store, region, day):
+        last = last_day(action, rules.contact)
         return _defer(action, day, rules.calendar.next_open(store, region, day, last),
                       "store-closed")
     caps = rules.contact.caps_for(channel)
     if caps and not history.allows(caps, customer, channel, day):
+        last = last_day(action, rules.contact)
         later = day + dt.timedelta(days=1)
         while later <= last and not (
             history.allows(caps, customer, channel, later)

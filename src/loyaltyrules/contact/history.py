@@ -38,6 +38,8 @@ class History:
         Windows reaching after `day` matter too: a late re-run of an earlier date
         must not overfill a window that later runs already used.
         """
+        if (customer, channel) not in self._days:  # nothing sent yet: only a cap of 0 refuses
+            return all(cap.max >= 1 for cap in caps)
         for cap in caps:
             width = dt.timedelta(days=cap.window_days - 1)
             start = day - width

@@ -94,22 +94,33 @@ def _tidy(record: Any, fields: tuple[str, ...], required: frozenset[str]) -> boo
     return True
 
 
+# Key sequences of (record, assignee, reason) found in schema order, for records
+# without merged tasks: most records of a run share a few.
+_TIDY_SHAPES: set[tuple[tuple[str, ...], ...]] = set()
+
+
 def in_schema_order(action: Mapping[str, Any]) -> Mapping[str, Any]:
     """`action` itself when its fields (and the nested ones) are already in schema
     order, else `ordered_action(action)`, which raises ActionRecordError if it is not
     an action record."""
-    if not _tidy(action, ACTION_FIELDS, _ACTION_REQUIRED):
+    try:
+        assignee, reason = action["assignee"], action["reason"]
+        shape = (tuple(action), tuple(assignee), tuple(reason))
+    except (KeyError, TypeError):
         return ordered_action(action)
-    reason = action["reason"]
-    merged = reason.get("merged", []) if isinstance(reason, Mapping) else None
-    tidy = (
-        _tidy(action["assignee"], ASSIGNEE_FIELDS, frozenset(ASSIGNEE_FIELDS))
-        and _tidy(reason, REASON_FIELDS, _REASON_REQUIRED)
-        and isinstance(merged, (list, tuple))
-        and all(_tidy(item, MERGED_FIELDS, _MERGED_REQUIRED)
-                and _tidy(item["reason"], MERGED_REASON_FIELDS, _REASON_REQUIRED)
-                for item in merged)
-    )
+    if shape in _TIDY_SHAPES and isinstance(assignee, Mapping) and isinstance(reason, Mapping):
+        return action
+    if not (_tidy(action, ACTION_FIELDS, _ACTION_REQUIRED)
+            and _tidy(assignee, ASSIGNEE_FIELDS, frozenset(ASSIGNEE_FIELDS))
+            and _tidy(reason, REASON_FIELDS, _REASON_REQUIRED)):
+        return ordered_action(action)
+    if "merged" not in reason:
+        _TIDY_SHAPES.add(shape)
+        return action
+    merged = reason["merged"]
+    tidy = isinstance(merged, (list, tuple)) and all(
+        _tidy(item, MERGED_FIELDS, _MERGED_REQUIRED)
+        and _tidy(item["reason"], MERGED_REASON_FIELDS, _REASON_REQUIRED) for item in merged)
     return action if tidy else ordered_action(action)
 
 
