@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from ..plan import CompiledAction, CompiledPolicy
@@ -82,10 +83,19 @@ class _Layout:
 
     def window(self, row: Sequence[Any], day: dt.date, at: dt.datetime, zones: Zones,
                store: str | None) -> dict[str, str]:
+        if not self.action.hours:  # days from D alone: what window() gives without a zone
+            return {"not_before": (day + _offset(row, self.not_before)).isoformat(),
+                    "due_by": (day + _offset(row, self.due_by)).isoformat()}
         hours = self.action.in_hours
-        zone = zones.of(store) if self.action.hours else None
         return window(day, at, (_value(row, self.not_before), hours("not_before")),
-                      (_value(row, self.due_by), hours("due_by")), zone)
+                      (_value(row, self.due_by), hours("due_by")), zones.of(store))
+
+    def valid(self, row: Sequence[Any], due_by: str, day: dt.date) -> str | None:
+        """The record's valid_until (the module's valid_until)."""
+        declared = self.action.spec.window.valid_until
+        if declared is None or declared == "never":
+            return valid_until(declared, due_by, day)
+        return valid_until(declared, due_by, day + _days(row, self.valid_until))
 
     def invited(self, row: Sequence[Any]) -> tuple[bool, dict[str, Any] | None]:
         """(whether the action goes out, its invitation) for invitation actions."""
@@ -115,6 +125,11 @@ def _value(row: Sequence[Any], index: int | None) -> Any:
     return row[index] if index is not None else None
 
 
+def _offset(row: Sequence[Any], index: int | None) -> dt.timedelta:
+    """A window bound in days, as windows.bound_date counts it (missing: 0)."""
+    return dt.timedelta(days=_value(row, index) or 0)
+
+
 def _days(row: Sequence[Any], index: int | None) -> dt.timedelta:
     value = _value(row, index)
     return dt.timedelta(days=int(value)) if value is not None else dt.timedelta(0)
@@ -136,11 +151,11 @@ class Assembler:
         at = {name: i for i, name in enumerate(columns)}
         self.policy, self.event, self.bundle = policy, event, bundle
         self.zones = zones or Zones()
-        self.base = [
+        self.base = itemgetter(*(
             at[n]
             for n in ("customer_id", "as_of", "store_id", "region", "lr_referrer", "lr_purchase",
                       "lr_key", "lr_at")
-        ]
+        ))
         self.row_id = ROW_IDS.get(event)
         self.reason = [(p, at[f"v.{p}"]) for p in reason_paths]
         self.layouts = [self._layout(a, at) for a in actions]
@@ -163,14 +178,14 @@ class Assembler:
         )
 
     def __call__(self, row: Sequence[Any]) -> Iterator[dict[str, Any]]:
-        customer, as_of, store, region, referrer, purchase, key, moment = (
-            row[i] for i in self.base)
+        customer, as_of, store, region, referrer, purchase, key, moment = self.base(row)
         reason: dict[str, Any] = {"trigger": self.event}
         if purchase is not None:
             reason["purchase_id"] = purchase
         if self.row_id is not None:
             reason[self.row_id] = key
         reason["values"] = {path: format_value(row[i]) for path, i in self.reason}
+        day = as_of.isoformat()
         for layout in self.layouts:
             spec = layout.action.spec
             if layout.when is not None and not row[layout.when]:
@@ -194,9 +209,8 @@ class Assembler:
                 "region": region,
                 "assignee": layout.assignee(row),
                 **fields,
-                "valid_until": valid_until(spec.window.valid_until, fields["due_by"],
-                                           as_of + _days(row, layout.valid_until)),
-                "as_of": as_of.isoformat(),
+                "valid_until": layout.valid(row, fields["due_by"], as_of),
+                "as_of": day,
                 "priority": spec.priority,
                 "template": template or self.policy.id,
                 "params": {name: json_value(row[i]) for name, i in layout.params},
