@@ -24,7 +24,8 @@ from click.testing import CliRunner
 from loyaltyrules.cli import cli
 from loyaltyrules.engine.spark import SparkSettings, session
 
-pytestmark = pytest.mark.spark
+# One worker runs the module under pytest-xdist: one Spark session (a JVM), made once.
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
