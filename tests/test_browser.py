@@ -38,8 +38,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 REQUIRED = os.environ.get("LOYALTYRULES_BROWSER_TESTS") == "required"
-# One worker runs the module under pytest-xdist: one Chromium, one store, built once.
-pytestmark = pytest.mark.xdist_group("browser")
 DAY = "2025-11-20"
 TOKEN = "browser-test-token-0123456789"
 PHONE, PAGE, DESKTOP = 390, 700, 1280

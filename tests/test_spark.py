@@ -24,8 +24,7 @@ from click.testing import CliRunner
 from loyaltyrules.cli import cli
 from loyaltyrules.engine.spark import SparkSettings, session
 
-# One worker runs the module under pytest-xdist: one Spark session (a JVM), made once.
-pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+pytestmark = pytest.mark.spark
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
