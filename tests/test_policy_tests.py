@@ -173,10 +173,14 @@ def test_coverage_names_a_condition_never_true(tmp_path: Path) -> None:
 
 
 def test_the_pack_runs_in_under_ten_seconds() -> None:
-    """The whole command, as a process, as HQ runs it before a release."""
+    """The whole command, as a process, as HQ runs it before a release.
+
+    Timed only on a machine with a core to spare (the suite's own workers keep both of a
+    2-core machine busy); with LOYALTYRULES_TEST_TIMING=required it is always timed, as
+    .ci/run does in a step of its own after the suite."""
     load = os.getloadavg()[0]
     cores = os.cpu_count() or 1
-    if load > cores:
+    if load > cores and os.environ.get("LOYALTYRULES_TEST_TIMING") != "required":
         pytest.skip(f"the machine is busy (load {load:.1f} on {cores} cores): not timed")
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "cli.py", "test", "policies"], cwd=REPO,
