@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -84,8 +85,8 @@ class _Layout:
     def window(self, row: Sequence[Any], day: dt.date, at: dt.datetime, zones: Zones,
                store: str | None) -> dict[str, str]:
         if not self.action.hours:  # days from D alone: what window() gives without a zone
-            return {"not_before": (day + _offset(row, self.not_before)).isoformat(),
-                    "due_by": (day + _offset(row, self.due_by)).isoformat()}
+            return {"not_before": _shifted(day, _value(row, self.not_before)),
+                    "due_by": _shifted(day, _value(row, self.due_by))}
         hours = self.action.in_hours
         return window(day, at, (_value(row, self.not_before), hours("not_before")),
                       (_value(row, self.due_by), hours("due_by")), zones.of(store))
@@ -125,9 +126,11 @@ def _value(row: Sequence[Any], index: int | None) -> Any:
     return row[index] if index is not None else None
 
 
-def _offset(row: Sequence[Any], index: int | None) -> dt.timedelta:
-    """A window bound in days, as windows.bound_date counts it (missing: 0)."""
-    return dt.timedelta(days=_value(row, index) or 0)
+@lru_cache(maxsize=1024)
+def _shifted(day: dt.date, days: int | None) -> str:
+    """`day` moved by a window bound in days, as windows.bound_date counts it (missing:
+    0), in ISO form: the records of a night share a few, so each is worked out once."""
+    return (day + dt.timedelta(days=days or 0)).isoformat()
 
 
 def _days(row: Sequence[Any], index: int | None) -> dt.timedelta:
