@@ -50,7 +50,6 @@ __all__ = [
     "action_id",
     "connect_state",
     "migrate",
-    "record_text",
     "stored_record",
 ]
 
@@ -263,11 +262,6 @@ _LINE_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allo
 
 def _dumps(value: object) -> str:
     return _ENCODER.encode(value)
-
-
-def record_text(action: Mapping[str, Any]) -> str:
-    """The `record` column of an action: how every path stores it."""
-    return stored_record(action)[0]
 
 
 def stored_record(action: Mapping[str, Any]) -> tuple[str, bool]:

@@ -76,52 +76,31 @@ def ordered_action(action: Mapping[str, Any]) -> dict[str, Any]:
     return top
 
 
-# (fields, keys) pairs found in schema order: most records repeat a few key sequences.
-_TIDY: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+# Key sequences (record, assignee, reason) ordered_action found already in schema
+# order, for records without merged tasks: a run's records share a few, so each shape
+# is checked once.
+_IN_ORDER: set[tuple[tuple[str, ...], ...]] = set()
 
 
-def _tidy(record: Any, fields: tuple[str, ...], required: frozenset[str]) -> bool:
-    """Whether `record` is an object of known fields, in schema order, with every
-    required one: what _ordered would return unchanged."""
-    if not isinstance(record, Mapping):
-        return False
-    found = (fields, tuple(record))
-    if found in _TIDY:
-        return True
-    if tuple(key for key in fields if key in record) != found[1] or not required <= set(record):
-        return False
-    _TIDY.add(found)
-    return True
-
-
-# Key sequences of (record, assignee, reason) found in schema order, for records
-# without merged tasks: most records of a run share a few.
-_TIDY_SHAPES: set[tuple[tuple[str, ...], ...]] = set()
+def _shape(action: Any) -> tuple[tuple[str, ...], ...] | None:
+    try:
+        return tuple(action), tuple(action["assignee"]), tuple(action["reason"])
+    except (KeyError, TypeError):
+        return None
 
 
 def in_schema_order(action: Mapping[str, Any]) -> Mapping[str, Any]:
-    """`action` itself when its fields (and the nested ones) are already in schema
-    order, else `ordered_action(action)`, which raises ActionRecordError if it is not
-    an action record."""
-    try:
-        assignee, reason = action["assignee"], action["reason"]
-        shape = (tuple(action), tuple(assignee), tuple(reason))
-    except (KeyError, TypeError):
-        return ordered_action(action)
-    if shape in _TIDY_SHAPES and isinstance(assignee, Mapping) and isinstance(reason, Mapping):
+    """`action` with its fields (and the nested ones) in schema order: itself when its
+    shape was found in order before, else `ordered_action(action)`, which raises
+    ActionRecordError if it is not an action record."""
+    shape = _shape(action)
+    if shape in _IN_ORDER and isinstance(action["assignee"], Mapping) \
+            and isinstance(action["reason"], Mapping):
         return action
-    if not (_tidy(action, ACTION_FIELDS, _ACTION_REQUIRED)
-            and _tidy(assignee, ASSIGNEE_FIELDS, frozenset(ASSIGNEE_FIELDS))
-            and _tidy(reason, REASON_FIELDS, _REASON_REQUIRED)):
-        return ordered_action(action)
-    if "merged" not in reason:
-        _TIDY_SHAPES.add(shape)
-        return action
-    merged = reason["merged"]
-    tidy = isinstance(merged, (list, tuple)) and all(
-        _tidy(item, MERGED_FIELDS, _MERGED_REQUIRED)
-        and _tidy(item["reason"], MERGED_REASON_FIELDS, _REASON_REQUIRED) for item in merged)
-    return action if tidy else ordered_action(action)
+    ordered = ordered_action(action)
+    if shape is not None and "merged" not in ordered["reason"] and _shape(ordered) == shape:
+        _IN_ORDER.add(shape)
+    return ordered
 
 
 def _ordered_merged(merged: Any, where: str) -> list[dict[str, Any]]:
